@@ -1,0 +1,113 @@
+"""The one settings module: paths and options resolved once from `CASEFINDER_*` variables.
+
+Nothing else in casefinder reads the environment. Every value has a documented default
+(see `docs/data-engineer.md`); command-line options override these.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ENV_PREFIX = "CASEFINDER_"
+
+# Risk tiers on the calibrated 12-month probability (lower bounds, inclusive).
+DEFAULT_RISK_TIERS: tuple[tuple[str, float], ...] = (
+    ("very_high", 0.70),
+    ("high", 0.50),
+    ("moderate", 0.30),
+    ("low", 0.0),
+)
+
+# Which opt-out types exclude a patient from each purpose. Rationale in docs/governance.md.
+DEFAULT_OPT_OUT_POLICY: dict[str, tuple[str, ...]] = {
+    "direct_care_lists": ("type1",),
+    "model_training": ("type1", "ndoo"),
+    "analyst_outputs": ("type1", "ndoo"),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings. Build with `load_settings()`; do not read `os.environ` elsewhere."""
+
+    data_dir: Path
+    warehouse: Path
+    out_dir: Path
+    extracts_dir: Path
+    prefect_home: Path
+    pseudonym_key: str | None = None
+    key_file: Path | None = None
+    notify_webhook: str | None = None
+    dask_address: str | None = None
+    log_level: str = "INFO"
+    horizon_days: int = 365
+    seed: int = 42
+    risk_tiers: tuple[tuple[str, float], ...] = DEFAULT_RISK_TIERS
+    opt_out_policy: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: dict(DEFAULT_OPT_OUT_POLICY)
+    )
+
+    def models_dir(self, warehouse: Path | None = None) -> Path:
+        """Where the model registry's files live: `models/` beside the warehouse file."""
+        return (warehouse or self.warehouse).resolve().parent / "models"
+
+    def key_path(self, warehouse: Path | None = None) -> Path:
+        """The pseudonymisation key file: the setting, else `casefinder.key` beside the warehouse."""
+        if self.key_file is not None:
+            return self.key_file
+        return (warehouse or self.warehouse).resolve().parent / "casefinder.key"
+
+
+def _opt_out_policy_from(env: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """Read `CASEFINDER_OPT_OUT_<PURPOSE>=type1,ndoo` overrides onto the default policy."""
+    policy = dict(DEFAULT_OPT_OUT_POLICY)
+    for purpose in DEFAULT_OPT_OUT_POLICY:
+        raw = env.get(f"{ENV_PREFIX}OPT_OUT_{purpose.upper()}")
+        if raw is not None:
+            policy[purpose] = tuple(t.strip() for t in raw.split(",") if t.strip())
+    return policy
+
+
+def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
+    """Resolve settings from `CASEFINDER_*` variables (or `env`), with defaults under `./data`."""
+    env = os.environ if env is None else env
+    base = cwd or Path.cwd()
+
+    def path(name: str, default: Path) -> Path:
+        raw = env.get(ENV_PREFIX + name)
+        return Path(raw).expanduser() if raw else default
+
+    data_dir = path("DATA_DIR", base / "data")
+    key_file = env.get(ENV_PREFIX + "KEY_FILE")
+    return Settings(
+        data_dir=data_dir,
+        warehouse=path("WAREHOUSE", data_dir / "warehouse.duckdb"),
+        out_dir=path("OUT", data_dir / "out"),
+        extracts_dir=path("EXTRACTS", data_dir / "extracts"),
+        prefect_home=path("PREFECT_HOME", data_dir / "prefect"),
+        pseudonym_key=env.get(ENV_PREFIX + "PSEUDONYM_KEY") or None,
+        key_file=Path(key_file).expanduser() if key_file else None,
+        notify_webhook=env.get(ENV_PREFIX + "NOTIFY_WEBHOOK") or None,
+        dask_address=env.get(ENV_PREFIX + "DASK_ADDRESS") or None,
+        log_level=env.get(ENV_PREFIX + "LOG_LEVEL", "INFO").upper(),
+        horizon_days=int(env.get(ENV_PREFIX + "HORIZON_DAYS", "365")),
+        seed=int(env.get(ENV_PREFIX + "SEED", "42")),
+        opt_out_policy=_opt_out_policy_from(env),
+    )
+
+
+def configure_prefect_environment(settings: Settings) -> None:
+    """Point Prefect at a project-local home and switch its telemetry off.
+
+    Must run before `prefect` is imported (the CLI does it first thing). Values already set
+    by the user (for example `PREFECT_API_URL` of a real server) are kept.
+    """
+    settings.prefect_home.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PREFECT_HOME", str(settings.prefect_home.resolve()))
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", settings.log_level)
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")

@@ -1,0 +1,198 @@
+"""The DuckDB warehouse: connecting, layer schemas, running `sql/` models, pseudonym keys."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import secrets
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from pipelines.errors import CasefinderError, WarehouseBusyError
+
+log = logging.getLogger("casefinder.warehouse")
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+
+# Layers in the order data flows; each is a DuckDB schema and a folder of `sql/`.
+LAYERS = ("raw", "quarantine", "ref", "core", "features", "scores", "lists", "audit", "registry")
+
+# Bumped when the warehouse layout changes; `audit.warehouse_meta` records the version.
+WAREHOUSE_SCHEMA_VERSION = 1
+
+_PARAM = re.compile(r"(?<![\w$:])\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse file (creating it and its schemas unless read-only).
+
+    Raises a one-line `CasefinderError` when the file is locked by another process or is not
+    a DuckDB database.
+    """
+    path = Path(path)
+    if read_only and not path.exists():
+        raise CasefinderError(f"warehouse {path} does not exist: run `casefinder ingest` first")
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise WarehouseBusyError(
+                f"warehouse {path} is in use by another casefinder process; try again when it ends"
+            ) from None
+        raise CasefinderError(f"warehouse {path} cannot be opened: {_first_line(exc)}") from None
+    except duckdb.Error as exc:
+        raise CasefinderError(f"warehouse {path} cannot be opened: {_first_line(exc)}") from None
+    if not read_only:
+        ensure_layers(con)
+    return con
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def ensure_layers(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the layer schemas and the metadata table if they are missing; refuse newer files."""
+    for layer in LAYERS:
+        con.execute(f"create schema if not exists {layer}")
+    con.execute(
+        "create table if not exists audit.warehouse_meta (key varchar primary key, value varchar)"
+    )
+    row = con.execute(
+        "select value from audit.warehouse_meta where key = 'schema_version'"
+    ).fetchone()
+    if row is None:
+        con.execute(
+            "insert into audit.warehouse_meta values ('schema_version', ?)",
+            [str(WAREHOUSE_SCHEMA_VERSION)],
+        )
+    elif int(row[0]) > WAREHOUSE_SCHEMA_VERSION:
+        raise CasefinderError(
+            f"warehouse schema version {row[0]} is newer than this casefinder understands "
+            f"({WAREHOUSE_SCHEMA_VERSION}); upgrade casefinder"
+        )
+
+
+def sql_path(name: str) -> Path:
+    """The file of a model: `core_patients` -> `sql/core/core_patients.sql`."""
+    matches = sorted(SQL_DIR.glob(f"*/{name}.sql"))
+    if len(matches) != 1:
+        raise FileNotFoundError(f"expected exactly one sql/*/{name}.sql, found {len(matches)}")
+    return matches[0]
+
+
+def read_sql(name: str) -> str:
+    """The text of a model file, by table name."""
+    return sql_path(name).read_text(encoding="utf-8")
+
+
+def bind_used(sql: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Keep only the parameters the statement names (`$as_of`); DuckDB rejects extra ones."""
+    wanted = set(_PARAM.findall(_strip_comments(sql)))
+    missing = wanted - set(params or {})
+    if missing:
+        raise ValueError(f"SQL needs parameters {sorted(missing)}")
+    return {k: v for k, v in (params or {}).items() if k in wanted}
+
+
+def _strip_comments(sql: str) -> str:
+    return re.sub(r"--[^\n]*", "", sql)
+
+
+def build_model(
+    con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any] | None = None
+) -> int:
+    """Materialise `sql/<layer>/<name>.sql` as table `<layer>.<name>`; return its row count.
+
+    The file holds one `select` (import CTEs, logical CTEs, `select ... from final`);
+    parameters such as `$as_of` are bound, never formatted in.
+    """
+    path = sql_path(name)
+    schema = path.parent.name
+    sql = path.read_text(encoding="utf-8").rstrip().rstrip(";")
+    con.execute(f"create or replace table {schema}.{name} as\n{sql}", bind_used(sql, params))
+    count = con.execute(f"select count(*) from {schema}.{name}").fetchone()
+    return int(count[0]) if count else 0
+
+
+def query_model(
+    con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any] | None = None
+) -> duckdb.DuckDBPyRelation:
+    """Run a model's select without materialising it (for small lookups and exports)."""
+    sql = read_sql(name).rstrip().rstrip(";")
+    return con.sql(sql, params=bind_used(sql, params))
+
+
+# --- pseudonymisation --------------------------------------------------------------------
+
+
+def load_or_create_key(key_file: Path, key_hex: str | None = None) -> bytes:
+    """The HMAC key: from the setting when given, else the key file (created 0600 on first use)."""
+    if key_hex:
+        try:
+            key = bytes.fromhex(key_hex)
+        except ValueError:
+            raise CasefinderError("CASEFINDER_PSEUDONYM_KEY is not hexadecimal") from None
+        if len(key) < 16:
+            raise CasefinderError("CASEFINDER_PSEUDONYM_KEY must be at least 16 bytes (32 hex)")
+        return key
+    if key_file.exists():
+        key = bytes.fromhex(key_file.read_text(encoding="ascii").strip())
+        return key
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(key.hex() + "\n")
+    log.info("created a new pseudonymisation key file (0600)")
+    return key
+
+
+def key_fingerprint(key: bytes) -> str:
+    """A short, non-reversible fingerprint to tell keys apart in audit records."""
+    return hashlib.sha256(b"casefinder-key-fingerprint" + key).hexdigest()[:12]
+
+
+def install_pseudonym_macro(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
+    """Define `patient_id(nhs_number)` = HMAC-SHA256(key, nhs_number) as 32 hex characters.
+
+    The key's pads sit in a temporary table (bound, not formatted into SQL); the macro reads
+    them, so SQL in `sql/` can call `patient_id(nhs_number)` directly.
+    """
+    block = key.ljust(64, b"\0") if len(key) <= 64 else hashlib.sha256(key).digest().ljust(64, b"\0")
+    ipad = bytes(b ^ 0x36 for b in block)
+    opad = bytes(b ^ 0x5C for b in block)
+    con.execute("create or replace temp table pseudonym_pads (ipad blob, opad blob)")
+    con.execute("insert into pseudonym_pads values (?, ?)", [ipad, opad])
+    con.execute(
+        "create or replace temp macro patient_id(nhs) as ("
+        " select substr(sha256(opad || unhex(sha256(ipad || encode(nhs)))), 1, 32)"
+        " from pseudonym_pads)"
+    )
+
+
+def patient_id_of(key: bytes, nhs_number: str) -> str:
+    """The same pseudonym as the SQL macro, in Python (for tests and `explain`)."""
+    import hmac
+
+    return hmac.new(key, nhs_number.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Run a block in one transaction: all of it lands, or none of it."""
+    con.execute("begin transaction")
+    try:
+        yield con
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
