@@ -19,8 +19,7 @@ from pipelines.errors import CasefinderError
 from pipelines.privacy import redact
 
 # Only commands that work are listed here; each module is one command.
-COMMAND_MODULES: tuple[str, ...] = (
-)
+COMMAND_MODULES: tuple[str, ...] = ()
 
 log = logging.getLogger("casefinder")
 

@@ -75,7 +75,7 @@ class ExtractFile:
 IDENTIFIER_COLUMNS = frozenset({"nhs_number", "given_name", "family_name", "date_of_birth"})
 
 SEX_CODES = ("1", "2", "9", "X")
-ETHNIC_CATEGORIES = tuple("ABCDEFGHJKLMNPRS") + ("Z", "99")
+ETHNIC_CATEGORIES = (*"ABCDEFGHJKLMNPRS", "Z", "99")
 EMERGENCY_ADMISSION_METHODS = ("21", "22", "23", "24", "25", "2A", "2B", "2C", "2D", "28")
 ELECTIVE_ADMISSION_METHODS = ("11", "12", "13")
 MATERNITY_ADMISSION_METHODS = ("31", "32")
@@ -117,7 +117,7 @@ BOOLEAN_TRUE = ("true",)
 BOOLEAN_FALSE = ("false",)
 N_DIAGNOSIS_COLUMNS = 20
 
-S, D, DT, N, I, B = (
+S, D, DT, N, INT, B = (
     ColumnType.STRING,
     ColumnType.DATE,
     ColumnType.DATETIME,
@@ -219,7 +219,7 @@ FILES: dict[str, ExtractFile] = {
             key=("contact_id", "submission_id"),
             columns=(
                 Column("contact_id", S, required=True),
-                Column("submission_id", I, required=True),
+                Column("submission_id", INT, required=True),
                 Column("nhs_number", ColumnType.NHS_NUMBER, required=True),
                 Column("referral_id", S),
                 Column("referral_received_datetime", DT),
@@ -227,7 +227,7 @@ FILES: dict[str, ExtractFile] = {
                 Column("team_type", S, required=True, vocabulary=TEAM_TYPES),
                 Column("priority", S, vocabulary=PRIORITIES),
                 Column("attended", B, required=True),
-                Column("duration_minutes", I),
+                Column("duration_minutes", INT),
                 Column("location", S, vocabulary=LOCATIONS),
             ),
         ),
@@ -264,7 +264,7 @@ FILES: dict[str, ExtractFile] = {
             key=("lsoa_code",),
             columns=(
                 Column("lsoa_code", S, required=True),
-                Column("imd_decile", I, required=True),
+                Column("imd_decile", INT, required=True),
             ),
         ),
         ExtractFile(

@@ -55,7 +55,7 @@ class Settings:
         return (warehouse or self.warehouse).resolve().parent / "models"
 
     def key_path(self, warehouse: Path | None = None) -> Path:
-        """The pseudonymisation key file: the setting, else `casefinder.key` beside the warehouse."""
+        """The pseudonymisation key file: the setting, else `casefinder.key` by the warehouse."""
         if self.key_file is not None:
             return self.key_file
         return (warehouse or self.warehouse).resolve().parent / "casefinder.key"

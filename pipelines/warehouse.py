@@ -167,7 +167,9 @@ def install_pseudonym_macro(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
     The key's pads sit in a temporary table (bound, not formatted into SQL); the macro reads
     them, so SQL in `sql/` can call `patient_id(nhs_number)` directly.
     """
-    block = key.ljust(64, b"\0") if len(key) <= 64 else hashlib.sha256(key).digest().ljust(64, b"\0")
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    block = key.ljust(64, b"\0")
     ipad = bytes(b ^ 0x36 for b in block)
     opad = bytes(b ^ 0x5C for b in block)
     con.execute("create or replace temp table pseudonym_pads (ipad blob, opad blob)")

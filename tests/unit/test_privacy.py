@@ -19,6 +19,8 @@ def test_redact_keeps_other_numbers() -> None:
 
 
 def test_logging_filter_redacts_arguments() -> None:
-    record = logging.LogRecord("x", logging.INFO, __file__, 1, "bad value %s", ("9434765919",), None)
+    record = logging.LogRecord(
+        "x", logging.INFO, __file__, 1, "bad value %s", ("9434765919",), None
+    )
     RedactingFilter().filter(record)
     assert "9434765919" not in record.getMessage()
