@@ -135,25 +135,54 @@ def query_model(
 
 
 def load_or_create_key(key_file: Path, key_hex: str | None = None) -> bytes:
-    """The HMAC key: from the setting when given, else the key file (created 0600 on first use)."""
+    """The HMAC key: from the setting when given, else the key file (created 0600 on first use).
+
+    The file is written to a temporary name and linked into place, so a crash never leaves an
+    empty or partial key file, and two processes starting at once end up with the same key.
+    A key file that is unreadable, not hexadecimal or shorter than 16 bytes is refused.
+    """
     if key_hex:
-        try:
-            key = bytes.fromhex(key_hex)
-        except ValueError:
-            raise CasefinderError("CASEFINDER_PSEUDONYM_KEY is not hexadecimal") from None
-        if len(key) < 16:
-            raise CasefinderError("CASEFINDER_PSEUDONYM_KEY must be at least 16 bytes (32 hex)")
-        return key
+        return _parse_key(key_hex.strip(), "CASEFINDER_PSEUDONYM_KEY")
+    key_file = Path(key_file)
     if key_file.exists():
-        key = bytes.fromhex(key_file.read_text(encoding="ascii").strip())
-        return key
+        return _read_key_file(key_file)
     key_file.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_bytes(32)
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(key.hex() + "\n")
+    tmp = key_file.with_name(f".{key_file.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(key.hex() + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, key_file)  # atomic, and fails when another process won the race
+        except FileExistsError:
+            return _read_key_file(key_file)
+    finally:
+        tmp.unlink(missing_ok=True)
     log.info("created a new pseudonymisation key file (0600)")
     return key
+
+
+def _parse_key(text: str, source: str) -> bytes:
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        raise CasefinderError(f"{source} is not hexadecimal") from None
+    if len(key) < 16:
+        raise CasefinderError(f"{source} must be at least 16 bytes (32 hex)")
+    return key
+
+
+def _read_key_file(key_file: Path) -> bytes:
+    try:
+        text = key_file.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CasefinderError(f"key file {key_file} cannot be read: {type(exc).__name__}") from None
+    if key_file.stat().st_mode & 0o077:
+        log.warning("key file %s is readable by other users; chmod 600 it", key_file.name)
+    return _parse_key(text.strip(), f"key file {key_file}")
 
 
 def key_fingerprint(key: bytes) -> str:

@@ -1,0 +1,1 @@
+"""Shared test helpers: tiny, readable extract sets written to the contract."""
