@@ -34,7 +34,9 @@ class Calibrator:
         raw = np.asarray(raw, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
         if raw.shape[0] != y.shape[0] or raw.shape[0] == 0:
-            raise ValueError("calibration needs raw scores and outcomes of the same, non-zero length")
+            raise ValueError(
+                "calibration needs raw scores and outcomes of the same, non-zero length"
+            )
         if len(np.unique(y)) < 2:
             raise ValueError("calibration needs both outcomes (0 and 1) in the held-out rows")
         if self.method == "sigmoid":
@@ -42,8 +44,9 @@ class Calibrator:
             self.slope_ = float(slope)
             self.intercept_ = float(intercept)
         else:
-            iso = IsotonicRegression(y_min=_EPS, y_max=1 - _EPS, increasing=True,
-                                     out_of_bounds="clip")
+            iso = IsotonicRegression(
+                y_min=_EPS, y_max=1 - _EPS, increasing=True, out_of_bounds="clip"
+            )
             iso.fit(raw, y)
             self.thresholds_ = np.asarray(iso.X_thresholds_, dtype=np.float64)
             self.values_ = np.asarray(iso.y_thresholds_, dtype=np.float64)
@@ -99,4 +102,3 @@ class Calibrator:
     def from_json(cls, text: str) -> Calibrator:
         """Rebuild from `to_json` text."""
         return cls.from_dict(json.loads(text))
-

@@ -62,8 +62,10 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = ECE_BIN
     """Sum over equal-frequency bins of (bin share) x |observed rate - mean predicted|."""
     n = len(y)
     return float(
-        sum(b["n"] / n * abs(b["observed_rate"] - b["mean_predicted"])
-            for b in calibration_bins(y, p, bins))
+        sum(
+            b["n"] / n * abs(b["observed_rate"] - b["mean_predicted"])
+            for b in calibration_bins(y, p, bins)
+        )
     )
 
 
@@ -126,10 +128,7 @@ def binary_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
         "calibration_intercept": None,
         "ece": None,
     }
-    enough = (
-        n >= _MIN_ROWS_FOR_CALIBRATION
-        and min(n_pos, n - n_pos) >= _MIN_EVENTS_FOR_CALIBRATION
-    )
+    enough = n >= _MIN_ROWS_FOR_CALIBRATION and min(n_pos, n - n_pos) >= _MIN_EVENTS_FOR_CALIBRATION
     if enough:
         slope, intercept = calibration_slope_intercept(y, p)
         out["calibration_slope"] = _none_if_nan(slope)

@@ -8,8 +8,10 @@ exposes `NAME`, `HELP`, `add_arguments(parser)` and `run(args) -> int`.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -19,7 +21,17 @@ from pipelines.errors import CasefinderError
 from pipelines.privacy import redact
 
 # Only commands that work are listed here; each module is one command.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    # one line per working command, in the order `--help` lists them
+    "pipelines.commands.synth",
+    "pipelines.commands.demo",
+    "pipelines.commands.ingest",
+    "pipelines.commands.features",
+    "pipelines.commands.train",
+    "pipelines.commands.models",
+    "pipelines.commands.run",
+    "pipelines.commands.explain",
+)
 
 log = logging.getLogger("casefinder")
 
@@ -73,6 +85,44 @@ def _configure_logging(level: str) -> None:
     install_redaction()
 
 
+_ENVIRONMENT_ERRNOS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+}
+_ENVIRONMENT_TEXT = (
+    ("No space left on device", errno.ENOSPC),
+    ("Disk quota exceeded", errno.EDQUOT),
+    ("Read-only file system", errno.EROFS),
+    ("Permission denied", errno.EACCES),
+)
+
+
+def environment_problem(exc: BaseException) -> str | None:
+    """One line for a fault of the machine rather than the data (disk full, read-only, ...).
+
+    Looks through the exception and its causes for an `OSError` with a known errno, or a
+    DuckDB I/O error whose text names one; returns None for anything else.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _ENVIRONMENT_ERRNOS:
+            where = f" ({current.filename})" if current.filename else ""
+            return f"{_ENVIRONMENT_ERRNOS[current.errno]}{where}; the run stopped"
+        text = str(current)
+        for marker, code in _ENVIRONMENT_TEXT:
+            if marker in text:
+                path = re.search(r'"([^"]+)"', text)
+                where = f" ({path.group(1)})" if path else ""
+                return f"{_ENVIRONMENT_ERRNOS[code]}{where}; the run stopped"
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     from pipelines.settings import configure_prefect_environment, load_settings
@@ -82,9 +132,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
-    settings = load_settings()
-    _configure_logging(args.log_level or settings.log_level)
-    configure_prefect_environment(settings)
+    try:
+        settings = load_settings()
+        _configure_logging(args.log_level or settings.log_level)
+        configure_prefect_environment(settings)
+    except CasefinderError as exc:
+        sys.stderr.write(f"casefinder: error: {redact(str(exc))}\n")
+        return exc.exit_code
+    except OSError as exc:  # e.g. PREFECT_HOME / data folder not writable
+        sys.stderr.write(
+            f"casefinder: error: cannot prepare {exc.filename or 'folders'}: "
+            f"{exc.strerror or type(exc).__name__}\n"
+        )
+        return 2
     try:
         return int(args._run(args) or 0)
     except CasefinderError as exc:
@@ -94,8 +154,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write("casefinder: interrupted\n")
         return 130
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, exit 1
+        problem = environment_problem(exc)
+        if problem is not None:  # disk full, read-only or forbidden folder: exit 2, one line
+            sys.stderr.write(f"casefinder: error: {redact(problem)}\n")
+            return 2
+        first = redact(str(exc)).strip().splitlines()[:1] or [""]
         sys.stderr.write(
-            f"casefinder: unexpected error ({type(exc).__name__}): {redact(str(exc))[:500]}\n"
+            f"casefinder: unexpected error ({type(exc).__name__}): {first[0][:500]}\n"
             "Re-run with --log-level DEBUG for details.\n"
         )
         if (args.log_level or settings.log_level) == "DEBUG":

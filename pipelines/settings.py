@@ -11,6 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.contract import OPT_OUT_TYPES
+from pipelines.errors import CasefinderError
+
 ENV_PREFIX = "CASEFINDER_"
 
 # Risk tiers on the calibrated 12-month probability (lower bounds, inclusive).
@@ -65,10 +68,29 @@ def _opt_out_policy_from(env: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
     """Read `CASEFINDER_OPT_OUT_<PURPOSE>=type1,ndoo` overrides onto the default policy."""
     policy = dict(DEFAULT_OPT_OUT_POLICY)
     for purpose in DEFAULT_OPT_OUT_POLICY:
-        raw = env.get(f"{ENV_PREFIX}OPT_OUT_{purpose.upper()}")
+        name = f"{ENV_PREFIX}OPT_OUT_{purpose.upper()}"
+        raw = env.get(name)
         if raw is not None:
-            policy[purpose] = tuple(t.strip() for t in raw.split(",") if t.strip())
+            types = tuple(t.strip() for t in raw.split(",") if t.strip())
+            unknown = sorted(set(types) - set(OPT_OUT_TYPES))
+            if unknown:
+                # A typo must not silently exclude nobody (hazard H4).
+                raise CasefinderError(
+                    f"{name} names unknown opt-out type(s) {', '.join(unknown)}; "
+                    f"known: {', '.join(OPT_OUT_TYPES)}"
+                )
+            policy[purpose] = types
     return policy
+
+
+def _int_setting(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(ENV_PREFIX + name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise CasefinderError(f"{ENV_PREFIX}{name} must be a whole number") from None
 
 
 def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
@@ -93,8 +115,8 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         notify_webhook=env.get(ENV_PREFIX + "NOTIFY_WEBHOOK") or None,
         dask_address=env.get(ENV_PREFIX + "DASK_ADDRESS") or None,
         log_level=env.get(ENV_PREFIX + "LOG_LEVEL", "INFO").upper(),
-        horizon_days=int(env.get(ENV_PREFIX + "HORIZON_DAYS", "365")),
-        seed=int(env.get(ENV_PREFIX + "SEED", "42")),
+        horizon_days=_int_setting(env, "HORIZON_DAYS", 365),
+        seed=_int_setting(env, "SEED", 42),
         opt_out_policy=_opt_out_policy_from(env),
     )
 
@@ -105,8 +127,9 @@ def configure_prefect_environment(settings: Settings) -> None:
     Must run before `prefect` is imported (the CLI does it first thing). Values already set
     by the user (for example `PREFECT_API_URL` of a real server) are kept.
     """
-    settings.prefect_home.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("PREFECT_HOME", str(settings.prefect_home.resolve()))
+    if "PREFECT_HOME" not in os.environ:  # a user's own PREFECT_HOME: create nothing here
+        settings.prefect_home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.environ["PREFECT_HOME"] = str(settings.prefect_home.resolve())
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", settings.log_level)

@@ -7,7 +7,7 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,10 @@ LAYERS = ("raw", "quarantine", "ref", "core", "features", "scores", "lists", "au
 
 # Bumped when the warehouse layout changes; `audit.warehouse_meta` records the version.
 WAREHOUSE_SCHEMA_VERSION = 1
+
+# Migrations: MIGRATIONS[n] brings a version-n warehouse to version n + 1, in one transaction.
+# A version with no entry cannot be migrated and is refused with a clear message.
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {}
 
 _PARAM = re.compile(r"(?<![\w$:])\$([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -50,8 +54,19 @@ def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnect
         raise CasefinderError(f"warehouse {path} cannot be opened: {_first_line(exc)}") from None
     except duckdb.Error as exc:
         raise CasefinderError(f"warehouse {path} cannot be opened: {_first_line(exc)}") from None
-    if not read_only:
-        ensure_layers(con)
+    try:
+        if read_only:
+            version = schema_version(con)
+            if version is not None and version != WAREHOUSE_SCHEMA_VERSION:
+                raise CasefinderError(
+                    f"warehouse schema version {version} differs from this casefinder's "
+                    f"({WAREHOUSE_SCHEMA_VERSION}); open it read-write to migrate, or upgrade"
+                )
+        else:
+            ensure_layers(con)
+    except BaseException:
+        con.close()
+        raise
     return con
 
 
@@ -60,25 +75,66 @@ def _first_line(exc: BaseException) -> str:
 
 
 def ensure_layers(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the layer schemas and the metadata table if they are missing; refuse newer files."""
+    """Create the layer schemas and the metadata table if they are missing.
+
+    A file written by a newer casefinder is refused before anything is written to it; an
+    older one is migrated (one transaction per version step) or refused with a clear message.
+    """
+    version = schema_version(con)
+    if version is not None and version > WAREHOUSE_SCHEMA_VERSION:
+        raise CasefinderError(
+            f"warehouse schema version {version} is newer than this casefinder understands "
+            f"({WAREHOUSE_SCHEMA_VERSION}); upgrade casefinder"
+        )
     for layer in LAYERS:
         con.execute(f"create schema if not exists {layer}")
     con.execute(
         "create table if not exists audit.warehouse_meta (key varchar primary key, value varchar)"
     )
-    row = con.execute(
-        "select value from audit.warehouse_meta where key = 'schema_version'"
-    ).fetchone()
-    if row is None:
+    if version is None:
         con.execute(
             "insert into audit.warehouse_meta values ('schema_version', ?)",
             [str(WAREHOUSE_SCHEMA_VERSION)],
         )
-    elif int(row[0]) > WAREHOUSE_SCHEMA_VERSION:
+        return
+    while version < WAREHOUSE_SCHEMA_VERSION:
+        migrate = MIGRATIONS.get(version)
+        if migrate is None:
+            raise CasefinderError(
+                f"warehouse schema version {version} is older than this casefinder "
+                f"({WAREHOUSE_SCHEMA_VERSION}) and cannot be migrated; ingest into a new "
+                "warehouse file"
+            )
+        with transaction(con):
+            migrate(con)
+            con.execute(
+                "update audit.warehouse_meta set value = ? where key = 'schema_version'",
+                [str(version + 1)],
+            )
+        log.info("migrated the warehouse from schema version %d to %d", version, version + 1)
+        version += 1
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The warehouse's recorded schema version (None for a new file); refuses nonsense."""
+    exists = con.execute(
+        "select count(*) from duckdb_tables()"
+        " where schema_name = 'audit' and table_name = 'warehouse_meta'"
+    ).fetchone()
+    if not exists or not exists[0]:
+        return None
+    row = con.execute(
+        "select value from audit.warehouse_meta where key = 'schema_version'"
+    ).fetchone()
+    if row is None:
+        return None
+    try:
+        return int(row[0])
+    except (TypeError, ValueError):
         raise CasefinderError(
-            f"warehouse schema version {row[0]} is newer than this casefinder understands "
-            f"({WAREHOUSE_SCHEMA_VERSION}); upgrade casefinder"
-        )
+            f"warehouse schema version {str(row[0])[:20]!r} is not a number; "
+            "the file was not written by casefinder"
+        ) from None
 
 
 def sql_path(name: str) -> Path:

@@ -1,0 +1,6 @@
+"""The synthetic ICS generator: a realistic, deterministic extract set to contract v1."""
+
+from synthetic.generate import SynthResult, generate
+from synthetic.params import DEFAULT_EXTRACT_DATE
+
+__all__ = ["DEFAULT_EXTRACT_DATE", "SynthResult", "generate"]

@@ -97,9 +97,8 @@ def test_in_process_attempt_raises_while_other_process_holds(holder) -> None:
 
 def test_warehouse_intact_after_refused_run_and_lock_free_after_release(holder) -> None:
     proc, warehouse = holder
-    with pytest.raises(WarehouseBusyError):
-        with warehouse_lock(warehouse):
-            pass  # pragma: no cover
+    with pytest.raises(WarehouseBusyError), warehouse_lock(warehouse):
+        pass  # pragma: no cover
     assert proc.stdin is not None
     proc.stdin.write("\n")
     proc.stdin.flush()
@@ -126,14 +125,27 @@ def test_killed_holder_leaves_no_stale_lock(holder) -> None:
 def test_reentrant_in_one_process_and_released_after(tmp_path: Path) -> None:
     warehouse = tmp_path / "w.duckdb"
     with warehouse_lock(warehouse), warehouse_lock(warehouse):
-        pass
-    # Released: another process can take it now.
-    result = subprocess.run(
-        [sys.executable, "-c", SECOND_RUN.replace("audit.probe values (2)", "audit.x values (1)")
-         .replace('con.execute("insert', 'con.execute("create table audit.x (n int)"); con.execute("insert'),
-         str(warehouse)],
-        capture_output=True,
-        text=True,
-        timeout=60,
+        # Still held after the inner block ends: another process is refused.
+        refused = subprocess.run(
+            [sys.executable, "-c", TRY_LOCK, str(warehouse)], capture_output=True, timeout=60
+        )
+        assert refused.returncode == 2
+    taken = subprocess.run(
+        [sys.executable, "-c", TRY_LOCK, str(warehouse)], capture_output=True, timeout=60
     )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert taken.returncode == 0
+
+
+TRY_LOCK = textwrap.dedent(
+    """
+    import sys
+    from pipelines.errors import WarehouseBusyError
+    from pipelines.locking import warehouse_lock
+
+    try:
+        with warehouse_lock(sys.argv[1]):
+            pass
+    except WarehouseBusyError:
+        sys.exit(2)
+    """
+)

@@ -1,0 +1,149 @@
+"""Build the feature layer: code lists, index dates, then each `sql/features` model in order."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow.parquet as pq
+
+from features.codelists import load_codelists
+from features.dictionary import KEY_COLUMNS, feature_names
+from pipelines.errors import CasefinderError
+from pipelines.warehouse import build_model
+
+log = logging.getLogger("casefinder.features")
+
+# The feature models in dependency order (each reads only `core`, `ref` and models above it).
+MODELS: tuple[str, ...] = (
+    "int_cohort",
+    "int_medicines",
+    "int_efi_deficits",
+    "int_efi",
+    "int_hfrs",
+    "int_circumstances",
+    "int_acute_use",
+    "int_urgent_care",
+    "int_community_use",
+    "int_social_care",
+    "feat_patients",
+)
+
+# The `core` tables the feature SQL reads.
+CORE_INPUTS: tuple[str, ...] = (
+    "core_patients",
+    "core_practices",
+    "core_lsoa_imd",
+    "core_gp_events",
+    "core_gp_medications",
+    "core_acute_spells",
+    "core_acute_diagnoses",
+    "core_ae_attendances",
+    "core_community_contacts",
+    "core_social_care_services",
+    "core_caseload",
+)
+
+DEFAULT_PARAMS: dict[str, Any] = {"hfrs_lookback_years": 2}
+
+
+def check_core_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Stop with one clear line when the warehouse lacks a `core` table the features read."""
+    present = {
+        row[0]
+        for row in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'core'"
+        ).fetchall()
+    }
+    missing = [t for t in CORE_INPUTS if t not in present]
+    if missing:
+        raise CasefinderError(
+            f"warehouse has no core table {missing[0]}"
+            f"{f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''}: "
+            "run `casefinder ingest` first"
+        )
+
+
+def write_index_dates(con: duckdb.DuckDBPyConnection, index_dates: Iterable[date]) -> int:
+    """Replace `features.feat_index_dates` with the given dates (one row each, distinct)."""
+    dates = sorted(set(index_dates))
+    if not dates:
+        raise CasefinderError("no index date given")
+    con.execute("create schema if not exists features")
+    con.execute("create or replace table features.feat_index_dates (index_date date primary key)")
+    con.executemany("insert into features.feat_index_dates values (?)", [[d] for d in dates])
+    return len(dates)
+
+
+def params_with_defaults(params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The SQL parameters: defaults, overridden by `params`."""
+    return {**DEFAULT_PARAMS, **(params or {})}
+
+
+def build_one(
+    con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any] | None = None
+) -> int:
+    """Materialise one feature model; return its row count."""
+    rows = build_model(con, name, params_with_defaults(params))
+    log.info("built features.%s: %d rows", name, rows)
+    return rows
+
+
+def build_features(
+    con: duckdb.DuckDBPyConnection,
+    index_dates: Iterable[date],
+    params: Mapping[str, Any] | None = None,
+) -> int:
+    """Load code lists, write the index dates and build every model; rows of `feat_patients`."""
+    check_core_tables(con)
+    load_codelists(con)
+    write_index_dates(con, index_dates)
+    rows = 0
+    for name in MODELS:
+        rows = build_one(con, name, params)
+    return rows
+
+
+def feature_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The columns of the built `features.feat_patients`."""
+    return [
+        row[0]
+        for row in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'features' and table_name = 'feat_patients' "
+            "order by ordinal_position"
+        ).fetchall()
+    ]
+
+
+def export_features(con: duckdb.DuckDBPyConnection, as_of: date, out: Path) -> int:
+    """Write the features at `as_of` to Parquet with `nhs_number` as the only identifier.
+
+    One row per patient alive and registered at `as_of`; `patient_id` is replaced by the
+    NHS number from `core.core_patient_identity`. Returns the number of rows written.
+    """
+    built = feature_columns(con)
+    expected = [*KEY_COLUMNS, *feature_names()]
+    if built != expected:
+        raise CasefinderError("features.feat_patients is out of date: rebuild the features")
+    columns = ", ".join(f"feat_patients.{c}" for c in expected if c != "patient_id")
+    query = f"""
+        select identity.nhs_number, {columns}
+        from features.feat_patients as feat_patients
+        left join core.core_patient_identity as identity
+            on feat_patients.patient_id = identity.patient_id
+        where feat_patients.index_date = $as_of
+        order by feat_patients.practice_code, identity.nhs_number
+        """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # A cursor: `build_model` leaves a fetched-once result open on `con`, which blocks `sql()`.
+    cursor = con.cursor()
+    try:
+        cursor.sql(query, params={"as_of": as_of}).write_parquet(str(out))
+    finally:
+        cursor.close()
+    return pq.read_metadata(out).num_rows

@@ -1,0 +1,197 @@
+"""Scoring the listed cohort: calibrated risk, tier, TreeSHAP contributions and reasons."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from datetime import date
+from types import ModuleType
+from typing import Any, Protocol
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from models.explain import MAX_REASONS, collect_evidence, top_reasons
+
+log = logging.getLogger("casefinder.scoring")
+
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+# History tables of the scores layer, one batch of rows per as-of date (re-scoring a date
+# replaces its rows). `scores.score_cohort` is built from `sql/scores/score_cohort.sql`.
+SCORE_TABLES_DDL = (
+    """create table if not exists scores.scores (
+        as_of date, patient_id varchar, model_version varchar, raw_score double,
+        base_value double, risk_score double, risk_tier varchar)""",
+    """create table if not exists scores.contributions (
+        as_of date, patient_id varchar, model_version varchar, feature varchar,
+        value double, contribution double)""",
+    """create table if not exists scores.base_values (
+        as_of date, model_version varchar, base_value double)""",
+    """create table if not exists scores.reasons (
+        as_of date, patient_id varchar, reason_rank integer, feature varchar,
+        value double, contribution double, text varchar)""",
+    """create table if not exists scores.evidence (
+        as_of date, patient_id varchar, feature varchar, source varchar, event_date date,
+        code varchar, term varchar, evidence_rank integer)""",
+)
+SCORE_HISTORY_TABLES = ("scores", "contributions", "base_values", "reasons", "evidence")
+
+
+class ScoringModel(Protocol):
+    """What scoring needs of a registered model (`models.train.RiskModel`)."""
+
+    version: str
+    feature_names_: list[str]
+
+    def predict_proba(self, X: Any) -> np.ndarray: ...
+    def raw_score(self, X: Any) -> np.ndarray: ...
+    def contributions(self, X: Any) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def ensure_score_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the scores layer's history tables when missing."""
+    con.execute("create schema if not exists scores")
+    for ddl in SCORE_TABLES_DDL:
+        con.execute(ddl)
+
+
+def risk_tiers(scores: np.ndarray, tiers: Sequence[tuple[str, float]]) -> np.ndarray:
+    """The tier of each score: the first tier (highest bound first) whose lower bound it meets."""
+    ordered = sorted(tiers, key=lambda t: t[1], reverse=True)
+    out = np.full(scores.shape, ordered[-1][0], dtype=object)
+    assigned = np.zeros(scores.shape, dtype=bool)
+    for name, lower in ordered:
+        hit = (scores >= lower) & ~assigned
+        out[hit] = name
+        assigned |= hit
+    return out
+
+
+def load_features(
+    con: duckdb.DuckDBPyConnection, as_of: date, feature_names: Sequence[str]
+) -> tuple[list[str], np.ndarray]:
+    """Patient ids and the (n, f) float matrix of the listed cohort, ordered by patient_id."""
+    for name in feature_names:
+        if not _IDENT.match(name):
+            raise ValueError(f"model feature name {name!r} is not a plain column name")
+    cols = ", ".join(f'cast(f."{n}" as double) as "{n}"' for n in feature_names)
+    table = con.sql(
+        f"""
+        select f.patient_id, {cols}
+        from features.feat_patients as f
+        inner join scores.score_cohort as c on c.patient_id = f.patient_id
+        where f.index_date = ? and c.as_of = ? and c.is_listed
+        order by f.patient_id
+        """,
+        params=[as_of, as_of],
+    ).to_arrow_table()
+    ids = table.column("patient_id").to_pylist()
+    if not feature_names:
+        return ids, np.empty((len(ids), 0))
+    matrix = np.column_stack(
+        [table.column(n).to_numpy(zero_copy_only=False).astype(np.float64) for n in feature_names]
+    )
+    return ids, matrix
+
+
+def score_cohort(
+    con: duckdb.DuckDBPyConnection,
+    model: ScoringModel,
+    as_of: date,
+    tiers: Sequence[tuple[str, float]],
+    max_reasons: int = MAX_REASONS,
+    dictionary: ModuleType | None = None,
+) -> int:
+    """Score, explain and give reasons (with evidence) for the listed cohort at `as_of`.
+
+    Writes `scores.scores`, `scores.contributions`, `scores.base_values`, `scores.reasons`
+    and `scores.evidence` for `as_of` (replacing earlier rows of that date) in one
+    transaction. Needs `scores.score_cohort` built for `as_of`. Returns patients scored.
+    """
+    from pipelines.warehouse import transaction
+
+    ensure_score_tables(con)
+    names = list(model.feature_names_)
+    ids, X = load_features(con, as_of, names)
+    n = len(ids)
+    if n:
+        risk = model.predict_proba(X)[:, 1]
+        raw = model.raw_score(X)
+        contribs, base = model.contributions(X)
+        gap = np.abs(base + contribs.sum(axis=1) - raw).max()
+        if gap > 1e-6:
+            log.warning("contributions differ from the raw score by up to %.2g", gap)
+    else:
+        risk = raw = base = np.empty(0)
+        contribs = np.empty((0, len(names)))
+    tier = risk_tiers(risk, tiers)
+    version = model.version
+    score_rows = pa.table(
+        {
+            "as_of": pa.array([as_of] * n, pa.date32()),
+            "patient_id": pa.array(ids, pa.string()),
+            "model_version": pa.array([version] * n, pa.string()),
+            "raw_score": pa.array(raw, pa.float64()),
+            "base_value": pa.array(base, pa.float64()),
+            "risk_score": pa.array(risk, pa.float64()),
+            "risk_tier": pa.array(tier.tolist(), pa.string()),
+        }
+    )
+    f = len(names)
+    contrib_rows = pa.table(
+        {
+            "as_of": pa.array([as_of] * (n * f), pa.date32()),
+            "patient_id": pa.array(np.repeat(np.asarray(ids, dtype=object), f), pa.string()),
+            "model_version": pa.array([version] * (n * f), pa.string()),
+            "feature": pa.array(np.tile(np.asarray(names, dtype=object), n), pa.string()),
+            "value": pa.array(X.reshape(-1), pa.float64(), from_pandas=True),
+            "contribution": pa.array(contribs.reshape(-1), pa.float64()),
+        }
+    )
+    reasons = top_reasons(names, X, contribs, max_reasons, dictionary)
+    r_ids, r_rank, r_feat, r_val, r_con, r_text = [], [], [], [], [], []
+    for pid, rs in zip(ids, reasons, strict=True):
+        for k, r in enumerate(rs, start=1):
+            r_ids.append(pid)
+            r_rank.append(k)
+            r_feat.append(r.feature)
+            r_val.append(None if r.value is None else float(r.value))
+            r_con.append(r.contribution)
+            r_text.append(r.text)
+    reason_rows = pa.table(
+        {
+            "as_of": pa.array([as_of] * len(r_ids), pa.date32()),
+            "patient_id": pa.array(r_ids, pa.string()),
+            "reason_rank": pa.array(r_rank, pa.int32()),
+            "feature": pa.array(r_feat, pa.string()),
+            "value": pa.array(r_val, pa.float64()),
+            "contribution": pa.array(r_con, pa.float64()),
+            "text": pa.array(r_text, pa.string()),
+        }
+    )
+    with transaction(con):
+        for table in SCORE_HISTORY_TABLES:
+            con.execute(f"delete from scores.{table} where as_of = ?", [as_of])
+        con.register("score_rows", score_rows)
+        con.execute("insert into scores.scores by name select * from score_rows")
+        con.register("contrib_rows", contrib_rows)
+        con.execute("insert into scores.contributions by name select * from contrib_rows")
+        con.execute(
+            "insert into scores.base_values values (?, ?, ?)",
+            [as_of, version, float(base[0]) if n else None],
+        )
+        con.register("reason_rows", reason_rows)
+        con.execute("insert into scores.reasons by name select * from reason_rows")
+        evidence = collect_evidence(con, as_of, "scores.reasons", dictionary=dictionary)
+        if evidence is not None:
+            con.execute(
+                "insert into scores.evidence by name select ? as as_of, * from reason_evidence",
+                [as_of],
+            )
+        for view in ("score_rows", "contrib_rows", "reason_rows"):
+            con.unregister(view)
+    log.info("scored %d patients at %s with model %s", n, as_of, version)
+    return n

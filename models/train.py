@@ -1,0 +1,258 @@
+"""Training: a seeded, early-stopped LightGBM classifier and the calibrated RiskModel."""
+
+# ruff: noqa: N803, N806  (scikit-learn convention: X is the feature matrix)
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from models.calibrate import Calibrator
+from models.stats import sigmoid
+
+# The search space of the optional bounded hyperparameter search (issue 5, item 3). Trees
+# stay shallow so TreeSHAP for the published cohort fits the scoring budget.
+SEARCH_SPACE: dict[str, tuple[Any, ...]] = {
+    "learning_rate": (0.03, 0.05, 0.1),
+    "num_leaves": (15, 23, 31),
+    "max_depth": (5, 6, 8),
+    "min_child_samples": (20, 50, 200),
+    "colsample_bytree": (0.7, 0.85, 1.0),
+    "reg_lambda": (0.0, 1.0, 5.0),
+}
+SEARCH_TRIALS = 8
+
+
+def as_matrix(X: Any, feature_names: Sequence[str]) -> np.ndarray:
+    """A float64 matrix of `feature_names` columns from a polars/pandas frame (bools as 0/1,
+    nulls as NaN) or an array already in that column order."""
+    if hasattr(X, "select") and hasattr(X, "to_numpy") and hasattr(X, "schema"):  # polars
+        import polars as pl
+
+        missing = [c for c in feature_names if c not in X.columns]
+        if missing:
+            raise KeyError(f"feature columns missing: {missing}")
+        frame = X.select([pl.col(c).cast(pl.Float64) for c in feature_names])
+        return frame.to_numpy().astype(np.float64, copy=False)
+    if hasattr(X, "columns") and hasattr(X, "loc"):  # pandas
+        missing = [c for c in feature_names if c not in X.columns]
+        if missing:
+            raise KeyError(f"feature columns missing: {missing}")
+        cols = [
+            X[c].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+            for c in feature_names
+        ]
+        return np.column_stack(cols) if cols else np.empty((len(X), 0))
+    arr = np.asarray(X, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] != len(feature_names):
+        raise ValueError(f"expected a 2-D array with {len(feature_names)} columns")
+    return arr
+
+
+class RiskClassifier(BaseEstimator):
+    """LightGBM gradient-boosted trees for a binary outcome, early-stopped on a validation fold.
+
+    Settings are stored as given (scikit-learn convention); `fit` learns `booster_` (trimmed
+    to the best iteration), `best_iteration_`, `feature_names_` and `valid_logloss_`.
+    Deterministic for a given `random_state` and `n_jobs` (LightGBM `deterministic=True`,
+    row-wise histograms).
+    """
+
+    def __init__(
+        self,
+        n_estimators: int = 300,
+        learning_rate: float = 0.05,
+        num_leaves: int = 31,
+        max_depth: int = 6,
+        min_child_samples: int = 50,
+        colsample_bytree: float = 0.85,
+        reg_lambda: float = 1.0,
+        early_stopping_rounds: int = 30,
+        n_jobs: int = 2,
+        random_state: int = 42,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.max_depth = max_depth
+        self.min_child_samples = min_child_samples
+        self.colsample_bytree = colsample_bytree
+        self.reg_lambda = reg_lambda
+        self.early_stopping_rounds = early_stopping_rounds
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def _lgbm(self) -> lgb.LGBMClassifier:
+        return lgb.LGBMClassifier(
+            objective="binary",
+            n_estimators=self.n_estimators,
+            learning_rate=self.learning_rate,
+            num_leaves=self.num_leaves,
+            max_depth=self.max_depth,
+            min_child_samples=self.min_child_samples,
+            colsample_bytree=self.colsample_bytree,
+            reg_lambda=self.reg_lambda,
+            n_jobs=self.n_jobs,
+            random_state=self.random_state,
+            deterministic=True,
+            force_row_wise=True,
+            verbose=-1,
+        )
+
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        *,
+        eval_X: np.ndarray,
+        eval_y: np.ndarray,
+        feature_names: Sequence[str] | None = None,
+    ) -> RiskClassifier:
+        """Fit on (X, y), stopping when log-loss on (eval_X, eval_y) stops improving."""
+        X = np.asarray(X, dtype=np.float64)
+        names = (
+            list(feature_names)
+            if feature_names is not None
+            else [f"f{i}" for i in range(X.shape[1])]
+        )
+        model = self._lgbm()
+        model.fit(
+            X,
+            np.asarray(y, dtype=np.int32),
+            eval_X=(np.asarray(eval_X, dtype=np.float64),),
+            eval_y=(np.asarray(eval_y, dtype=np.int32),),
+            eval_metric="binary_logloss",
+            feature_name=names,
+            callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
+        )
+        best = int(model.best_iteration_ or model.n_estimators)
+        # Keep only the trees up to the best iteration: the saved model is exactly what scores.
+        self.booster_ = lgb.Booster(model_str=model.booster_.model_to_string(num_iteration=best))
+        self.best_iteration_ = best
+        self.feature_names_ = names
+        scores = model.best_score_.get("valid_0", {})
+        self.valid_logloss_ = float(scores.get("binary_logloss", float("nan")))
+        return self
+
+    def raw_score(self, X: np.ndarray) -> np.ndarray:
+        """Log-odds before calibration."""
+        return self.booster_.predict(np.asarray(X, dtype=np.float64), raw_score=True)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Uncalibrated probabilities, shape (n, 2)."""
+        p = sigmoid(self.raw_score(X))
+        return np.column_stack([1 - p, p])
+
+    def lightgbm_params(self) -> dict[str, Any]:
+        """The settings as LightGBM parameters (for provenance)."""
+        params = self._lgbm().get_params()
+        return {k: v for k, v in params.items() if not callable(v) and v is not None}
+
+
+def search_hyperparameters(
+    X: np.ndarray,
+    y: np.ndarray,
+    eval_X: np.ndarray,
+    eval_y: np.ndarray,
+    *,
+    feature_names: Sequence[str],
+    base: RiskClassifier,
+    n_trials: int = SEARCH_TRIALS,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A bounded random search over `SEARCH_SPACE` (seeded by `base.random_state`), scored by
+    validation log-loss after early stopping. Returns the best settings and every trial."""
+    rng = np.random.default_rng(base.random_state)
+    trials: list[dict[str, Any]] = []
+    seen: set[tuple[Any, ...]] = set()
+    candidates = [{k: getattr(base, k) for k in SEARCH_SPACE}]
+    while len(candidates) < n_trials and len(seen) < 10 * n_trials:
+        cand = {k: v[int(rng.integers(len(v)))] for k, v in SEARCH_SPACE.items()}
+        key = tuple(cand.values())
+        if key in seen:
+            continue
+        seen.add(key)
+        candidates.append(cand)
+    for cand in candidates:
+        est = RiskClassifier(**{**base.get_params(), **cand})
+        est.fit(X, y, eval_X=eval_X, eval_y=eval_y, feature_names=feature_names)
+        trials.append(
+            {**cand, "best_iteration": est.best_iteration_, "valid_logloss": est.valid_logloss_}
+        )
+    best = min(trials, key=lambda t: (t["valid_logloss"], json.dumps(t, sort_keys=True)))
+    return {k: best[k] for k in SEARCH_SPACE}, trials
+
+
+class RiskModel:
+    """The registered model: LightGBM trees + calibrator + the feature order + provenance.
+
+    `predict_proba` gives calibrated probabilities of an emergency admission or death within
+    the horizon; `raw_score` the trees' log-odds; `contributions` TreeSHAP values whose sum
+    with the base value equals `raw_score`.
+    """
+
+    def __init__(
+        self,
+        booster: lgb.Booster,
+        calibrator: Calibrator,
+        feature_names: Sequence[str],
+        version: str = "unregistered",
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self.booster = booster
+        self.calibrator = calibrator
+        self.feature_names_ = list(feature_names)
+        self.version = version
+        self.metadata = dict(metadata or {})
+
+    def _matrix(self, X: Any) -> np.ndarray:
+        return as_matrix(X, self.feature_names_)
+
+    def raw_score(self, X: Any) -> np.ndarray:
+        """LightGBM raw log-odds (before calibration), shape (n,)."""
+        return self.booster.predict(self._matrix(X), raw_score=True)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Calibrated probabilities, shape (n, 2): column 1 is the risk score."""
+        p = self.calibrator.predict(self.raw_score(X))
+        return np.column_stack([1 - p, p])
+
+    def contributions(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """TreeSHAP contributions (n, n_features) in `feature_names_` order and base values (n,)."""
+        out = self.booster.predict(self._matrix(X), pred_contrib=True)
+        return out[:, :-1], out[:, -1]
+
+    def model_text(self) -> str:
+        """The trees in LightGBM's text format (what `model.txt` holds)."""
+        return self.booster.model_to_string()
+
+    def save(self, directory: Path) -> None:
+        """Write `model.txt`, `calibrator.json` and `metadata.json` into `directory`."""
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "model.txt").write_text(self.model_text(), encoding="utf-8")
+        (directory / "calibrator.json").write_text(self.calibrator.to_json(), encoding="utf-8")
+        meta = {**self.metadata, "version": self.version, "feature_names": self.feature_names_}
+        (directory / "metadata.json").write_text(
+            json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"
+        )
+
+    @classmethod
+    def load(cls, directory: Path) -> RiskModel:
+        """Read a model written by `save`."""
+        meta = json.loads((directory / "metadata.json").read_text(encoding="utf-8"))
+        booster = lgb.Booster(model_file=str(directory / "model.txt"))
+        calibrator = Calibrator.from_json(
+            (directory / "calibrator.json").read_text(encoding="utf-8")
+        )
+        return cls(
+            booster=booster,
+            calibrator=calibrator,
+            feature_names=meta["feature_names"],
+            version=meta.get("version", directory.name),
+            metadata=meta,
+        )

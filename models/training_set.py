@@ -1,0 +1,211 @@
+"""The training set: index dates, outcomes, cohort, opt-outs, patient folds and subgroup labels."""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from datetime import date, timedelta
+from typing import Any
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from pipelines.errors import CasefinderError
+from pipelines.warehouse import build_model
+
+log = logging.getLogger("casefinder.models.training_set")
+
+N_INDEX_DATES = 12
+N_HOLDOUT_DATES = 3
+# Patient folds by a seeded hash of the pseudonym: percentages of people, not rows.
+FOLD_SHARES: tuple[tuple[str, int], ...] = (("fit", 60), ("valid", 20), ("calib", 20))
+
+SEX_LABELS = {"1": "male", "2": "female", "9": "indeterminate", "X": "not known"}
+# NHS ethnic category codes grouped as the ONS 2011 five high-level groups.
+ETHNIC_GROUPS = {
+    **dict.fromkeys("ABC", "White"),
+    **dict.fromkeys("DEFG", "Mixed"),
+    **dict.fromkeys("HJKL", "Asian"),
+    **dict.fromkeys("MNP", "Black"),
+    **dict.fromkeys("RS", "Other"),
+}
+
+
+def minus_months(day: date, months: int) -> date:
+    """`day` moved back `months` calendar months (day clamped to the month's length)."""
+    total = day.year * 12 + (day.month - 1) - months
+    year, month = divmod(total, 12)
+    month += 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def index_dates_for(as_of: date, horizon_days: int, n_dates: int = N_INDEX_DATES) -> list[date]:
+    """`n_dates` monthly index dates, the last one `horizon_days` before `as_of`, so that every
+    outcome window (D, D + horizon] is complete by the as-of date. Oldest first."""
+    if n_dates < 1 or horizon_days < 1:
+        raise ValueError("need at least one index date and a positive horizon")
+    last = as_of - timedelta(days=horizon_days)
+    return [minus_months(last, k) for k in range(n_dates - 1, -1, -1)]
+
+
+def latest_extract_date(con: duckdb.DuckDBPyConnection) -> date:
+    """The extract date of the latest loaded snapshot (the default as-of of `train`)."""
+    try:
+        row = con.execute(
+            "select extract_date from audit.snapshots where extract_date is not null "
+            "order by loaded_at desc, snapshot_id desc limit 1"
+        ).fetchone()
+    except duckdb.CatalogException:
+        row = None
+    if row is None or row[0] is None:
+        raise CasefinderError("the warehouse holds no snapshot: run `casefinder ingest` first")
+    return row[0]
+
+
+def build_training_set(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    horizon_days: int,
+    opt_out_types: Sequence[str],
+    n_dates: int = N_INDEX_DATES,
+    n_holdout: int = N_HOLDOUT_DATES,
+    feature_builder: Callable[[duckdb.DuckDBPyConnection, list[date]], int] | None = None,
+) -> dict[str, Any]:
+    """Build features at the index dates, then `features.feat_outcomes` and
+    `features.feat_training_sample`. Returns counts (no identifiers)."""
+    if n_holdout < 1 or n_holdout >= n_dates:
+        raise ValueError("the hold-out needs at least one index date and fewer than all of them")
+    dates = index_dates_for(as_of, horizon_days, n_dates)
+    if feature_builder is None:
+        from features.build import build_features as feature_builder
+    n_feature_rows = feature_builder(con, dates)
+    n_outcome_rows = build_model(con, "feat_outcomes", {"horizon_days": horizon_days})
+    holdout_after = dates[-n_holdout - 1]
+    n_sample = build_model(
+        con,
+        "feat_training_sample",
+        {"opt_out_types": list(opt_out_types), "as_of": as_of, "holdout_after": holdout_after},
+    )
+    excluded = con.execute(
+        "select count(distinct f.patient_id) from features.feat_patients f "
+        "join core.core_opt_outs o on o.patient_id = f.patient_id "
+        "where (f.age >= 65 or f.housebound) "
+        "and list_contains(cast(? as varchar[]), o.opt_out_type) "
+        "and (o.recorded_date is null or o.recorded_date <= ?)",
+        [list(opt_out_types), as_of],
+    ).fetchone()
+    stats = con.execute(
+        "select count(distinct patient_id), coalesce(sum(outcome::integer), 0), "
+        "count(*) filter (where period = 'holdout') "
+        "from features.feat_training_sample"
+    ).fetchone()
+    counts = {
+        "as_of": as_of.isoformat(),
+        "horizon_days": horizon_days,
+        "index_dates": [d.isoformat() for d in dates],
+        "holdout_index_dates": [d.isoformat() for d in dates[-n_holdout:]],
+        "feature_rows": n_feature_rows,
+        "outcome_rows": n_outcome_rows,
+        "sample_rows": n_sample,
+        "sample_patients": int(stats[0]) if stats else 0,
+        "sample_outcomes": int(stats[1]) if stats else 0,
+        "holdout_rows": int(stats[2]) if stats else 0,
+        "excluded_opt_out_patients": int(excluded[0]) if excluded else 0,
+        "opt_out_types": list(opt_out_types),
+    }
+    log.info(
+        "training set: %d rows, %d patients, %d outcomes, %d patients excluded by opt-out",
+        counts["sample_rows"],
+        counts["sample_patients"],
+        counts["sample_outcomes"],
+        counts["excluded_opt_out_patients"],
+    )
+    if n_sample == 0:
+        raise CasefinderError(
+            f"no training rows: nobody aged 65+ or housebound at the index dates "
+            f"{dates[0]}..{dates[-1]} (is there 1 year + 12 months of history before {as_of}?)"
+        )
+    return counts
+
+
+def load_training_set(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """`features.feat_training_sample` as a polars frame."""
+    # A cursor: DuckDB 2.0 refuses relation calls on a connection with a pending execute()
+    # result, and arrow output of execute() makes an extra copy.
+    cur = con.cursor()
+    try:
+        table = cur.sql("select * from features.feat_training_sample").to_arrow_table()
+    finally:
+        cur.close()
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def assign_folds(patient_ids: pl.Series | Sequence[str], seed: int) -> np.ndarray:
+    """'fit' / 'valid' / 'calib' per row, by a seeded SHA-256 of the pseudonym: the same
+    person is in the same fold at every index date (split by patient)."""
+    ids = pl.Series("patient_id", patient_ids, dtype=pl.Utf8)
+    unique = ids.unique(maintain_order=True)
+    salt = f"casefinder-fold:{seed}:".encode()
+    buckets = np.fromiter(
+        (
+            int.from_bytes(hashlib.sha256(salt + pid.encode()).digest()[:4], "big") % 100
+            for pid in unique.to_list()
+        ),
+        dtype=np.int64,
+        count=len(unique),
+    )
+    labels = np.empty(len(unique), dtype=object)
+    start = 0
+    for name, share in FOLD_SHARES:
+        labels[(buckets >= start) & (buckets < start + share)] = name
+        start += share
+    mapping = pl.DataFrame({"patient_id": unique, "fold": labels.astype(str)})
+    return ids.to_frame().join(mapping, on="patient_id", how="left")["fold"].to_numpy()
+
+
+def age_band(age: Any) -> str:
+    """'<65', '65-74', '75-84', '85+' or 'unknown'."""
+    if age is None or (isinstance(age, float) and np.isnan(age)):
+        return "unknown"
+    if age < 65:
+        return "<65"
+    if age < 75:
+        return "65-74"
+    if age < 85:
+        return "75-84"
+    return "85+"
+
+
+def imd_quintile(decile: Any) -> str:
+    """'1 (most deprived)' .. '5 (least deprived)' from an IMD decile, or 'unknown'."""
+    if decile is None or (isinstance(decile, float) and np.isnan(decile)):
+        return "unknown"
+    q = (int(decile) + 1) // 2
+    suffix = {1: " (most deprived)", 5: " (least deprived)"}.get(q, "")
+    return f"{q}{suffix}"
+
+
+def ethnic_group(code: Any) -> str:
+    """The ONS high-level group of an NHS ethnic category code ('not stated/known' for Z, 99)."""
+    if code is None or str(code).strip() in {"", "Z", "99"}:
+        return "not stated/known"
+    return ETHNIC_GROUPS.get(str(code).strip().upper()[:1], "not stated/known")
+
+
+def subgroup_labels(frame: pl.DataFrame) -> dict[str, np.ndarray]:
+    """Sex, age band, IMD quintile and ethnic group per row (for fairness metrics only)."""
+    return {
+        "sex": np.array(
+            [SEX_LABELS.get(str(v), "not known") for v in frame["sex_code"]], dtype=object
+        ),
+        "age_band": np.array([age_band(v) for v in frame["age"]], dtype=object),
+        "imd_quintile": np.array([imd_quintile(v) for v in frame["imd_decile_code"]], dtype=object),
+        "ethnic_group": np.array(
+            [ethnic_group(v) for v in frame["ethnic_category_code"]], dtype=object
+        ),
+    }

@@ -1,0 +1,334 @@
+"""The training steps the `train` flow wires: each reads the warehouse and a staging folder."""
+
+# ruff: noqa: N806  (scikit-learn convention: X is the feature matrix)
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from models import evaluate as ev
+from models.baselines import SingleScoreBaseline, logistic_baseline
+from models.calibrate import Calibrator
+from models.train import RiskClassifier, RiskModel, as_matrix, search_hyperparameters
+from models.training_set import (
+    assign_folds,
+    build_training_set,
+    latest_extract_date,
+    load_training_set,
+    subgroup_labels,
+)
+from pipelines.errors import CasefinderError, QualityGateError
+from pipelines.warehouse import connect
+
+log = logging.getLogger("casefinder.models.workflow")
+
+TIMINGS_FILE = "timings.json"
+FIT_FILE = "fit.json"
+METRICS_FILE = "metrics.json"
+SAMPLE_FILE = "training_set.json"
+LOGISTIC_MAX_ROWS = 300_000
+
+
+def model_feature_names() -> list[str]:
+    """The model's columns, in order, from the feature dictionary."""
+    from features import dictionary
+
+    if hasattr(dictionary, "model_feature_names"):
+        return list(dictionary.model_feature_names())
+    return [f.name for f in dictionary.model_features()]
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(
+        json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"
+    )
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _record_time(staging: Path, step: str, started: float) -> None:
+    """Add one step's wall time (seconds) to `timings.json` in the staging folder."""
+    path = staging / TIMINGS_FILE
+    timings = _read_json(path) if path.exists() else {}
+    timings[step] = round(time.perf_counter() - started, 2)
+    _write_json(path, timings)
+
+
+def resolve_as_of(warehouse: Path, as_of: date | None) -> date:
+    """The given as-of date, or the extract date of the warehouse's latest snapshot."""
+    if as_of is not None:
+        return as_of
+    con = connect(warehouse, read_only=True)
+    try:
+        return latest_extract_date(con)
+    finally:
+        con.close()
+
+
+def prepare_training_set(
+    warehouse: Path,
+    staging: Path,
+    as_of: date,
+    horizon_days: int,
+    opt_out_types: tuple[str, ...],
+) -> dict[str, Any]:
+    """Build features at the 12 index dates, outcomes and the cohort sample; return counts."""
+    started = time.perf_counter()
+    con = connect(warehouse)
+    try:
+        counts = build_training_set(con, as_of, horizon_days, opt_out_types)
+        counts["provenance"] = data_provenance(con)
+    finally:
+        con.close()
+    staging.mkdir(parents=True, exist_ok=True)
+    _write_json(staging / SAMPLE_FILE, counts)
+    _record_time(staging, "training_set", started)
+    return {k: v for k, v in counts.items() if k != "provenance"}
+
+
+def data_provenance(con: Any) -> dict[str, Any]:
+    """Latest snapshot id and the sha256 of every extract file loaded in it (audit tables)."""
+    import duckdb
+
+    try:
+        snap = con.execute(
+            "select snapshot_id, extract_date, extracts_dir_name from audit.snapshots "
+            "order by loaded_at desc, snapshot_id desc limit 1"
+        ).fetchone()
+    except duckdb.CatalogException:
+        return {"snapshot_ids": [], "extract_checksums": {}}
+    if snap is None:
+        return {"snapshot_ids": [], "extract_checksums": {}}
+    try:
+        rows = con.execute(
+            "select file, sha256 from audit.loads where snapshot_id = ? order by file",
+            [snap[0]],
+        ).fetchall()
+    except duckdb.CatalogException:
+        rows = []
+    return {
+        "snapshot_ids": [str(snap[0])],
+        "extract_date": str(snap[1]) if snap[1] is not None else None,
+        "extracts_dir_name": snap[2],
+        "extract_checksums": {str(f): str(s) for f, s in rows},
+    }
+
+
+def _load(warehouse: Path, seed: int) -> tuple[pl.DataFrame, np.ndarray]:
+    con = connect(warehouse, read_only=True)
+    try:
+        frame = load_training_set(con)
+    finally:
+        con.close()
+    return frame, assign_folds(frame["patient_id"], seed)
+
+
+def _y(frame: pl.DataFrame) -> np.ndarray:
+    return frame["outcome"].cast(pl.Int32).to_numpy()
+
+
+def _masks(frame: pl.DataFrame, folds: np.ndarray) -> dict[str, np.ndarray]:
+    dev = (frame["period"] == "development").to_numpy()
+    return {
+        "fit": dev & (folds == "fit"),
+        "valid": dev & (folds == "valid"),
+        "calib": dev & (folds == "calib"),
+        # temporal hold-out, among people whose rows never trained the trees
+        "holdout": ~dev & (folds != "fit"),
+    }
+
+
+def _need_both_classes(y: np.ndarray, what: str) -> None:
+    if len(y) == 0 or y.min() == y.max():
+        raise CasefinderError(
+            f"the {what} rows hold {len(y)} rows with only one outcome class: "
+            "too little data to train (use a larger extract)"
+        )
+
+
+def fit_model(
+    warehouse: Path, staging: Path, seed: int, search: bool = False, n_jobs: int = 2
+) -> dict[str, Any]:
+    """Fit LightGBM on the fit fold, early-stopped on the validation fold (optionally after a
+    bounded search); write `model.txt`; return the settings and best iteration."""
+    started = time.perf_counter()
+    names = model_feature_names()
+    frame, folds = _load(warehouse, seed)
+    m = _masks(frame, folds)
+    X, y = as_matrix(frame, names), _y(frame)
+    _need_both_classes(y[m["fit"]], "training")
+    _need_both_classes(y[m["valid"]], "validation")
+    base = RiskClassifier(random_state=seed, n_jobs=n_jobs)
+    trials: list[dict[str, Any]] = []
+    if search:
+        best, trials = search_hyperparameters(
+            X[m["fit"]],
+            y[m["fit"]],
+            X[m["valid"]],
+            y[m["valid"]],
+            feature_names=names,
+            base=base,
+        )
+        base.set_params(**best)
+    est = base.fit(
+        X[m["fit"]], y[m["fit"]], eval_X=X[m["valid"]], eval_y=y[m["valid"]], feature_names=names
+    )
+    staging.mkdir(parents=True, exist_ok=True)
+    (staging / "model.txt").write_text(est.booster_.model_to_string(), encoding="utf-8")
+    info = {
+        "estimator": "lightgbm.LGBMClassifier (casefinder RiskClassifier)",
+        "settings": est.get_params(),
+        "lightgbm_params": est.lightgbm_params(),
+        "best_iteration": est.best_iteration_,
+        "valid_logloss": est.valid_logloss_,
+        "search": {"enabled": search, "space": _space() if search else None, "trials": trials},
+        "rows": {k: int(v.sum()) for k, v in m.items()},
+        "seed": seed,
+    }
+    _write_json(staging / FIT_FILE, info)
+    _record_time(staging, "fit", started)
+    return {
+        "best_iteration": est.best_iteration_,
+        "valid_logloss": est.valid_logloss_,
+        "rows": info["rows"],
+    }
+
+
+def _space() -> dict[str, list[Any]]:
+    from models.train import SEARCH_SPACE
+
+    return {k: list(v) for k, v in SEARCH_SPACE.items()}
+
+
+def _staged_model(staging: Path, names: list[str], calibrator: Calibrator | None) -> RiskModel:
+    import lightgbm as lgb
+
+    booster = lgb.Booster(model_file=str(staging / "model.txt"))
+    return RiskModel(booster, calibrator or Calibrator(), names)
+
+
+def calibrate_model(
+    warehouse: Path, staging: Path, seed: int, method: str = "sigmoid"
+) -> dict[str, Any]:
+    """Fit the calibrator on the calibration fold (people not used to grow the trees)."""
+    started = time.perf_counter()
+    names = model_feature_names()
+    frame, folds = _load(warehouse, seed)
+    mask = _masks(frame, folds)["calib"]
+    sub = frame.filter(pl.Series(mask))
+    y = _y(sub)
+    _need_both_classes(y, "calibration")
+    raw = _staged_model(staging, names, None).raw_score(sub)
+    cal = Calibrator(method=method).fit(raw, y)
+    (staging / "calibrator.json").write_text(cal.to_json(), encoding="utf-8")
+    _record_time(staging, "calibrate", started)
+    return {"method": method, "n": cal.n_samples_, "n_positive": cal.n_positive_}
+
+
+def evaluate_model(warehouse: Path, staging: Path, seed: int) -> dict[str, Any]:
+    """Metrics on the temporal hold-out for the model and the baselines (eFI alone, HFRS alone,
+    logistic regression), overall and housebound, with subgroups; writes `metrics.json`."""
+    started = time.perf_counter()
+    names = model_feature_names()
+    frame, folds = _load(warehouse, seed)
+    m = _masks(frame, folds)
+    y = _y(frame)
+    cal = Calibrator.from_json((staging / "calibrator.json").read_text(encoding="utf-8"))
+    model = _staged_model(staging, names, cal)
+    hold = frame.filter(pl.Series(m["holdout"]))
+    y_hold = y[m["holdout"]]
+    _need_both_classes(y_hold, "hold-out")
+    scores: dict[str, np.ndarray] = {"model": model.predict_proba(hold)[:, 1]}
+    calib = frame.filter(pl.Series(m["calib"]))
+    for col in ("efi", "hfrs"):
+        base = SingleScoreBaseline(col).fit(calib[col].cast(pl.Float64).to_numpy(), y[m["calib"]])
+        scores[col] = base.predict_proba(hold[col].cast(pl.Float64).to_numpy())[:, 1]
+    fit_rows = np.flatnonzero(m["fit"])
+    if len(fit_rows) > LOGISTIC_MAX_ROWS:  # a baseline: a seeded subsample is plenty
+        rng = np.random.default_rng(seed)
+        fit_rows = np.sort(rng.choice(fit_rows, LOGISTIC_MAX_ROWS, replace=False))
+    lr = logistic_baseline(seed).fit(as_matrix(frame[fit_rows], names), y[fit_rows])
+    scores["logistic"] = lr.predict_proba(as_matrix(hold, names))[:, 1]
+    housebound = hold["housebound"].fill_null(False).cast(pl.Boolean).to_numpy()
+    metrics = ev.evaluate(
+        y_hold,
+        scores,
+        cohorts={"overall": np.ones(len(y_hold), dtype=bool), "housebound": housebound},
+        groups=subgroup_labels(hold),
+    )
+    metrics["holdout"] = {
+        "rows": len(y_hold),
+        "patients": int(hold["patient_id"].n_unique()),
+        "index_dates": sorted({d.isoformat() for d in hold["index_date"].to_list()}),
+        "definition": "latest index dates; people in the validation and calibration folds only",
+    }
+    metrics["scorers"] = {
+        "model": "LightGBM, calibrated",
+        "efi": "eFI alone (1-D logistic map fitted on the calibration fold)",
+        "hfrs": "HFRS alone (1-D logistic map fitted on the calibration fold)",
+        "logistic": "L2 logistic regression on the same features (fit fold)",
+    }
+    metrics["gate"] = {
+        "failures": ev.quality_gate(metrics),
+        "min_auroc_gain_over_efi": ev.GATE_MIN_AUROC_GAIN,
+        "slope_range": list(ev.GATE_SLOPE_RANGE),
+        "cohort": ev.GATE_COHORT,
+    }
+    metrics["gate"]["passed"] = not metrics["gate"]["failures"]
+    _write_json(staging / METRICS_FILE, metrics)
+    _record_time(staging, "evaluate", started)
+    return headline(metrics)
+
+
+def headline(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The few numbers a log line or the CLI shows."""
+    out: dict[str, Any] = {}
+    for cohort, scorers in metrics["cohorts"].items():
+        for scorer, vals in scorers.items():
+            out[f"{cohort}.{scorer}.auroc"] = vals["auroc"]
+        out[f"{cohort}.model.calibration_slope"] = scorers["model"]["calibration_slope"]
+        out[f"{cohort}.model.brier"] = scorers["model"]["brier"]
+        out[f"{cohort}.n"] = scorers["model"]["n"]
+    out["gate_passed"] = metrics.get("gate", {}).get("passed")
+    return out
+
+
+def check_gate(staging: Path) -> None:
+    """Raise `QualityGateError` (one line) when the staged model failed the quality gate."""
+    metrics = _read_json(staging / METRICS_FILE)
+    failures = metrics["gate"]["failures"]
+    if failures:
+        raise QualityGateError("model not registered: " + "; ".join(failures))
+
+
+def register_model(warehouse: Path, staging: Path, models_dir: Path) -> str:
+    """Register the staged model (files, model card, `registry.models` row); return its version."""
+    from models.registry import register
+
+    return register(warehouse, staging, models_dir)
+
+
+def discard_staging(staging: Path) -> None:
+    """Clean up after a run: nothing when the model was registered (the folder moved); an
+    evaluated but rejected model keeps its metrics under `models/.rejected/`; else delete."""
+    import shutil
+
+    if not staging.exists():
+        return
+    if (staging / METRICS_FILE).exists():
+        rejected = staging.parent / ".rejected" / staging.name.removeprefix(".staging-")
+        rejected.parent.mkdir(parents=True, exist_ok=True)
+        staging.rename(rejected)
+        log.info("rejected model's metrics kept in %s", rejected)
+        return
+    shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,131 @@
+"""`casefinder explain`: why one patient has their score, for a clinician's audit."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from pipelines.errors import CasefinderError
+from pipelines.settings import load_settings
+
+NAME = "explain"
+HELP = (
+    "why a patient has their score: risk, tier, rank, every feature's contribution, reasons "
+    "with dated evidence and the score history (for clinicians' audit)"
+)
+
+
+def iso_date(text: str) -> date:
+    """argparse type for YYYY-MM-DD."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    settings = load_settings()
+    parser.add_argument("nhs_number", metavar="NHS_NUMBER", help="10 digits (spaces allowed)")
+    parser.add_argument(
+        "--warehouse",
+        type=Path,
+        default=settings.warehouse,
+        help="DuckDB warehouse file (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--as-of",
+        type=iso_date,
+        default=None,
+        help="list date to explain (default: the patient's latest scored date)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("text", "json", "html"),
+        default="text",
+        help="output format on stdout (default: %(default)s)",
+    )
+
+
+def normalise_nhs_number(text: str) -> str:
+    """Ten digits without spaces or hyphens; a one-line error (not echoing it) when invalid."""
+    from pipelines.contract import nhs_number_is_valid
+
+    digits = text.strip().replace(" ", "").replace("-", "")
+    if not nhs_number_is_valid(digits):
+        raise CasefinderError(
+            "the NHS number given is not valid (10 digits with a correct check digit)"
+        )
+    return digits
+
+
+def explanation(warehouse: Path, nhs_number: str, as_of: date | None) -> dict[str, Any]:
+    """The explain document (OUTPUTS.md `explain --format json`) for one NHS number."""
+    from models.explain import explain_patient
+    from pipelines.warehouse import connect
+
+    digits = normalise_nhs_number(nhs_number)
+    if not Path(warehouse).exists():
+        raise CasefinderError(f"warehouse {warehouse} does not exist: run `casefinder run` first")
+    with connect(warehouse, read_only=True) as con:
+        found = con.execute(
+            "select patient_id from core.core_patient_identity where nhs_number = ?", [digits]
+        ).fetchone()
+        if found is None:
+            raise CasefinderError("the NHS number given is not in the warehouse")
+        result = explain_patient(con, found[0], as_of)
+    if result is None:
+        when = f"on {as_of.isoformat()}" if as_of else "in any published week"
+        raise CasefinderError(
+            f"the NHS number given was not scored {when}: the patient was not in the listed "
+            "housebound cohort (not housebound, opted out, or not registered)"
+        )
+    return {"nhs_number": digits, **result}
+
+
+def render_text(doc: dict[str, Any]) -> str:
+    """A plain-text explanation for the terminal."""
+    lines = [
+        f"NHS number {doc['nhs_number']}: risk {doc['risk_score']:.3f} ({doc['risk_tier']}), "
+        f"rank {doc['rank'] if doc['rank'] is not None else '-'} in "
+        f"{doc['neighbourhood_code']} on {doc['as_of']}",
+        f"model {doc['model_version']}; base value {doc['base_value']:.4f} + contributions "
+        f"{sum(f['contribution'] for f in doc['features']):.4f} = raw score "
+        f"{doc['raw_score']:.4f} (log-odds)",
+        "",
+        "Reasons:",
+    ]
+    for i, reason in enumerate(doc["reasons"], start=1):
+        lines.append(f"  {i}. {reason['text']}")
+        for e in reason["evidence"]:
+            lines.append(f"       {e['date']}  {e['source']}  {e['code']}  {e['term']}")
+    if not doc["reasons"]:
+        lines.append("  (no single factor stands out)")
+    lines += ["", "Features (largest effect first):"]
+    for f in doc["features"]:
+        lines.append(f"  {f['contribution']:+.4f}  {f['name']} = {f['value']}")
+    lines += ["", "History:"]
+    for h in doc["history"]:
+        lines.append(f"  {h['as_of']}  risk {h['risk_score']:.3f}  rank {h['rank']}")
+    return "\n".join(lines) + "\n"
+
+
+def render_html(doc: dict[str, Any]) -> str:
+    """A self-contained HTML explanation."""
+    from reports.html_list import environment
+
+    return environment().get_template("list_explain.html").render(doc=doc)
+
+
+def run(args: argparse.Namespace) -> int:
+    doc = explanation(Path(args.warehouse), args.nhs_number, args.as_of)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    elif args.format == "html":
+        sys.stdout.write(render_html(doc))
+    else:
+        sys.stdout.write(render_text(doc))
+    return 0

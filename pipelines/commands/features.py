@@ -1,0 +1,95 @@
+"""`casefinder features`: export the feature table at an index date, or describe the features."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+
+from pipelines.errors import CasefinderError
+
+NAME = "features"
+HELP = (
+    "export the feature table at an index date (one row per patient alive and registered) "
+    "to Parquet, or print the feature dictionary with --describe"
+)
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `casefinder features`."""
+    parser.add_argument("--warehouse", type=Path, help="the DuckDB warehouse file")
+    parser.add_argument(
+        "--as-of",
+        type=_date,
+        help="index date D (YYYY-MM-DD); default: the extract date of the latest snapshot",
+    )
+    parser.add_argument("--out", type=Path, help="the Parquet file to write")
+    parser.add_argument(
+        "--describe",
+        action="store_true",
+        help="print the feature dictionary (name, unit, description, SQL, code lists) and exit",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("text", "markdown"),
+        default="text",
+        help="format of --describe (default: text)",
+    )
+
+
+def _latest_extract_date(warehouse: Path) -> date:
+    """The extract date of the warehouse's latest loaded snapshot (the default `--as-of`)."""
+    import duckdb
+
+    from pipelines.warehouse import connect
+
+    with connect(warehouse, read_only=True) as con:
+        try:
+            rows = con.execute(
+                "select extract_date from audit.snapshots where extract_date is not null "
+                "order by loaded_at desc, snapshot_id desc limit 1"
+            ).fetchall()
+        except duckdb.CatalogException:
+            rows = []
+    if not rows or rows[0][0] is None:
+        raise CasefinderError("--as-of is required: the warehouse records no extract date")
+    return rows[0][0]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Describe the features, or build them at `--as-of` and write `--out`."""
+    from features import docs
+
+    if args.describe:
+        text = docs.markdown() if args.format == "markdown" else docs.text()
+        sys.stdout.write(text)
+        return 0
+    if args.warehouse is None:
+        raise CasefinderError("--warehouse is required (or use --describe)")
+    if args.out is None:
+        raise CasefinderError("--out is required (or use --describe)")
+    if not args.warehouse.exists():
+        raise CasefinderError(
+            f"warehouse {args.warehouse} does not exist: run `casefinder ingest` first"
+        )
+    if args.out.suffix.lower() != ".parquet":
+        raise CasefinderError(f"--out {args.out} must end in .parquet")
+    as_of = args.as_of or _latest_extract_date(args.warehouse)
+
+    from features.build import export_features
+    from pipelines.flows.features import build_features
+    from pipelines.warehouse import connect
+
+    build_features(warehouse=args.warehouse, index_dates=[as_of])
+    with connect(args.warehouse) as con:
+        rows = export_features(con, as_of, args.out)
+    sys.stdout.write(f"features at {as_of.isoformat()}: {rows} patients -> {args.out}\n")
+    return 0

@@ -1,0 +1,75 @@
+"""`casefinder synth`: write a synthetic extract set (contract v1) with its truth files."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+from pathlib import Path
+
+NAME = "synth"
+HELP = "write a synthetic ICS extract set (contract v1) and its truth files"
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a YYYY-MM-DD date: {text!r}") from exc
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from synthetic.params import DEFAULT_DEFECT_RATE, DEFAULT_EXTRACT_DATE
+
+    parser.add_argument("--out", type=Path, required=True, help="folder to write the extracts to")
+    parser.add_argument(
+        "--patients", type=int, default=50_000, help="simulated population size (default 50000)"
+    )
+    parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    parser.add_argument(
+        "--extract-date",
+        type=_iso_date,
+        default=DEFAULT_EXTRACT_DATE,
+        help=f"the day the data are cut, YYYY-MM-DD (default {DEFAULT_EXTRACT_DATE})",
+    )
+    parser.add_argument(
+        "--format", choices=("csv", "parquet"), default="csv", help="file format (default csv)"
+    )
+    parser.add_argument(
+        "--defect-rate",
+        type=float,
+        default=DEFAULT_DEFECT_RATE,
+        help=f"share of rows given a defect (default {DEFAULT_DEFECT_RATE})",
+    )
+    parser.add_argument("--clean", action="store_true", help="inject no defects")
+    parser.add_argument(
+        "--truth-dir",
+        type=Path,
+        default=None,
+        help="where truth files go (default: OUT/../truth/<name of OUT>)",
+    )
+
+
+def describe(result: object) -> list[str]:
+    """Lines summarising a `SynthResult` for the terminal."""
+    lines = [f"extract set written to {result.out_dir} ({result.fmt}, as of {result.extract_date})"]
+    for name, rows in result.rows.items():
+        lines.append(f"  {name:<22} {rows:>12,} rows")
+    lines.append(f"manifest: {result.manifest}")
+    lines.append(f"truth:    {result.truth_dir} (latent_risk.csv, defects.csv: {result.defects:,} defects)")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    from synthetic import generate
+
+    result = generate(
+        args.out,
+        patients=args.patients,
+        seed=args.seed,
+        extract_date=args.extract_date,
+        fmt=args.format,
+        defect_rate=0.0 if args.clean else args.defect_rate,
+        truth_dir=args.truth_dir,
+    )
+    print("\n".join(describe(result)))
+    return 0

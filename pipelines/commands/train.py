@@ -1,0 +1,112 @@
+"""`casefinder train`: build the training set, fit, calibrate, evaluate and register a model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+
+from pipelines.settings import load_settings
+
+NAME = "train"
+HELP = (
+    "build the training set, fit, calibrate and evaluate a risk model, and register it if it "
+    "passes the quality gate"
+)
+
+
+def iso_date(text: str) -> date:
+    """argparse type for YYYY-MM-DD."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    settings = load_settings()
+    parser.add_argument(
+        "--warehouse",
+        type=Path,
+        default=settings.warehouse,
+        help="DuckDB warehouse file (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--as-of",
+        type=iso_date,
+        default=None,
+        help="as-of date (default: the latest snapshot's extract date); the 12 "
+        "monthly index dates end one horizon before it",
+    )
+    parser.add_argument(
+        "--horizon-days",
+        type=int,
+        default=settings.horizon_days,
+        help="outcome horizon in days (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=settings.seed,
+        help="random seed for folds and LightGBM (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--search", action="store_true", help="run the bounded hyperparameter search (8 trials)"
+    )
+    parser.add_argument(
+        "--calibration",
+        choices=("sigmoid", "isotonic"),
+        default="sigmoid",
+        help="calibration method (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=2,
+        help="LightGBM threads (default: %(default)s; results depend on it)",
+    )
+
+
+def _fmt(value: object) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pipelines.errors import CasefinderError
+    from pipelines.flows.train import train
+
+    if args.horizon_days < 1:
+        raise CasefinderError("--horizon-days must be at least 1")
+    if not Path(args.warehouse).exists():
+        raise CasefinderError(
+            f"warehouse {args.warehouse} does not exist: run `casefinder ingest` first"
+        )
+    result = train(
+        warehouse=Path(args.warehouse),
+        as_of=args.as_of,
+        horizon_days=args.horizon_days,
+        seed=args.seed,
+        search=args.search,
+        calibration=args.calibration,
+        n_jobs=args.threads,
+    )
+    m = result["metrics"]
+    out = sys.stdout
+    out.write(f"registered model {result['version']} (as of {result['as_of']})\n")
+    ts = result["training_set"]
+    out.write(
+        f"training set: {ts['sample_rows']} rows, {ts['sample_patients']} patients, "
+        f"{ts['sample_outcomes']} outcomes, {ts['excluded_opt_out_patients']} patients "
+        f"excluded by opt-out\n"
+    )
+    for cohort in ("overall", "housebound"):
+        out.write(
+            f"{cohort} hold-out (n={m.get(f'{cohort}.n')}): AUROC model "
+            f"{_fmt(m.get(f'{cohort}.model.auroc'))}, eFI {_fmt(m.get(f'{cohort}.efi.auroc'))}, "
+            f"HFRS {_fmt(m.get(f'{cohort}.hfrs.auroc'))}, logistic "
+            f"{_fmt(m.get(f'{cohort}.logistic.auroc'))}; calibration slope "
+            f"{_fmt(m.get(f'{cohort}.model.calibration_slope'))}; Brier "
+            f"{_fmt(m.get(f'{cohort}.model.brier'))}\n"
+        )
+    return 0

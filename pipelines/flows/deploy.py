@@ -1,0 +1,56 @@
+"""Scheduling the weekly run: a served deployment with a cron schedule (Monday 06:00 London)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CRON = "0 6 * * 1"  # Monday 06:00
+DEFAULT_TIMEZONE = "Europe/London"  # follows GMT/BST, so the run stays at 06:00 local time
+DEPLOYMENT_NAME = "casefinder-weekly"
+
+
+def weekly_schedule(cron: str = DEFAULT_CRON, timezone: str = DEFAULT_TIMEZONE) -> Any:
+    """A Prefect cron schedule in a named time zone."""
+    from prefect.schedules import Cron
+
+    return Cron(cron, timezone=timezone)
+
+
+def deployment_parameters(
+    extracts: Path, warehouse: Path, out: Path, extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The run's parameters as JSON values: absolute paths (a worker may start elsewhere)."""
+    params: dict[str, Any] = {
+        "extracts": str(Path(extracts).resolve()),
+        "warehouse": str(Path(warehouse).resolve()),
+        "out": str(Path(out).resolve()),
+    }
+    params.update(extra or {})
+    return params
+
+
+def serve_flow(
+    flow: Any,
+    parameters: Mapping[str, Any],
+    cron: str = DEFAULT_CRON,
+    timezone: str = DEFAULT_TIMEZONE,
+    name: str = DEPLOYMENT_NAME,
+    paused: bool = False,
+) -> None:
+    """Register `flow` as a deployment with the schedule and serve it until interrupted.
+
+    Blocks. Runs go through the Prefect API in `PREFECT_API_URL` (a `prefect server start`
+    server); at most one run of the deployment at a time (`global_limit=1`), and the
+    warehouse lock refuses any other run on the same warehouse.
+    """
+    flow.serve(
+        name=name,
+        schedules=[weekly_schedule(cron, timezone)],
+        parameters=dict(parameters),
+        paused=paused,
+        global_limit=1,
+        tags=["casefinder"],
+        description="casefinder weekly run: ingest, features, train, score, publish",
+    )

@@ -1,0 +1,89 @@
+"""Prefect flow `publish`: list tables, staged files, audit record and atomic rename (wiring only)."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from pipelines.warehouse import connect
+from reports import publish as pub
+
+
+@task(name="build-list-tables", cache_policy=NO_CACHE)
+def build_list_tables(warehouse: Path, as_of: date) -> dict[str, int]:
+    """Build `lists.list_week`, `list_left_week`, `list_profile`, `list_service_standards`."""
+    with connect(warehouse) as con:
+        return pub.build_list_models(con, as_of)
+
+
+@task(name="stage-lists", cache_policy=NO_CACHE)
+def stage_lists(warehouse: Path, as_of: date, out: Path) -> tuple[Path, dict[str, Any]]:
+    """Write every neighbourhood's CSV, XLSX and HTML into a hidden staging folder."""
+    with connect(warehouse) as con:
+        return pub.stage_lists(con, as_of, out)
+
+
+@task(name="stage-reports", cache_policy=NO_CACHE)
+def stage_reports(
+    warehouse: Path, as_of: date, out: Path, manifest: dict[str, Any], data_docs: str | None
+) -> tuple[Path, dict[str, Any]]:
+    """Write `run_summary.json` and `run_report.html` into a hidden staging folder."""
+    with connect(warehouse) as con:
+        return pub.stage_reports(con, as_of, out, manifest, data_docs)
+
+
+@task(name="commit-publication", cache_policy=NO_CACHE)
+def commit_publication(
+    warehouse: Path,
+    as_of: date,
+    out: Path,
+    lists_staging: Path,
+    reports_staging: Path,
+    manifest: dict[str, Any],
+) -> Path:
+    """Record the publication and rename the staged folders into place, all or nothing."""
+    with connect(warehouse) as con:
+        return pub.commit_publication(con, as_of, out, lists_staging, reports_staging, manifest)
+
+
+@task(name="discard-staging", cache_policy=NO_CACHE)
+def discard_staging(out: Path, as_of: date) -> None:
+    """Remove this process's staging folders after a failure."""
+    for parent in (out / "lists", out / "reports"):
+        staged = pub.staging_path(parent, as_of)
+        if staged.exists():
+            shutil.rmtree(staged, ignore_errors=True)
+
+
+@flow(name="publish")
+def publish(
+    warehouse: Path, out: Path, as_of: date, data_docs: str | None = None
+) -> dict[str, Any]:
+    """Publish the lists of every neighbourhood at `as_of` under `out` (see OUTPUTS.md).
+
+    `data_docs` is the Great Expectations Data Docs index of the ingest, linked from the
+    run report.
+    """
+    tables = build_list_tables(warehouse, as_of)
+    try:
+        lists_staging, manifest = stage_lists(warehouse, as_of, out)
+        reports_staging, summary = stage_reports(warehouse, as_of, out, manifest, data_docs)
+        final = commit_publication(warehouse, as_of, out, lists_staging, reports_staging, manifest)
+    except BaseException:
+        discard_staging(out, as_of)
+        raise
+    return {
+        "as_of": as_of.isoformat(),
+        "lists_dir": str(final),
+        "reports_dir": str(out / "reports" / as_of.isoformat()),
+        "neighbourhoods": len(manifest),
+        "listed": tables["list_week"],
+        "left": tables["list_left_week"],
+        "cohort": summary["cohort"],
+        "lists": {code: {"rows": m["rows"], "folder": m["folder"]} for code, m in manifest.items()},
+    }

@@ -1,0 +1,84 @@
+"""Prefect flow `score`: the listed cohort, then scores, contributions, reasons and evidence (wiring only)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from pipelines.errors import CasefinderError
+from pipelines.settings import load_settings
+from pipelines.warehouse import build_model, connect
+
+
+@task(name="resolve-model-version", cache_policy=NO_CACHE)
+def resolve_model_version(warehouse: Path, version: str | None) -> str:
+    """The model to score with: the one given, else the latest registered."""
+    from models.registry import latest_version
+
+    found = version or latest_version(warehouse)
+    if not found:
+        raise CasefinderError("no registered model: run `casefinder train` (or `run --retrain`)")
+    return found
+
+
+@task(name="build-score-cohort", cache_policy=NO_CACHE)
+def build_score_cohort(warehouse: Path, as_of: date, opt_out_types: tuple[str, ...]) -> int:
+    """Build `scores.score_cohort` (housebound at as-of, with exclusions); return its rows."""
+    with connect(warehouse) as con:
+        rows = build_model(
+            con, "score_cohort", {"as_of": as_of, "opt_out_types": list(opt_out_types)}
+        )
+        if rows == 0:
+            has = con.execute(
+                "select count(*) from features.feat_patients where index_date = ?", [as_of]
+            ).fetchone()
+            if not has or not has[0]:
+                raise CasefinderError(
+                    f"no features at {as_of}: run `casefinder features` for that date first"
+                )
+        return rows
+
+
+@task(name="score-and-explain", cache_policy=NO_CACHE)
+def score_and_explain(
+    warehouse: Path, as_of: date, version: str, risk_tiers: tuple[tuple[str, float], ...]
+) -> int:
+    """Score the listed cohort with TreeSHAP reasons and evidence; return patients scored."""
+    from models.registry import load
+    from models.scoring import score_cohort
+
+    model = load(warehouse, version)
+    with connect(warehouse) as con:
+        return score_cohort(con, model, as_of, risk_tiers)
+
+
+@flow(name="score")
+def score(
+    warehouse: Path,
+    as_of: date,
+    model_version: str | None = None,
+    opt_out_types: tuple[str, ...] | None = None,
+    risk_tiers: tuple[tuple[str, float], ...] | None = None,
+) -> dict[str, object]:
+    """Score the housebound cohort at `as_of` with a registered model (the latest by default).
+
+    Opt-out types and risk tiers default to the settings (`opt_out_policy["direct_care_lists"]`,
+    `risk_tiers`). Returns counts and the model version only.
+    """
+    settings = load_settings()
+    opt_out_types = tuple(
+        settings.opt_out_policy["direct_care_lists"] if opt_out_types is None else opt_out_types
+    )
+    risk_tiers = tuple(settings.risk_tiers if risk_tiers is None else risk_tiers)
+    version = resolve_model_version(warehouse, model_version)
+    housebound = build_score_cohort(warehouse, as_of, opt_out_types)
+    scored = score_and_explain(warehouse, as_of, version, risk_tiers)
+    return {
+        "as_of": as_of.isoformat(),
+        "model_version": version,
+        "housebound": housebound,
+        "scored": scored,
+    }

@@ -1,0 +1,100 @@
+"""The `train` flow: training set -> fit -> calibrate -> evaluate -> quality gate -> register."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from models import workflow
+from models.registry import models_dir, new_staging_dir
+from pipelines.settings import load_settings
+
+
+@task(name="resolve-as-of", cache_policy=NO_CACHE)
+def resolve_as_of(warehouse: Path, as_of: date | None) -> date:
+    return workflow.resolve_as_of(warehouse, as_of)
+
+
+@task(name="open-staging", cache_policy=NO_CACHE)
+def open_staging(warehouse: Path) -> Path:
+    return new_staging_dir(models_dir(warehouse))
+
+
+@task(name="build-training-set", cache_policy=NO_CACHE)
+def build_training_set(
+    warehouse: Path, staging: Path, as_of: date, horizon_days: int, opt_out_types: tuple[str, ...]
+) -> dict[str, Any]:
+    return workflow.prepare_training_set(warehouse, staging, as_of, horizon_days, opt_out_types)
+
+
+@task(name="fit", cache_policy=NO_CACHE)
+def fit(warehouse: Path, staging: Path, seed: int, search: bool, n_jobs: int) -> dict[str, Any]:
+    return workflow.fit_model(warehouse, staging, seed, search=search, n_jobs=n_jobs)
+
+
+@task(name="calibrate", cache_policy=NO_CACHE)
+def calibrate(warehouse: Path, staging: Path, seed: int, method: str) -> dict[str, Any]:
+    return workflow.calibrate_model(warehouse, staging, seed, method=method)
+
+
+@task(name="evaluate", cache_policy=NO_CACHE)
+def evaluate(warehouse: Path, staging: Path, seed: int) -> dict[str, Any]:
+    return workflow.evaluate_model(warehouse, staging, seed)
+
+
+@task(name="quality-gate", cache_policy=NO_CACHE)
+def quality_gate(staging: Path) -> None:
+    workflow.check_gate(staging)
+
+
+@task(name="register", cache_policy=NO_CACHE)
+def register(warehouse: Path, staging: Path) -> str:
+    return workflow.register_model(warehouse, staging, models_dir(warehouse))
+
+
+@task(name="discard-staging", cache_policy=NO_CACHE)
+def discard_staging(staging: Path) -> None:
+    workflow.discard_staging(staging)
+
+
+@flow(name="train")
+def train(
+    warehouse: Path,
+    as_of: date | None = None,
+    horizon_days: int = 365,
+    seed: int = 42,
+    search: bool = False,
+    calibration: str = "sigmoid",
+    n_jobs: int = 2,
+    opt_out_types: tuple[str, ...] | None = None,
+) -> dict[str, Any]:
+    """Train, evaluate and (if it passes the quality gate) register a risk model.
+
+    Returns the version and headline metrics only; raises `QualityGateError` when the model
+    fails the gate (nothing is registered then).
+    """
+    if opt_out_types is None:
+        opt_out_types = tuple(load_settings().opt_out_policy["model_training"])
+    day = resolve_as_of(warehouse, as_of)
+    staging = open_staging(warehouse)
+    try:
+        counts = build_training_set(warehouse, staging, day, horizon_days, opt_out_types)
+        fitted = fit(warehouse, staging, seed, search, n_jobs)
+        calibrated = calibrate(warehouse, staging, seed, calibration)
+        metrics = evaluate(warehouse, staging, seed)
+        quality_gate(staging)
+        version = register(warehouse, staging)
+    finally:
+        discard_staging(staging)
+    return {
+        "version": version,
+        "as_of": day.isoformat(),
+        "training_set": counts,
+        "fit": fitted,
+        "calibration": calibrated,
+        "metrics": metrics,
+    }

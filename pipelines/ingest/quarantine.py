@@ -1,0 +1,193 @@
+"""Applying the rules to one landed file: quarantine failing rows, mark exact duplicates.
+
+How rows are counted (so that `read = loaded + quarantined + duplicates`):
+1. Exact duplicates: rows whose landed values (every contract column) are identical form a
+   group; the first row of a group (lowest row number) is its representative, the others
+   are `duplicates`, whatever the rules say about them.
+2. A representative failing any rule is `quarantined` (one quarantine row per failing rule;
+   it counts once). CSV lines DuckDB could not parse are quarantined too (rule `csv_parse`).
+3. Among the remaining rows, a key seen before (lower row number) is quarantined with rule
+   `key_unique`: the first row for a key wins.
+4. Everything else is `loaded`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from pipelines.contract import FILES
+from pipelines.ingest.land import Landed
+from pipelines.ingest.rules import Rule, key_expression
+
+_FAIL = "_cf_fail"
+_DUPS = "_cf_dups"
+
+
+@dataclass(frozen=True)
+class FileCounts:
+    """Reconciliation counts of one file load."""
+
+    read: int
+    loaded: int
+    quarantined: int
+    duplicates: int
+
+    @property
+    def reconciles(self) -> bool:
+        return self.read == self.loaded + self.quarantined + self.duplicates
+
+
+def _original_values(columns: tuple[str, ...]) -> str:
+    return "to_json(struct_pack(" + ", ".join(f"{c} := r.{c}" for c in columns) + "))"
+
+
+def find_failures(
+    con: duckdb.DuckDBPyConnection, file: str, load_id: int, rules: tuple[Rule, ...]
+) -> dict[str, int]:
+    """Evaluate every rule over every landed row in one pass; return failing rows per rule.
+
+    Leaves temp table `_cf_fail(row_number, rule_index)`.
+    """
+    con.execute(f"create or replace temp table {_FAIL} (row_number bigint, rule_index integer)")
+    if rules:
+        cases = ", ".join(f"case when ({r.condition}) then {i} end" for i, r in enumerate(rules))
+        any_fails = " or ".join(f"({r.condition})" for r in rules)
+        con.execute(
+            f"insert into {_FAIL} select row_number, rule_index from ("
+            f"select _row_number as row_number, unnest([{cases}]) as rule_index "
+            f"from raw.{file} where _load_id = $load_id and ({any_fails})) "
+            "where rule_index is not null",
+            {"load_id": load_id},
+        )
+    counts = dict(
+        con.execute(f"select rule_index, count(*) from {_FAIL} group by rule_index").fetchall()
+    )
+    return {r.name: int(counts.get(i, 0)) for i, r in enumerate(rules)}
+
+
+def find_duplicates(con: duckdb.DuckDBPyConnection, file: str, load_id: int) -> int:
+    """Mark exact duplicate rows (all landed values equal); leaves temp table `_cf_dups`."""
+    columns = FILES[file].column_names
+    col_list = ", ".join(columns)
+    con.execute(
+        f"create or replace temp table {_DUPS} as "
+        f"with hashed as (select _row_number, hash({col_list}) as h from raw.{file} "
+        "where _load_id = $load_id), "
+        "repeated as (select h from hashed group by h having count(*) > 1), "
+        "candidate_rows as (select _row_number from hashed semi join repeated using (h)), "
+        f"candidates as (select r.* from raw.{file} r "
+        "semi join candidate_rows k on r._row_number = k._row_number "
+        "where r._load_id = $load_id), "
+        "grouped as (select _row_number as row_number, "
+        f"min(_row_number) over (partition by {col_list}) as duplicate_of from candidates) "
+        "select row_number, duplicate_of from grouped where row_number <> duplicate_of",
+        {"load_id": load_id},
+    )
+    found = con.execute(f"select count(*) from {_DUPS}").fetchone()
+    return int(found[0]) if found else 0
+
+
+def write_quarantine(
+    con: duckdb.DuckDBPyConnection,
+    file: str,
+    load_id: int,
+    rules: tuple[Rule, ...],
+    landed: Landed,
+) -> None:
+    """Write quarantined rows, duplicates and key conflicts of one load."""
+    spec = FILES[file]
+    params = {"load_id": load_id, "file": file}
+    if rules:
+        con.execute(
+            "create or replace temp table _cf_rules "
+            "(rule_index integer, rule varchar, column_name varchar, reason varchar)"
+        )
+        con.executemany(
+            "insert into _cf_rules values (?, ?, ?, ?)",
+            [[i, r.name, r.column, r.expectation] for i, r in enumerate(rules)],
+        )
+        con.execute(
+            "insert into quarantine.rejected_rows select $load_id, $file, f.row_number, "
+            f"q.column_name, q.rule, q.reason, {_original_values(spec.column_names)} "
+            f"from {_FAIL} f join _cf_rules q using (rule_index) "
+            f"join raw.{file} r on r._load_id = $load_id and r._row_number = f.row_number "
+            f"anti join {_DUPS} d on d.row_number = f.row_number",
+            params,
+        )
+    rejects = [
+        [
+            load_id,
+            file,
+            row,
+            column or None,
+            f"line is not valid RFC 4180 CSV for this header ({error})",
+            _json_line(csv_line),
+        ]
+        for row, column, error, csv_line in landed.csv_rejects
+    ]
+    if rejects:
+        con.executemany(
+            "insert into quarantine.rejected_rows values (?, ?, ?, ?, 'csv_parse', ?, ?)",
+            rejects,
+        )
+    con.execute(
+        "insert into quarantine.duplicate_rows "
+        f"select $load_id, $file, row_number, duplicate_of from {_DUPS}",
+        params,
+    )
+    key = key_expression(spec, alias="r")
+    if key is not None:
+        con.execute(
+            "insert into quarantine.rejected_rows "
+            "select $load_id, $file, row_number, $key_columns, 'key_unique', $reason, "
+            "original_values from ("
+            f"select r._row_number as row_number, {_original_values(spec.column_names)} "
+            "as original_values, "
+            f"row_number() over (partition by {key} "
+            "order by r._row_number) as nth "
+            f"from raw.{file} r "
+            f"anti join {_FAIL} f on f.row_number = r._row_number "
+            f"anti join {_DUPS} d on d.row_number = r._row_number "
+            "where r._load_id = $load_id) where nth > 1",
+            {
+                **params,
+                "key_columns": ",".join(spec.key),
+                "reason": f"{' + '.join(spec.key)} is unique (the first row for a key wins)",
+            },
+        )
+
+
+def _json_line(csv_line: str) -> str:
+    import json
+
+    return json.dumps({"csv_line": csv_line})
+
+
+def count_load(
+    con: duckdb.DuckDBPyConnection, file: str, load_id: int, landed: Landed
+) -> FileCounts:
+    """Count read, loaded, quarantined and duplicate rows of one load, each independently."""
+    params = {"load_id": load_id}
+    quarantined = con.execute(
+        "select count(distinct row_number) from quarantine.rejected_rows where load_id = $load_id",
+        params,
+    ).fetchone()
+    duplicates = con.execute(
+        "select count(*) from quarantine.duplicate_rows where load_id = $load_id", params
+    ).fetchone()
+    loaded = con.execute(
+        f"select count(*) from raw.{file} r where r._load_id = $load_id "
+        "and not exists (select 1 from quarantine.rejected_rows q "
+        "where q.load_id = $load_id and q.row_number = r._row_number) "
+        "and not exists (select 1 from quarantine.duplicate_rows d "
+        "where d.load_id = $load_id and d.row_number = r._row_number)",
+        params,
+    ).fetchone()
+    return FileCounts(
+        read=landed.rows_read,
+        loaded=int(loaded[0]) if loaded else 0,
+        quarantined=int(quarantined[0]) if quarantined else 0,
+        duplicates=int(duplicates[0]) if duplicates else 0,
+    )

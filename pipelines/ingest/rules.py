@@ -1,0 +1,232 @@
+"""The contract's row rules, each one SQL condition over a `raw` table (true = the row fails).
+
+One definition per rule serves both the quarantine (run over every landed row, so every
+failing row is caught) and the Great Expectations suite (`UnexpectedRowsExpectation`).
+Parsing helpers are persistent macros in the `raw` schema so that `sql/core` and the GX
+connection use exactly the same definitions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+
+from pipelines.contract import ColumnType, ExtractFile
+
+# Persistent macros: the one place the text formats of the contract are parsed.
+MACROS = (
+    "create or replace macro raw.blank_to_null(x) as nullif(trim(x), '')",
+    "create or replace macro raw.nhs_digits(x) as"
+    " nullif(regexp_replace(trim(x), '[ -]', '', 'g'), '')",
+    "create or replace macro raw.nhs_check_ok(n) as"
+    " regexp_full_match(n, '[0-9]{10}')"
+    " and n <> repeat(left(n, 1), 10)"
+    " and (11 - ((ascii(substr(n, 1, 1)) - 48) * 10 + (ascii(substr(n, 2, 1)) - 48) * 9"
+    " + (ascii(substr(n, 3, 1)) - 48) * 8 + (ascii(substr(n, 4, 1)) - 48) * 7"
+    " + (ascii(substr(n, 5, 1)) - 48) * 6 + (ascii(substr(n, 6, 1)) - 48) * 5"
+    " + (ascii(substr(n, 7, 1)) - 48) * 4 + (ascii(substr(n, 8, 1)) - 48) * 3"
+    " + (ascii(substr(n, 9, 1)) - 48) * 2) % 11) % 11 = ascii(substr(n, 10, 1)) - 48",
+    "create or replace macro raw.nhs_is_valid(x) as coalesce(raw.nhs_check_ok(raw.nhs_digits(x)),"
+    " false)",
+    "create or replace macro raw.parse_date(x) as case"
+    " when regexp_full_match(trim(x), '[0-9]{4}-[0-9]{2}-[0-9]{2}')"
+    " then cast(try_strptime(trim(x), '%Y-%m-%d') as date) end",
+    "create or replace macro raw.parse_datetime(x) as case"
+    " when regexp_full_match(trim(x),"
+    " '[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,6})?)?')"
+    " then try_cast(replace(trim(x), 'T', ' ') as timestamp) end",
+    "create or replace macro raw.is_number(x) as"
+    " regexp_full_match(trim(x), '[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)')",
+    "create or replace macro raw.is_integer(x) as regexp_full_match(trim(x), '[+-]?[0-9]{1,18}')",
+    "create or replace macro raw.parse_boolean(x) as case lower(trim(x))"
+    " when 'true' then true when 'false' then false end",
+    "create or replace macro raw.icd10_normalise(x) as nullif("
+    " left(regexp_replace(upper(x), '[[:space:].]', '', 'g'), 3) ||"
+    " regexp_replace(regexp_replace(substr(regexp_replace(upper(x), '[[:space:].]', '', 'g'), 4),"
+    " '[-DA]+$', ''), 'X+$', ''), '')",
+    "create or replace macro raw.icd10_is_valid(x) as"
+    " coalesce(regexp_full_match(raw.icd10_normalise(x), '[A-Z][0-9]{2}[0-9A-Z]{0,3}'), false)",
+)
+
+# Files whose rows must belong to a patient in gp_patients (social care, opt-outs and
+# caseloads may name people not registered with a practice in the extract).
+PATIENT_EXISTS_FILES = (
+    "gp_events",
+    "gp_medications",
+    "acute_spells",
+    "ae_attendances",
+    "community_contacts",
+)
+
+_FORMAT_CHECKS: dict[ColumnType, tuple[str, str]] = {
+    ColumnType.NHS_NUMBER: (
+        "not raw.nhs_is_valid({c})",
+        "is a valid NHS number (10 digits, modulus-11 check digit, not all one digit)",
+    ),
+    ColumnType.DATE: ("raw.parse_date({c}) is null", "is a date written YYYY-MM-DD"),
+    ColumnType.DATETIME: (
+        "raw.parse_datetime({c}) is null",
+        "is a date-time written YYYY-MM-DD HH:MM[:SS] (space or T)",
+    ),
+    ColumnType.NUMBER: ("not raw.is_number({c})", "is a decimal number"),
+    ColumnType.INTEGER: ("not raw.is_integer({c})", "is a whole number"),
+    ColumnType.BOOLEAN: ("raw.parse_boolean({c}) is null", "is true or false"),
+    ColumnType.SNOMED: (
+        "not regexp_full_match(trim({c}), '[0-9]{{6,18}}')",
+        "is a SNOMED CT concept id (6-18 digits)",
+    ),
+    ColumnType.ICD10: ("not raw.icd10_is_valid({c})", "is an ICD-10 code"),
+    ColumnType.BNF: (
+        "not regexp_full_match(trim({c}), '[0-9A-Za-z]{{15}}')",
+        "is a 15-character BNF presentation code",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One contract rule: its name, the column it is about, what it expects, and the SQL
+    condition (over the raw table's columns) that is true for a failing row."""
+
+    name: str
+    column: str | None
+    expectation: str
+    condition: str
+
+
+def install_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """Create (or replace) the parsing macros in the `raw` schema."""
+    for statement in MACROS:
+        con.execute(statement)
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _present(column: str) -> str:
+    return f"raw.blank_to_null({column}) is not null"
+
+
+def rules_for(spec: ExtractFile, as_of: date, load_ids: dict[str, int]) -> tuple[Rule, ...]:
+    """Every row rule of one file, in the order a reader would check them.
+
+    `load_ids` names the loads of `practices` and `gp_patients` in the same extract set
+    (for the referential rules). Dates are validated `date` objects, written as literals so
+    that the same text runs inside Great Expectations.
+    """
+    as_of_sql = f"date '{as_of.isoformat()}'"
+    rules: list[Rule] = []
+    for col in spec.columns:
+        c = col.name
+        if col.required:
+            rules.append(
+                Rule(f"{c}_required", c, f"{c} is present (not empty)", f"not {_present(c)}")
+            )
+        check = _FORMAT_CHECKS.get(col.type)
+        if check is not None:
+            condition, text = check
+            rules.append(
+                Rule(
+                    f"{c}_format",
+                    c,
+                    f"{c} {text}",
+                    f"{_present(c)} and {condition.format(c=c)}",
+                )
+            )
+        if col.vocabulary:
+            values = ", ".join(_quote(v) for v in col.vocabulary)
+            rules.append(
+                Rule(
+                    f"{c}_in_vocabulary",
+                    c,
+                    f"{c} is one of the contract's codes ({', '.join(col.vocabulary)})",
+                    f"{_present(c)} and trim({c}) not in ({values})",
+                )
+            )
+        if col.type in (ColumnType.DATE, ColumnType.DATETIME):
+            parsed = (
+                f"raw.parse_date({c})"
+                if col.type is ColumnType.DATE
+                else f"cast(raw.parse_datetime({c}) as date)"
+            )
+            rules.append(
+                Rule(
+                    f"{c}_not_after_extract_date",
+                    c,
+                    f"{c} is not after the extract date",
+                    f"{parsed} > {as_of_sql}",
+                )
+            )
+            rules.append(
+                Rule(
+                    f"{c}_not_before_1900",
+                    c,
+                    f"{c} is not before 1900-01-01",
+                    f"{parsed} < date '1900-01-01'",
+                )
+            )
+    rules.extend(_file_rules(spec, load_ids))
+    return tuple(rules)
+
+
+def _file_rules(spec: ExtractFile, load_ids: dict[str, int]) -> list[Rule]:
+    """Cross-column and referential rules of one file."""
+    rules: list[Rule] = []
+    if spec.name == "lsoa_imd":
+        rules.append(
+            Rule(
+                "imd_decile_range",
+                "imd_decile",
+                "imd_decile is between 1 and 10",
+                "raw.is_integer(imd_decile) and try_cast(trim(imd_decile) as bigint)"
+                " not between 1 and 10",
+            )
+        )
+    if spec.name == "acute_spells":
+        rules.append(
+            Rule(
+                "discharge_not_before_admission",
+                "discharge_date",
+                "discharge_date is not before admission_date",
+                "raw.parse_date(discharge_date) < raw.parse_date(admission_date)",
+            )
+        )
+    if spec.name == "gp_patients" and "practices" in load_ids:
+        rules.append(
+            Rule(
+                "practice_exists",
+                "practice_code",
+                "practice_code exists in practices",
+                f"{_present('practice_code')} and upper(trim(practice_code)) not in ("
+                "select upper(trim(practice_code)) from raw.practices"
+                f" where _load_id = {int(load_ids['practices'])}"
+                " and raw.blank_to_null(practice_code) is not null)",
+            )
+        )
+    if spec.name in PATIENT_EXISTS_FILES and "gp_patients" in load_ids:
+        rules.append(
+            Rule(
+                "patient_exists",
+                "nhs_number",
+                "nhs_number belongs to a patient in gp_patients",
+                "raw.nhs_is_valid(nhs_number) and raw.nhs_digits(nhs_number) not in ("
+                "select raw.nhs_digits(nhs_number) from raw.gp_patients"
+                f" where _load_id = {int(load_ids['gp_patients'])}"
+                " and raw.nhs_is_valid(nhs_number))",
+            )
+        )
+    return rules
+
+
+def key_expression(spec: ExtractFile, alias: str) -> str | None:
+    """The normalised key of a file as one SQL expression over `alias`, when it has a key."""
+    if not spec.key:
+        return None
+    parts = [
+        f"raw.nhs_digits({alias}.{k})" if k == "nhs_number" else f"trim({alias}.{k})"
+        for k in spec.key
+    ]
+    return parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"

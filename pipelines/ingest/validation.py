@@ -1,0 +1,190 @@
+"""Great Expectations suites (one per extract file) run on the warehouse, and their Data Docs.
+
+Path chosen: GX's SQL datasource on the DuckDB warehouse file, so data are validated where
+they are (no copy into pandas) and each rule's one SQL definition (`rules.py`) is the
+expectation itself (`UnexpectedRowsExpectation`). GX 1.24 returns an empty cursor from
+DuckDB unless the result is buffered before its pooled connection is released; the patch
+below buffers it (`freeze`). GX caps per-row indexes, so GX provides counts and Data Docs
+while the quarantine (which runs the same SQL over every row) provides every failing row;
+the two counts are compared for each rule.
+
+GX is imported lazily: importing it takes seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("casefinder.ingest")
+
+_PATCHED = False
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """What GX found: per file, failing rows per expectation; where the Data Docs are."""
+
+    docs_index: Path | None
+    unexpected: dict[str, dict[str, int]] = field(default_factory=dict)
+    mismatches: tuple[str, ...] = ()
+
+    @property
+    def consistent(self) -> bool:
+        return not self.mismatches
+
+
+def _buffer_duckdb_results() -> None:
+    """Make GX's SQL engine buffer query results inside the connection's `with` block."""
+    global _PATCHED
+    if _PATCHED:
+        return
+    from great_expectations.execution_engine.sqlalchemy_execution_engine import (
+        SqlAlchemyExecutionEngine,
+    )
+
+    original = SqlAlchemyExecutionEngine._execute_query_with_recovery
+
+    def buffered(connection: Any, query: Any) -> Any:
+        result = original(connection, query)
+        if getattr(result, "returns_rows", False):
+            return result.freeze()()
+        return result
+
+    SqlAlchemyExecutionEngine._execute_query_with_recovery = staticmethod(buffered)
+    _PATCHED = True
+
+
+def _dispose_engines() -> None:
+    """Release every DuckDB connection GX opened, so the warehouse can be opened again.
+
+    GX keeps execution engines on several copies of the datasource; DuckDB refuses a new
+    connection with another configuration while any of them lives.
+    """
+    import gc
+
+    import sqlalchemy
+
+    gc.collect()
+    for obj in gc.get_objects():
+        if isinstance(obj, sqlalchemy.engine.Engine) and obj.url.drivername == "duckdb":
+            obj.dispose()
+    gc.collect()
+
+
+def _gx_query(condition: str) -> str:
+    """An `unexpected_rows_query` for GX: braces doubled except the `{batch}` placeholder."""
+    escaped = condition.replace("{", "{{").replace("}", "}}")
+    return f"select * from {{batch}} where {escaped}"
+
+
+def validate_snapshot(
+    warehouse: Path, snapshot_id: int, as_of: date, docs_dir: Path
+) -> ValidationReport:
+    """Run one GX suite per file of a snapshot against `raw`, and write Data Docs.
+
+    The suites are rebuilt from the same rules the quarantine used; GX's unexpected counts
+    are compared with `audit.rule_counts` and any difference is reported.
+    """
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+    from great_expectations.checkpoint import UpdateDataDocsAction
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    from pipelines.contract import FILES
+    from pipelines.ingest.rules import rules_for
+    from pipelines.warehouse import connect
+
+    _buffer_duckdb_results()
+    with connect(warehouse, read_only=True) as con:
+        loads = con.execute(
+            "select file, load_id from audit.loads where snapshot_id = ? order by load_id",
+            [snapshot_id],
+        ).fetchall()
+        expected = {
+            (str(f), str(r)): int(n)
+            for f, r, n in con.execute(
+                "select c.file, c.rule, c.n_failing from audit.rule_counts c "
+                "join audit.loads l using (load_id) where l.snapshot_id = ?",
+                [snapshot_id],
+            ).fetchall()
+        }
+    load_ids = {str(f): int(i) for f, i in loads}
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    context = gx.get_context(mode="file", project_root_dir=str(docs_dir))
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    context.variables.save()
+    source = context.data_sources.add_or_update_sql(
+        name="warehouse",
+        connection_string=f"duckdb:///{Path(warehouse).resolve()}",
+        kwargs={"connect_args": {"read_only": True}},
+    )
+    definitions = []
+    rule_names: dict[str, list[str]] = {}
+    for file, load_id in load_ids.items():
+        rules = rules_for(FILES[file], as_of, load_ids)
+        if not rules:
+            continue
+        asset = source.add_query_asset(
+            name=f"{file}_snapshot_{snapshot_id}",
+            query=f"select * from raw.{file} where _load_id = {load_id}",
+        )
+        batch = asset.add_batch_definition_whole_table(name=f"{file}_load_{load_id}")
+        suite = gx.ExpectationSuite(name=f"{file}_contract_v1")
+        for rule in rules:
+            suite.add_expectation(
+                gxe.UnexpectedRowsExpectation(
+                    unexpected_rows_query=_gx_query(rule.condition),
+                    description=f"{rule.name}: {rule.expectation}",
+                    meta={"rule": rule.name, "column": rule.column},
+                )
+            )
+        suite = context.suites.add_or_update(suite)
+        rule_names[file] = [r.name for r in rules]
+        definitions.append(
+            context.validation_definitions.add_or_update(
+                gx.ValidationDefinition(data=batch, suite=suite, name=f"{file}_validation")
+            )
+        )
+    checkpoint = context.checkpoints.add_or_update(
+        gx.Checkpoint(
+            name=f"ingest_snapshot_{snapshot_id}",
+            validation_definitions=definitions,
+            actions=[UpdateDataDocsAction(name="update_data_docs")],
+            result_format={"result_format": "SUMMARY"},
+        )
+    )
+    try:
+        result = checkpoint.run()
+    finally:
+        _dispose_engines()
+    unexpected: dict[str, dict[str, int]] = {}
+    mismatches: list[str] = []
+    for run_result in result.run_results.values():
+        suite_name = run_result.suite_name
+        file = suite_name.removesuffix("_contract_v1")
+        for expectation_result in run_result.results:
+            rule = str(expectation_result.expectation_config.meta.get("rule"))
+            if expectation_result.exception_info and expectation_result.exception_info.get(
+                "raised_exception"
+            ):
+                mismatches.append(f"{file}.{rule}: GX raised an exception")
+                continue
+            observed = expectation_result.result.get("observed_value")
+            n = int(observed) if observed is not None else 0
+            unexpected.setdefault(file, {})[rule] = n
+            if expected.get((file, rule)) != n:
+                mismatches.append(
+                    f"{file}.{rule}: GX counted {n}, quarantine {expected.get((file, rule))}"
+                )
+    for problem in mismatches:
+        log.warning("validation mismatch: %s", problem)
+    sites = context.get_docs_sites_urls()
+    index = None
+    if sites:
+        url = sites[0].get("site_url") or ""
+        index = Path(url.removeprefix("file://")) if url else None
+    return ValidationReport(docs_index=index, unexpected=unexpected, mismatches=tuple(mismatches))

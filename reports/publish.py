@@ -1,0 +1,239 @@
+"""Publishing one week's lists: staging every file, recording the audit trail, renaming atomically."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import shutil
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from pipelines.errors import CasefinderError
+from pipelines.provenance import code_version, sha256_file
+from pipelines.warehouse import build_model, transaction
+from reports.excel_list import write_workbook
+from reports.html_list import write_page
+from reports.lists import load_lists, render_csv
+from reports.summary import build_run_summary, latest_snapshot_id, write_run_summary
+
+log = logging.getLogger("casefinder.publish")
+
+LIST_MODELS = ("list_week", "list_left_week", "list_profile", "list_service_standards")
+CSV_NAME = "proactive_care_list.csv"
+XLSX_NAME = "proactive_care_list.xlsx"
+HTML_NAME = "proactive_care_list.html"
+
+LIST_TABLES_DDL = (
+    """create table if not exists lists.list_entries (
+        as_of date, neighbourhood_code varchar, rank integer, patient_id varchar,
+        practice_code varchar, risk_score double, risk_tier varchar, change varchar,
+        model_version varchar)""",
+    """create table if not exists lists.left_list (
+        as_of date, neighbourhood_code varchar, patient_id varchar, previous_as_of date,
+        previous_rank integer, reason varchar)""",
+    """create table if not exists audit.publications (
+        as_of date, neighbourhood_code varchar, folder varchar, model_version varchar,
+        code_version varchar, snapshot_id varchar, extract_checksums varchar, n_rows integer,
+        csv_sha256 varchar, xlsx_sha256 varchar, html_sha256 varchar,
+        published_at timestamp)""",
+)
+
+
+def ensure_list_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the lists layer's history tables and the publications audit table when missing."""
+    for schema in ("lists", "audit"):
+        con.execute(f"create schema if not exists {schema}")
+    for ddl in LIST_TABLES_DDL:
+        con.execute(ddl)
+
+
+def build_list_models(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, int]:
+    """Build this week's list tables (`sql/lists/*.sql`); rows per table."""
+    ensure_list_tables(con)
+    return {name: build_model(con, name, {"as_of": as_of}) for name in LIST_MODELS}
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(root: Path) -> None:
+    """Flush every file and folder under `root` (and `root` itself) to disk."""
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for name in filenames:
+            _fsync(Path(dirpath) / name)
+        _fsync(Path(dirpath))
+
+
+def staging_path(parent: Path, as_of: date) -> Path:
+    """The hidden staging folder of this process for one publication."""
+    return parent / f".tmp-{as_of.isoformat()}-{os.getpid()}"
+
+
+def staging_dir(parent: Path, as_of: date) -> Path:
+    """A fresh hidden folder inside `parent` for one publication (same filesystem as the target)."""
+    parent.mkdir(parents=True, exist_ok=True)
+    path = staging_path(parent, as_of)
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir()
+    return path
+
+
+def stage_lists(
+    con: duckdb.DuckDBPyConnection, as_of: date, out_dir: Path
+) -> tuple[Path, dict[str, dict[str, Any]]]:
+    """Write every neighbourhood's CSV, XLSX and HTML into a staging folder under `OUT/lists`.
+
+    Returns the staging folder and, per neighbourhood code, its folder name, rows and
+    checksums (no identifiers).
+    """
+    staging = staging_dir(out_dir / "lists", as_of)
+    manifest: dict[str, dict[str, Any]] = {}
+    folders: dict[str, str] = {}
+    for nl in load_lists(con, as_of):
+        folder = nl.folder
+        if folder in folders:
+            raise CasefinderError(
+                f"neighbourhood codes {folders[folder]!r} and {nl.code!r} map to the same folder"
+            )
+        folders[folder] = nl.code
+        if folder != nl.code:
+            log.warning("neighbourhood code %r is not a safe folder name; using %r", nl.code, folder)
+        target = staging / folder
+        if target.resolve().parent != staging.resolve():
+            raise CasefinderError(f"neighbourhood code {nl.code!r} is not a usable folder name")
+        target.mkdir()
+        csv_path = target / CSV_NAME
+        csv_path.write_bytes(render_csv(nl.rows))
+        write_workbook(nl, target / XLSX_NAME)
+        write_page(nl, target / HTML_NAME)
+        manifest[nl.code] = {
+            "folder": folder,
+            "rows": len(nl.rows),
+            "sha256": sha256_file(csv_path),
+            "xlsx_sha256": sha256_file(target / XLSX_NAME),
+            "html_sha256": sha256_file(target / HTML_NAME),
+        }
+    fsync_tree(staging)
+    log.info("staged %d neighbourhood lists for %s", len(manifest), as_of)
+    return staging, manifest
+
+
+def stage_reports(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    out_dir: Path,
+    manifest: dict[str, dict[str, Any]],
+    data_docs: str | None = None,
+) -> tuple[Path, dict[str, Any]]:
+    """Write `run_summary.json` (and `run_report.html` when the run report module exists)."""
+    staging = staging_dir(out_dir / "reports", as_of)
+    summary = build_run_summary(con, as_of, manifest)
+    if data_docs:
+        summary["data_docs"] = data_docs
+    write_run_summary(summary, staging / "run_summary.json")
+    if importlib.util.find_spec("reports.run_report") is not None:
+        from reports.run_report import previous_summary_for, write_run_report
+
+        previous = previous_summary_for(out_dir / "reports", as_of.isoformat())
+        write_run_report(con, summary, staging / "run_report.html", previous)
+    fsync_tree(staging)
+    return staging, summary
+
+
+def _swap_in(staging: Path, final: Path) -> None:
+    """Rename `staging` to `final`; an existing `final` is renamed away first, then deleted."""
+    old = None
+    if final.exists():
+        old = final.parent / f".old-{final.name}-{os.getpid()}"
+        if old.exists():
+            shutil.rmtree(old)
+        os.rename(final, old)
+    try:
+        os.rename(staging, final)
+    except BaseException:
+        if old is not None:
+            os.rename(old, final)
+        raise
+    _fsync(final.parent)
+    if old is not None:
+        shutil.rmtree(old)
+
+
+def commit_publication(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    out_dir: Path,
+    lists_staging: Path,
+    reports_staging: Path,
+    manifest: dict[str, dict[str, Any]],
+) -> Path:
+    """Record the publication in the warehouse and make the files visible, all or nothing.
+
+    In one transaction: this week's entries go to `lists.list_entries` / `lists.left_list`,
+    one row per neighbourhood to `audit.publications`; then the reports folder and last the
+    lists folder are renamed into place. If a rename fails the transaction rolls back.
+    """
+    ensure_list_tables(con)
+    snapshot_id = latest_snapshot_id(con)
+    checksums = {}
+    if snapshot_id is not None:
+        from reports.summary import extracts_block
+
+        checksums = {f: v.get("sha256") for f, v in extracts_block(con, snapshot_id).items()}
+    version_row = con.execute(
+        "select min(model_version) from scores.scores where as_of = ?", [as_of]
+    ).fetchone()
+    version = (version_row[0] if version_row else None) or ""
+    final_lists = out_dir / "lists" / as_of.isoformat()
+    final_reports = out_dir / "reports" / as_of.isoformat()
+    try:
+        with transaction(con):
+            for table in ("lists.list_entries", "lists.left_list", "audit.publications"):
+                con.execute(f"delete from {table} where as_of = ?", [as_of])
+            con.execute(
+                "insert into lists.list_entries select as_of, neighbourhood_code, rank,"
+                " patient_id, practice_code, risk_score, risk_tier, change, model_version"
+                " from lists.list_week"
+            )
+            con.execute(
+                "insert into lists.left_list select as_of, neighbourhood_code, patient_id,"
+                " previous_as_of, previous_rank, reason from lists.list_left_week"
+            )
+            for code, item in sorted(manifest.items()):
+                con.execute(
+                    "insert into audit.publications values"
+                    " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)",
+                    [
+                        as_of,
+                        code,
+                        item["folder"],
+                        version,
+                        code_version(),
+                        None if snapshot_id is None else str(snapshot_id),
+                        json.dumps(checksums, sort_keys=True),
+                        item["rows"],
+                        item["sha256"],
+                        item["xlsx_sha256"],
+                        item["html_sha256"],
+                    ],
+                )
+            _swap_in(reports_staging, final_reports)
+            _swap_in(lists_staging, final_lists)
+    except BaseException:
+        for leftover in (lists_staging, reports_staging):
+            if leftover.exists():
+                shutil.rmtree(leftover, ignore_errors=True)
+        raise
+    log.info("published %d neighbourhood lists for %s", len(manifest), as_of)
+    return final_lists

@@ -1,0 +1,123 @@
+"""The run summary (`run_summary.json`): inputs, cohort counts and list checksums of one run."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from pipelines.provenance import code_version
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    row = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def latest_snapshot_id(con: duckdb.DuckDBPyConnection) -> Any:
+    """The snapshot the warehouse's core tables come from (None when there is none)."""
+    if importlib.util.find_spec("pipelines.ingest.summary") is not None:
+        from pipelines.ingest.summary import latest_snapshot
+
+        found = latest_snapshot(con)
+        return found[0] if found else None
+    if not _table_exists(con, "audit", "snapshots"):
+        return None
+    row = con.execute(
+        "select snapshot_id from audit.snapshots order by loaded_at desc limit 1"
+    ).fetchone()
+    return row[0] if row else None
+
+
+def extracts_block(con: duckdb.DuckDBPyConnection, snapshot_id: Any) -> dict[str, Any]:
+    """The `extracts` block: per extract file its checksum and row counts."""
+    if snapshot_id is None:
+        return {}
+    if importlib.util.find_spec("pipelines.ingest.summary") is not None:
+        from pipelines.ingest.summary import extracts_summary
+
+        return dict(extracts_summary(con, snapshot_id))
+    if not _table_exists(con, "audit", "loads"):
+        return {}
+    rows = con.execute(
+        "select file, sha256, rows_read, rows_loaded, rows_quarantined, rows_duplicate"
+        " from audit.loads where snapshot_id = ? order by file",
+        [snapshot_id],
+    ).fetchall()
+    return {
+        f: {"sha256": s, "read": r, "loaded": lo, "quarantined": q, "duplicates": d}
+        for f, s, r, lo, q, d in rows
+    }
+
+
+def cohort_block(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, int]:
+    """Cohort counts: housebound = excluded_opt_out + excluded_other + listed."""
+    row = con.execute(
+        """
+        select
+            count(*),
+            count(*) filter (where exclusion_reason = 'opt_out'),
+            count(*) filter (where exclusion_reason is not null and exclusion_reason <> 'opt_out'),
+        from scores.score_cohort where as_of = ?
+        """,
+        [as_of],
+    ).fetchone()
+    listed = con.execute("select count(*) from lists.list_week").fetchone()
+    alive = con.execute(
+        "select count(*) from features.feat_patients where index_date = ?", [as_of]
+    ).fetchone()
+    housebound, opt_out, other = (int(x) for x in (row or (0, 0, 0)))
+    return {
+        "housebound": housebound,
+        "excluded_opt_out": opt_out,
+        "excluded_other": other,
+        "listed": int(listed[0]) if listed else 0,
+        "alive_and_registered": int(alive[0]) if alive else 0,
+    }
+
+
+def build_run_summary(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    lists: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """The run summary as OUTPUTS.md defines it, plus `snapshot_id`, `changes`, `left_list`."""
+    snapshot_id = latest_snapshot_id(con)
+    version = con.execute(
+        "select min(model_version) from scores.scores where as_of = ?", [as_of]
+    ).fetchone()
+    changes = dict(
+        con.execute("select change, count(*) from lists.list_week group by 1 order by 1").fetchall()
+    )
+    left = dict(
+        con.execute(
+            "select reason, count(*) from lists.list_left_week group by 1 order by 1"
+        ).fetchall()
+    )
+    return {
+        "as_of": as_of.isoformat(),
+        "model_version": (version[0] if version else None) or "",
+        "code_version": code_version(),
+        "extracts": extracts_block(con, snapshot_id),
+        "cohort": cohort_block(con, as_of),
+        "lists": {
+            code: {"rows": item["rows"], "sha256": item["sha256"], "folder": item["folder"]}
+            for code, item in sorted(lists.items())
+        },
+        "snapshot_id": None if snapshot_id is None else str(snapshot_id),
+        "changes": {k: int(v) for k, v in changes.items()},
+        "left_list": {k: int(v) for k, v in left.items()},
+    }
+
+
+def write_run_summary(summary: dict[str, Any], path: Path) -> Path:
+    """Write the summary as indented JSON."""
+    path.write_text(json.dumps(summary, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    return path

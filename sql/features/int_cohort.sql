@@ -1,0 +1,73 @@
+-- one row per patient per index date: patients alive and registered at the index date, with demographics
+with
+
+index_dates as (
+    select index_date from features.feat_index_dates
+),
+
+patients as (
+    select * from core.core_patients
+),
+
+practices as (
+    select * from core.core_practices
+),
+
+lsoa_imd as (
+    select * from core.core_lsoa_imd
+),
+
+ethnic_groups as (
+    select * from ref.ethnic_groups
+),
+
+-- registered at D: started on or before D, not ended on or before D; alive at D: no death on
+-- or before D
+registered as (
+    select
+        patients.patient_id,
+        index_dates.index_date,
+        patients.birth_month,
+        patients.sex,
+        patients.ethnic_category,
+        patients.lsoa_code,
+        patients.practice_code,
+    from patients
+    cross join index_dates
+    where patients.registration_start_date <= index_dates.index_date
+        and (
+            patients.registration_end_date is null
+            or patients.registration_end_date > index_dates.index_date
+        )
+        and (patients.date_of_death is null or patients.date_of_death > index_dates.index_date)
+        and patients.birth_month <= index_dates.index_date
+),
+
+final as (
+    select
+        registered.patient_id,
+        registered.index_date,
+        registered.practice_code,
+        practices.neighbourhood_code,
+        datesub('year', registered.birth_month, registered.index_date) as age,
+        registered.sex,
+        (registered.sex = '2')::integer as sex_female,
+        coalesce(ethnic_groups.ethnic_group, 'Not known') as ethnic_group,
+        lsoa_imd.imd_decile,
+    from registered
+    left join practices on registered.practice_code = practices.practice_code
+    left join lsoa_imd on registered.lsoa_code = lsoa_imd.lsoa_code
+    left join ethnic_groups on registered.ethnic_category = ethnic_groups.ethnic_category
+)
+
+select
+    patient_id,
+    index_date,
+    practice_code,
+    neighbourhood_code,
+    age,
+    sex,
+    sex_female,
+    ethnic_group,
+    imd_decile,
+from final

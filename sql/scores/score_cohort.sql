@@ -1,0 +1,54 @@
+-- one row per patient housebound at $as_of (alive and registered), with whether they are listed and why not
+-- Opt-outs: any opt-out of a type in $opt_out_types excludes the patient, whatever its recorded date.
+with
+
+patients as (
+    select * from features.feat_patients
+),
+
+opt_outs as (
+    select * from core.core_opt_outs
+),
+
+housebound as (
+    select
+        patient_id,
+        index_date as as_of,
+        practice_code,
+        neighbourhood_code,
+    from patients
+    where index_date = $as_of
+        and housebound
+),
+
+opted_out as (
+    select distinct patient_id
+    from opt_outs
+    where list_contains(cast($opt_out_types as varchar[]), opt_out_type)
+),
+
+final as (
+    select
+        housebound.patient_id,
+        housebound.as_of,
+        housebound.practice_code,
+        housebound.neighbourhood_code,
+        opted_out.patient_id is not null as is_opted_out,
+        case
+            when opted_out.patient_id is not null then 'opt_out'
+            when housebound.neighbourhood_code is null then 'no_neighbourhood'
+        end as exclusion_reason,
+        exclusion_reason is null as is_listed,
+    from housebound
+    left join opted_out on opted_out.patient_id = housebound.patient_id
+)
+
+select
+    patient_id,
+    as_of,
+    practice_code,
+    neighbourhood_code,
+    is_opted_out,
+    exclusion_reason,
+    is_listed,
+from final

@@ -1,0 +1,203 @@
+"""Each contract rule quarantines the one row that breaks it, and nothing else."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.ingest.extracts import discover
+from pipelines.ingest.load import load_extract_set
+from pipelines.warehouse import ensure_layers
+from tests.helpers.extract_set import DEFAULT_ROWS, NHS, write_extract_set
+
+KEY = b"k" * 32
+
+# (file, row index, column, bad value, rule expected). gp_patients cases use row 5, a
+# patient with no other records, so that no event becomes an orphan.
+CASES = [
+    ("gp_patients", 5, "nhs_number", "", "nhs_number_required"),
+    ("gp_patients", 5, "nhs_number", "9990000061", "nhs_number_format"),
+    ("gp_patients", 5, "nhs_number", "1111111111", "nhs_number_format"),
+    ("gp_patients", 5, "nhs_number", "999000006", "nhs_number_format"),
+    ("gp_patients", 5, "date_of_birth", "", "date_of_birth_required"),
+    ("gp_patients", 5, "date_of_birth", "15/03/1940", "date_of_birth_format"),
+    ("gp_patients", 5, "date_of_birth", "1940-02-30", "date_of_birth_format"),
+    ("gp_patients", 5, "date_of_birth", "2026-11-17", "date_of_birth_not_after_extract_date"),
+    ("gp_patients", 5, "date_of_birth", "1899-12-31", "date_of_birth_not_before_1900"),
+    ("gp_patients", 5, "sex", "M", "sex_in_vocabulary"),
+    ("gp_patients", 5, "sex", "", "sex_required"),
+    ("gp_patients", 5, "ethnic_category", "Q", "ethnic_category_in_vocabulary"),
+    ("gp_patients", 5, "practice_code", "", "practice_code_required"),
+    ("gp_patients", 5, "practice_code", "Z99999", "practice_exists"),
+    ("gp_patients", 5, "registration_start_date", "2001-4-1", "registration_start_date_format"),
+    (
+        "gp_patients",
+        5,
+        "registration_end_date",
+        "2030-01-01",
+        "registration_end_date_not_after_extract_date",
+    ),
+    ("gp_patients", 5, "date_of_death", "yesterday", "date_of_death_format"),
+    ("gp_events", 2, "nhs_number", NHS[6], "patient_exists"),
+    ("gp_events", 2, "nhs_number", "9990000019", "nhs_number_format"),
+    ("gp_events", 2, "event_date", "2026-11-30", "event_date_not_after_extract_date"),
+    ("gp_events", 2, "snomed_code", "12AB", "snomed_code_format"),
+    ("gp_events", 2, "snomed_code", "12345", "snomed_code_format"),
+    ("gp_events", 2, "numeric_value", "abc", "numeric_value_format"),
+    ("gp_medications", 1, "bnf_code", "0212000B0", "bnf_code_format"),
+    ("gp_medications", 1, "issue_date", "", "issue_date_required"),
+    ("acute_spells", 1, "discharge_date", "2025-07-13", "discharge_not_before_admission"),
+    ("acute_spells", 1, "admission_method", "99", "admission_method_in_vocabulary"),
+    ("acute_spells", 1, "diag_01", "XYZ", "diag_01_format"),
+    ("acute_spells", 1, "diag_01", "", "diag_01_required"),
+    ("acute_spells", 1, "diag_02", "1234", "diag_02_format"),
+    ("acute_spells", 1, "admission_date", "1850-01-01", "admission_date_not_before_1900"),
+    ("ae_attendances", 1, "arrival_datetime", "20/05/2026 22:05", "arrival_datetime_format"),
+    ("ae_attendances", 1, "arrival_datetime", "2026-05-20", "arrival_datetime_format"),
+    ("ae_attendances", 1, "arrival_planned", "yes", "arrival_planned_format"),
+    ("ae_attendances", 1, "department_type", "05", "department_type_in_vocabulary"),
+    ("ae_attendances", 1, "chief_complaint_snomed", "abc", "chief_complaint_snomed_format"),
+    ("community_contacts", 2, "submission_id", "2026-10", "submission_id_format"),
+    ("community_contacts", 2, "team_type", "nursing", "team_type_in_vocabulary"),
+    ("community_contacts", 2, "attended", "", "attended_required"),
+    ("community_contacts", 2, "duration_minutes", "1.5", "duration_minutes_format"),
+    ("community_contacts", 2, "priority", "asap", "priority_in_vocabulary"),
+    ("community_contacts", 2, "location", "garden", "location_in_vocabulary"),
+    ("community_contacts", 2, "contact_datetime", "2026-13-05 14:30", "contact_datetime_format"),
+    ("social_care_services", 0, "service_type", "meals", "service_type_in_vocabulary"),
+    ("social_care_services", 0, "planned_hours_per_week", "7,5", "planned_hours_per_week_format"),
+    ("lsoa_imd", 0, "imd_decile", "11", "imd_decile_range"),
+    ("lsoa_imd", 0, "imd_decile", "three", "imd_decile_format"),
+    ("opt_outs", 0, "opt_out_type", "type2", "opt_out_type_in_vocabulary"),
+    ("practices", 1, "neighbourhood_code", "", "neighbourhood_code_required"),
+    ("caseload", 0, "nhs_number", "123", "nhs_number_format"),
+]
+
+
+def _load(tmp_path: Path, overrides: dict) -> duckdb.DuckDBPyConnection:
+    write_extract_set(tmp_path / "set", overrides)
+    con = duckdb.connect()
+    ensure_layers(con)
+    load_extract_set(con, discover(tmp_path / "set"), KEY)
+    return con
+
+
+@pytest.mark.parametrize(("file", "index", "column", "value", "rule"), CASES)
+def test_rule_quarantines_only_the_failing_row(
+    tmp_path: Path, file: str, index: int, column: str, value: str, rule: str
+) -> None:
+    rows = copy.deepcopy(DEFAULT_ROWS[file])
+    rows[index][column] = value
+    if file == "practices" and column == "neighbourhood_code":
+        pass
+    con = _load(tmp_path, {file: rows})
+    rejected = con.execute(
+        "select file, row_number, rule, column_name, reason from quarantine.rejected_rows"
+    ).fetchall()
+    assert {(r[0], r[1], r[2]) for r in rejected} >= {(file, index + 1, rule)}
+    # Only this row of this file is quarantined anywhere in the set.
+    assert {(r[0], r[1]) for r in rejected} == {(file, index + 1)}
+    reason = next(r[4] for r in rejected if r[2] == rule)
+    assert column.split("_")[0] in reason or rule in ("patient_exists", "practice_exists")
+    n = len(rows)
+    counts = con.execute(
+        "select rows_read, rows_loaded, rows_quarantined, rows_duplicate from audit.loads "
+        "where file = ?",
+        [file],
+    ).fetchone()
+    assert counts == (n, n - 1, 1, 0)
+
+
+def test_valid_set_quarantines_nothing(tmp_path: Path) -> None:
+    con = _load(tmp_path, {})
+    assert con.execute("select count(*) from quarantine.rejected_rows").fetchone() == (0,)
+    assert con.execute("select count(*) from quarantine.duplicate_rows").fetchone() == (0,)
+
+
+def test_nhs_numbers_with_spaces_and_hyphens_are_valid(tmp_path: Path) -> None:
+    rows = copy.deepcopy(DEFAULT_ROWS["gp_patients"])
+    rows[5]["nhs_number"] = "999 000 0069"
+    events = copy.deepcopy(DEFAULT_ROWS["gp_events"])
+    events[0]["nhs_number"] = "999-000-0018"
+    con = _load(tmp_path, {"gp_patients": rows, "gp_events": events})
+    assert con.execute("select count(*) from quarantine.rejected_rows").fetchone() == (0,)
+    ids = con.execute("select nhs_number from core.core_patient_identity").fetchall()
+    assert ("9990000069",) in ids
+
+
+def test_exact_duplicates_load_once(tmp_path: Path) -> None:
+    events = copy.deepcopy(DEFAULT_ROWS["gp_events"])
+    events += [dict(events[1]), dict(events[1])]
+    con = _load(tmp_path, {"gp_events": events})
+    assert con.execute(
+        "select row_number, duplicate_of from quarantine.duplicate_rows order by 1"
+    ).fetchall() == [(6, 2), (7, 2)]
+    counts = con.execute(
+        "select rows_read, rows_loaded, rows_quarantined, rows_duplicate from audit.loads "
+        "where file = 'gp_events'"
+    ).fetchone()
+    assert counts == (7, 5, 0, 2)
+    assert con.execute("select count(*) from core.core_gp_events").fetchone() == (5,)
+
+
+def test_duplicate_of_a_bad_row_is_a_duplicate_and_the_first_copy_is_quarantined(
+    tmp_path: Path,
+) -> None:
+    events = copy.deepcopy(DEFAULT_ROWS["gp_events"])
+    events[1]["snomed_code"] = "bad"
+    events.append(dict(events[1]))
+    con = _load(tmp_path, {"gp_events": events})
+    counts = con.execute(
+        "select rows_read, rows_loaded, rows_quarantined, rows_duplicate from audit.loads "
+        "where file = 'gp_events'"
+    ).fetchone()
+    assert counts == (6, 4, 1, 1)
+    assert con.execute("select row_number, rule from quarantine.rejected_rows").fetchall() == [
+        (2, "snomed_code_format")
+    ]
+
+
+def test_conflicting_key_keeps_the_first_row(tmp_path: Path) -> None:
+    spells = copy.deepcopy(DEFAULT_ROWS["acute_spells"])
+    clash = dict(spells[0])
+    clash["admission_method"] = "22"
+    spells.append(clash)
+    con = _load(tmp_path, {"acute_spells": spells})
+    assert con.execute("select row_number, rule from quarantine.rejected_rows").fetchall() == [
+        (4, "key_unique")
+    ]
+    assert con.execute(
+        "select admission_method from core.core_acute_spells where spell_id = 'S0001'"
+    ).fetchall() == [("21",)]
+
+
+def test_row_failing_several_rules_counts_once(tmp_path: Path) -> None:
+    events = copy.deepcopy(DEFAULT_ROWS["gp_events"])
+    events[2].update(snomed_code="x", event_date="2999-01-01", numeric_value="n/a")
+    con = _load(tmp_path, {"gp_events": events})
+    rules = con.execute(
+        "select rule from quarantine.rejected_rows where row_number = 3 order by rule"
+    ).fetchall()
+    assert [r[0] for r in rules] == [
+        "event_date_not_after_extract_date",
+        "numeric_value_format",
+        "snomed_code_format",
+    ]
+    counts = con.execute(
+        "select rows_read, rows_loaded, rows_quarantined from audit.loads where file = 'gp_events'"
+    ).fetchone()
+    assert counts == (5, 4, 1)
+
+
+def test_quarantine_keeps_the_row_as_landed(tmp_path: Path) -> None:
+    events = copy.deepcopy(DEFAULT_ROWS["gp_events"])
+    events[2]["snomed_code"] = " 12AB "
+    con = _load(tmp_path, {"gp_events": events})
+    import json
+
+    original = con.execute("select original_values from quarantine.rejected_rows").fetchone()
+    assert original is not None
+    assert json.loads(original[0])["snomed_code"] == " 12AB "

@@ -1,0 +1,284 @@
+"""Integration: scoring, list tables and publication on a tiny literal warehouse with a fake model."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import date
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import openpyxl
+import pytest
+
+from models.scoring import score_cohort
+from pipelines.warehouse import build_model, connect
+from reports.publish import build_list_models, commit_publication, stage_lists, stage_reports
+from reports.safety import is_safe_component
+
+AS_OF = date(2026, 11, 16)
+WEEK2 = date(2026, 11, 23)
+TIERS = (("very_high", 0.70), ("high", 0.50), ("moderate", 0.30), ("low", 0.0))
+HOSTILE = '=HYPERLINK("http://x","click")'
+
+_FEATURES = {
+    "age": SimpleNamespace(
+        name="age", dtype="int", risk_raising_when="any", evidence=None,
+        template="aged {value} years", description="age in years",
+    ),
+    "n_emergency_admissions_365d": SimpleNamespace(
+        name="n_emergency_admissions_365d", dtype="int", risk_raising_when="present",
+        evidence=None, template="{value} emergency admissions in the last 12 months",
+        description="emergency admissions, 12 months",
+    ),
+    "efi": SimpleNamespace(
+        name="efi", dtype="float", risk_raising_when="any", evidence=None,
+        template="eFI {value:.2f}", description="electronic frailty index",
+    ),
+}
+FAKE_DICTIONARY = SimpleNamespace(
+    get=lambda name: _FEATURES[name],
+    sentence=lambda name, value: _FEATURES[name].template.format(value=value),
+)
+
+
+class FakeModel:
+    """Linear log-odds with exact additive contributions (like TreeSHAP for a linear model)."""
+
+    version = "test-model-1"
+    feature_names_ = ["age", "n_emergency_admissions_365d", "efi"]
+    _w = np.array([0.05, 0.8, 3.0])
+    _mean = np.array([80.0, 0.5, 0.2])
+    _b = -1.0
+
+    def raw_score(self, X):
+        return self._b + (np.nan_to_num(X) - self._mean) @ self._w
+
+    def predict_proba(self, X):
+        p = 1 / (1 + np.exp(-self.raw_score(X)))
+        return np.column_stack([1 - p, p])
+
+    def contributions(self, X):
+        c = (np.nan_to_num(X) - self._mean) * self._w
+        return c, np.full(X.shape[0], self._b)
+
+
+# patient_id, nhs, given, family, practice, housebound, age, admissions, efi, opt-out type
+PATIENTS = [
+    ("p1", "9434765919", "Ada", "Lovelace", "P1", True, 95, 3, 0.45, None),
+    ("p2", "9434765870", "Bob", "Opted", "P1", True, 90, 2, 0.40, "type1"),
+    ("p3", "9434765862", "Cy", "Walker", "P1", False, 85, 0, 0.10, None),
+    ("p4", "9434765854", HOSTILE, "-Smith", "P2", True, 88, 1, 0.30, None),
+    ("p5", "9434765846", "Eve", "Moore", "P2", True, 70, 0, 0.15, None),
+    ("p6", "9434765838", "Fay", "Ndoo", "P1", True, 82, 1, 0.25, "ndoo"),
+]
+
+
+def _create(con, rows_by_week: dict[date, list[tuple]], deaths: dict[str, date] | None = None):
+    con.execute("create or replace table core.core_practices as select * from (values"
+                " ('P1', 'Practice one', 'N1', 'North'), ('P2', 'Practice two', 'N2', 'South'))"
+                " t(practice_code, practice_name, neighbourhood_code, neighbourhood_name)")
+    con.execute("create or replace table core.core_patient_identity (patient_id varchar,"
+                " nhs_number varchar, given_name varchar, family_name varchar, date_of_birth date)")
+    con.execute("create or replace table core.core_patients (patient_id varchar,"
+                " practice_code varchar, registration_end_date date, date_of_death date)")
+    con.execute("create or replace table core.core_opt_outs (patient_id varchar,"
+                " opt_out_type varchar, recorded_date date)")
+    con.execute("create or replace table core.core_acute_spells (patient_id varchar,"
+                " discharge_date date, discharge_destination varchar)")
+    con.execute("create or replace table core.core_community_contacts (patient_id varchar,"
+                " referral_id varchar, referral_received_datetime timestamp,"
+                " contact_datetime timestamp, team_type varchar, priority varchar,"
+                " is_attended boolean)")
+    con.execute("create or replace table features.feat_patients (patient_id varchar,"
+                " index_date date, practice_code varchar, neighbourhood_code varchar,"
+                " housebound boolean, age integer, n_emergency_admissions_365d integer,"
+                " efi double, efi_category varchar, hfrs double, hfrs_band varchar,"
+                " in_hospital boolean, on_caseload boolean, is_care_home_resident boolean)")
+    deaths = deaths or {}
+    for pid, nhs, given, family, practice, *_ in PATIENTS:
+        con.execute("insert into core.core_patient_identity values (?, ?, ?, ?, date '1930-01-02')",
+                    [pid, nhs, given, family])
+        con.execute("insert into core.core_patients values (?, ?, null, ?)",
+                    [pid, practice, deaths.get(pid)])
+    for pid, *_, opt in PATIENTS:
+        if opt:
+            con.execute("insert into core.core_opt_outs values (?, ?, date '2025-01-01')", [pid, opt])
+    for index_date, rows in rows_by_week.items():
+        for pid, _nhs, _g, _f, practice, hb, age, adm, efi, _opt in rows:
+            hood = {"P1": "N1", "P2": "N2"}[practice]
+            con.execute(
+                "insert into features.feat_patients values (?, ?, ?, ?, ?, ?, ?, ?, 'moderate',"
+                " 6.0, 'intermediate', ?, false, false)",
+                [pid, index_date, practice, hood, hb, age, adm, efi, pid == "p1"],
+            )
+    # One UCR referral seen in 90 minutes, one seen after 3 hours (N1).
+    con.execute("insert into core.core_community_contacts values"
+                " ('p1', 'r1', timestamp '2026-11-10 09:00', timestamp '2026-11-10 10:30',"
+                "  'urgent_community_response', 'urgent_2h', true),"
+                " ('p1', 'r2', timestamp '2026-11-11 09:00', timestamp '2026-11-11 12:00',"
+                "  'urgent_community_response', 'urgent_2h', true)")
+
+
+def _publish(con, as_of: date, out: Path, policy=("type1",)) -> tuple[Path, dict]:
+    build_model(con, "score_cohort", {"as_of": as_of, "opt_out_types": list(policy)})
+    score_cohort(con, FakeModel(), as_of, TIERS, dictionary=FAKE_DICTIONARY)
+    build_list_models(con, as_of)
+    lists_staging, manifest = stage_lists(con, as_of, out)
+    reports_staging, summary = stage_reports(con, as_of, out, manifest)
+    final = commit_publication(con, as_of, out, lists_staging, reports_staging, manifest)
+    return final, summary
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture
+def published(tmp_path: Path):
+    con = connect(tmp_path / "wh.duckdb")
+    _create(con, {AS_OF: PATIENTS})
+    out = tmp_path / "out"
+    final, summary = _publish(con, AS_OF, out)
+    yield con, out, final, summary
+    con.close()
+
+
+def test_lists_hold_exactly_the_eligible_patients_of_each_neighbourhood(published):
+    con, out, final, summary = published
+    n1 = _read_csv(final / "N1" / "proactive_care_list.csv")
+    n2 = _read_csv(final / "N2" / "proactive_care_list.csv")
+    assert [r["nhs_number"] for r in n1] == ["9434765919", "9434765838"]  # p1, p6 (ndoo listed)
+    assert {r["nhs_number"] for r in n2} == {"9434765854", "9434765846"}
+    assert all(r["practice_code"] == "P1" for r in n1)
+    assert summary["cohort"] == {
+        "housebound": 5, "excluded_opt_out": 1, "excluded_other": 0, "listed": 4,
+        "alive_and_registered": 6,
+    }
+    assert summary["lists"]["N1"]["rows"] == 2
+    assert sorted(p.name for p in (out / "lists").iterdir()) == [AS_OF.isoformat()]
+    assert sorted(p.name for p in (out / "reports").iterdir()) == [AS_OF.isoformat()]
+
+
+def test_csv_columns_ranks_and_reasons(published):
+    _con, _out, final, _summary = published
+    rows = _read_csv(final / "N1" / "proactive_care_list.csv")
+    assert list(rows[0])[:17] == [
+        "rank", "nhs_number", "given_name", "family_name", "date_of_birth", "practice_code",
+        "risk_score", "risk_tier", "change", "reasons", "efi", "efi_category", "hfrs",
+        "hfrs_band", "in_hospital", "on_caseload", "model_version",
+    ]
+    scores = [float(r["risk_score"]) for r in rows]
+    assert scores == sorted(scores, reverse=True)
+    assert [r["rank"] for r in rows] == ["1", "2"]
+    reasons = rows[0]["reasons"].split("; ")
+    assert reasons[0] == "3 emergency admissions in the last 12 months"
+    assert set(reasons[1:]) == {"aged 95 years", "eFI 0.45"}
+    assert rows[0]["in_hospital"] == "true" and rows[1]["in_hospital"] == "false"
+    assert {r["change"] for r in rows} == {"new"}
+    assert rows[0]["model_version"] == "test-model-1"
+
+
+def test_hostile_names_are_not_formulas_and_excel_agrees_with_csv(published):
+    _con, _out, final, _summary = published
+    rows = _read_csv(final / "N2" / "proactive_care_list.csv")
+    hostile = next(r for r in rows if r["nhs_number"] == "9434765854")
+    assert hostile["given_name"] == "'" + HOSTILE
+    assert hostile["family_name"] == "'-Smith"
+    wb = openpyxl.load_workbook(final / "N2" / "proactive_care_list.xlsx")
+    ws = wb.worksheets[0]
+    values = [[("" if v is None else str(v)) for v in r] for r in ws.iter_rows(values_only=True)]
+    assert values[0] == list(rows[0])
+    assert values[1:] == [list(r.values()) for r in rows]
+    for row in ws.iter_rows(min_row=2):
+        for cell in row:
+            assert cell.data_type != "f"
+    assert ws.freeze_panes == "A2"
+    assert ws.auto_filter.ref is not None
+    assert wb.sheetnames == ["List", "Summary", "Left the list", "Column notes"]
+
+
+def test_html_is_self_contained_and_escaped(published):
+    _con, _out, final, _summary = published
+    page = (final / "N2" / "proactive_care_list.html").read_text(encoding="utf-8")
+    assert "http://x" not in page.replace("&#34;http://x&#34;", "")
+    assert HOSTILE not in page
+    assert "src=\"http" not in page and "href=\"http" not in page
+    assert "<script src" not in page
+
+
+def test_publication_is_recorded_and_csvs_are_reproducible(published, tmp_path):
+    con, out, final, summary = published
+    first = (final / "N1" / "proactive_care_list.csv").read_bytes()
+    rows = con.execute(
+        "select neighbourhood_code, n_rows, csv_sha256, model_version from audit.publications"
+        " order by 1"
+    ).fetchall()
+    assert [(r[0], r[1], r[3]) for r in rows] == [("N1", 2, "test-model-1"), ("N2", 2, "test-model-1")]
+    assert rows[0][2] == summary["lists"]["N1"]["sha256"]
+    _publish(con, AS_OF, out)  # same inputs again: replaced atomically, same bytes
+    assert (final / "N1" / "proactive_care_list.csv").read_bytes() == first
+    assert con.execute("select count(*) from audit.publications").fetchone()[0] == 2
+    assert [p.name for p in (out / "lists").iterdir()] == [AS_OF.isoformat()]
+    saved = json.loads((out / "reports" / AS_OF.isoformat() / "run_summary.json").read_text())
+    assert saved["lists"]["N1"]["sha256"] == summary["lists"]["N1"]["sha256"]
+
+
+def test_second_week_marks_changes_and_who_left(published):
+    con, out, _final, _summary = published
+    # Week 2: p1 died; p4's admissions rise; p5 is no longer housebound; p6 opts out (type1).
+    week2 = []
+    for p in PATIENTS:
+        pid = p[0]
+        if pid == "p1":
+            continue
+        if pid == "p4":
+            p = (*p[:7], 5, *p[8:])
+        if pid == "p5":
+            p = (*p[:5], False, *p[6:])
+        week2.append(p)
+    con.execute("delete from features.feat_patients")
+    _create(con, {AS_OF: PATIENTS, WEEK2: week2}, deaths={"p1": date(2026, 11, 20)})
+    con.execute("insert into core.core_opt_outs values ('p6', 'type1', date '2026-11-21')")
+    final2, summary2 = _publish(con, WEEK2, out)
+    n1 = _read_csv(final2 / "N1" / "proactive_care_list.csv")
+    n2 = _read_csv(final2 / "N2" / "proactive_care_list.csv")
+    assert n1 == []
+    assert [(r["nhs_number"], r["change"], r["rank"]) for r in n2] == [("9434765854", "same", "1")]
+    left = dict(con.execute(
+        "select patient_id, reason from lists.left_list where as_of = ?", [WEEK2]
+    ).fetchall())
+    assert left == {"p1": "died", "p5": "no longer housebound", "p6": "opted out"}
+    assert summary2["left_list"] == {"died": 1, "no longer housebound": 1, "opted out": 1}
+    page = (final2 / "N1" / "proactive_care_list.html").read_text(encoding="utf-8")
+    assert "Left the list since 2026-11-16 (2)" in page and "died" in page
+    wb = openpyxl.load_workbook(final2 / "N1" / "proactive_care_list.xlsx")
+    left_rows = list(wb["Left the list"].iter_rows(values_only=True))
+    assert [r[-1] for r in left_rows[1:]] == ["died", "opted out"]
+    # Both weeks' files are still there.
+    assert sorted(p.name for p in (out / "lists").iterdir()) == [AS_OF.isoformat(), WEEK2.isoformat()]
+
+
+def test_service_standards_count_referrals_met(published):
+    con, *_ = published
+    rows = con.execute(
+        "select standard, sum(n_referrals), sum(n_met) from lists.list_service_standards"
+        " where neighbourhood_code = 'N1' group by 1 order by 1"
+    ).fetchall()
+    assert rows == [("reablement_2d", 0, 0), ("ucr_2h", 2, 1)]
+
+
+def test_unsafe_neighbourhood_code_stays_inside_the_output_folder(tmp_path):
+    con = connect(tmp_path / "wh.duckdb")
+    _create(con, {AS_OF: PATIENTS})
+    con.execute("update core.core_practices set neighbourhood_code = '../../evil' where practice_code = 'P2'")
+    con.execute("update features.feat_patients set neighbourhood_code = '../../evil' where practice_code = 'P2'")
+    out = tmp_path / "out"
+    final, summary = _publish(con, AS_OF, out)
+    folder = summary["lists"]["../../evil"]["folder"]
+    assert is_safe_component(folder)
+    assert (final / folder / "proactive_care_list.csv").exists()
+    assert not (tmp_path / "evil").exists()
+    con.close()

@@ -1,0 +1,70 @@
+"""Index dates, patient folds and subgroup labels of the training set."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import polars as pl
+import pytest
+
+from models.training_set import (
+    age_band,
+    assign_folds,
+    ethnic_group,
+    imd_quintile,
+    index_dates_for,
+    minus_months,
+)
+
+
+def test_twelve_monthly_index_dates_end_one_horizon_before_as_of():
+    dates = index_dates_for(date(2026, 11, 1), 365)
+    assert len(dates) == 12
+    assert dates[-1] == date(2025, 11, 1)
+    assert dates[0] == date(2024, 12, 1)
+    assert dates == sorted(dates)
+
+
+def test_shorter_horizon_moves_the_dates_later():
+    assert index_dates_for(date(2026, 11, 1), 90)[-1] == date(2026, 8, 3)
+
+
+def test_month_end_is_clamped():
+    assert minus_months(date(2025, 3, 31), 1) == date(2025, 2, 28)
+    assert minus_months(date(2024, 3, 31), 1) == date(2024, 2, 29)
+    assert minus_months(date(2025, 1, 15), 13) == date(2023, 12, 15)
+
+
+def test_bad_plan_is_refused():
+    with pytest.raises(ValueError):
+        index_dates_for(date(2026, 1, 1), 0)
+
+
+def test_folds_split_people_not_rows_and_are_seeded():
+    ids = [f"p{i:05d}" for i in range(5000)]
+    repeated = ids * 3  # three index dates
+    folds = assign_folds(pl.Series(repeated), seed=42)
+    per_person = pl.DataFrame({"id": repeated, "fold": folds}).group_by("id").agg(
+        pl.col("fold").n_unique()
+    )
+    assert per_person["fold"].max() == 1  # nobody is in two folds
+    shares = {f: float(np.mean(folds == f)) for f in ("fit", "valid", "calib")}
+    assert shares["fit"] == pytest.approx(0.6, abs=0.03)
+    assert shares["valid"] == pytest.approx(0.2, abs=0.03)
+    np.testing.assert_array_equal(folds, assign_folds(pl.Series(repeated), seed=42))
+    assert not np.array_equal(folds, assign_folds(pl.Series(repeated), seed=43))
+
+
+def test_subgroup_labels():
+    assert [age_band(a) for a in (50, 65, 74, 75, 84, 85, None)] == [
+        "<65", "65-74", "65-74", "75-84", "75-84", "85+", "unknown"
+    ]
+    assert imd_quintile(1) == "1 (most deprived)"
+    assert imd_quintile(4) == "2"
+    assert imd_quintile(10) == "5 (least deprived)"
+    assert imd_quintile(None) == "unknown"
+    assert [ethnic_group(c) for c in ("A", "D", "H", "M", "S", "Z", "99", None)] == [
+        "White", "Mixed", "Asian", "Black", "Other", "not stated/known", "not stated/known",
+        "not stated/known",
+    ]
