@@ -22,7 +22,8 @@ log = logging.getLogger("casefinder.features")
 MODELS: tuple[str, ...] = (
     "int_cohort",
     "int_medicines",
-    "int_efi_deficits",
+    "int_efi_first_codes",
+    "int_efi_value_deficits",
     "int_efi",
     "int_hfrs",
     "int_circumstances",
@@ -88,7 +89,10 @@ def build_one(
     con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any] | None = None
 ) -> int:
     """Materialise one feature model; return its row count."""
-    rows = build_model(con, name, params_with_defaults(params))
+    build_model(con, name, params_with_defaults(params))
+    # Counted again with fetchall(): build_model's fetchone() leaves a result open on `con`,
+    # which makes DuckDB 2.0 refuse a later `con.sql()` (e.g. in models.explain).
+    rows = int(con.execute(f"select count(*) from features.{name}").fetchall()[0][0])
     log.info("built features.%s: %d rows", name, rows)
     return rows
 
@@ -140,7 +144,7 @@ def export_features(con: duckdb.DuckDBPyConnection, as_of: date, out: Path) -> i
         order by feat_patients.practice_code, identity.nhs_number
         """
     out.parent.mkdir(parents=True, exist_ok=True)
-    # A cursor: `build_model` leaves a fetched-once result open on `con`, which blocks `sql()`.
+    # A cursor, so that no open result on `con` can block `sql()`.
     cursor = con.cursor()
     try:
         cursor.sql(query, params={"as_of": as_of}).write_parquet(str(out))

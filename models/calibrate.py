@@ -82,6 +82,7 @@ class Calibrator:
     def from_dict(cls, data: dict[str, Any]) -> Calibrator:
         """Rebuild a fitted calibrator from `to_dict` output."""
         cal = cls(method=data["method"])
+        cal.population_ = data.get("population")
         if cal.method == "sigmoid":
             cal.slope_ = float(data["slope"])
             cal.intercept_ = float(data["intercept"])

@@ -44,7 +44,7 @@ def typed_value(dtype: str, value: Any) -> Any:
     if dtype == "bool":
         return bool(value)
     if dtype == "int":
-        return int(round(float(value)))
+        return round(float(value))
     if dtype == "float":
         return float(value)
     return value

@@ -46,9 +46,9 @@ class ScoringModel(Protocol):
     version: str
     feature_names_: list[str]
 
-    def predict_proba(self, X: Any) -> np.ndarray: ...
-    def raw_score(self, X: Any) -> np.ndarray: ...
-    def contributions(self, X: Any) -> tuple[np.ndarray, np.ndarray]: ...
+    def predict_proba(self, x: Any) -> np.ndarray: ...
+    def raw_score(self, x: Any) -> np.ndarray: ...
+    def contributions(self, x: Any) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 def ensure_score_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -115,12 +115,12 @@ def score_cohort(
 
     ensure_score_tables(con)
     names = list(model.feature_names_)
-    ids, X = load_features(con, as_of, names)
+    ids, matrix = load_features(con, as_of, names)
     n = len(ids)
     if n:
-        risk = model.predict_proba(X)[:, 1]
-        raw = model.raw_score(X)
-        contribs, base = model.contributions(X)
+        risk = model.predict_proba(matrix)[:, 1]
+        raw = model.raw_score(matrix)
+        contribs, base = model.contributions(matrix)
         gap = np.abs(base + contribs.sum(axis=1) - raw).max()
         if gap > 1e-6:
             log.warning("contributions differ from the raw score by up to %.2g", gap)
@@ -147,11 +147,11 @@ def score_cohort(
             "patient_id": pa.array(np.repeat(np.asarray(ids, dtype=object), f), pa.string()),
             "model_version": pa.array([version] * (n * f), pa.string()),
             "feature": pa.array(np.tile(np.asarray(names, dtype=object), n), pa.string()),
-            "value": pa.array(X.reshape(-1), pa.float64(), from_pandas=True),
+            "value": pa.array(matrix.reshape(-1), pa.float64(), from_pandas=True),
             "contribution": pa.array(contribs.reshape(-1), pa.float64()),
         }
     )
-    reasons = top_reasons(names, X, contribs, max_reasons, dictionary)
+    reasons = top_reasons(names, matrix, contribs, max_reasons, dictionary)
     r_ids, r_rank, r_feat, r_val, r_con, r_text = [], [], [], [], [], []
     for pid, rs in zip(ids, reasons, strict=True):
         for k, r in enumerate(rs, start=1):

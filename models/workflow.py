@@ -35,6 +35,7 @@ FIT_FILE = "fit.json"
 METRICS_FILE = "metrics.json"
 SAMPLE_FILE = "training_set.json"
 LOGISTIC_MAX_ROWS = 300_000
+MIN_CALIBRATION_EVENTS = 50
 
 
 def model_feature_names() -> list[str]:
@@ -218,21 +219,47 @@ def _staged_model(staging: Path, names: list[str], calibrator: Calibrator | None
 
 
 def calibrate_model(
-    warehouse: Path, staging: Path, seed: int, method: str = "sigmoid"
+    warehouse: Path,
+    staging: Path,
+    seed: int,
+    method: str = "sigmoid",
+    population: str = "housebound",
 ) -> dict[str, Any]:
-    """Fit the calibrator on the calibration fold (people not used to grow the trees)."""
+    """Fit the calibrator on the calibration fold (people not used to grow the trees).
+
+    `population="housebound"` (default) fits it on the housebound rows of the fold: the lists
+    publish probabilities for housebound people, and housebound status is not a model feature,
+    so a map fitted on the whole 65+ cohort under-predicts for them. With fewer than
+    `MIN_CALIBRATION_EVENTS` outcomes or non-outcomes there, all rows of the fold are used.
+    """
     started = time.perf_counter()
+    if population not in ("housebound", "all"):
+        raise ValueError("calibration population must be 'housebound' or 'all'")
     names = model_feature_names()
     frame, folds = _load(warehouse, seed)
     mask = _masks(frame, folds)["calib"]
+    used = "all"
+    if population == "housebound":
+        hb_mask = mask & frame["housebound"].fill_null(False).cast(pl.Boolean).to_numpy()
+        y_hb = _y(frame)[hb_mask]
+        if min(int(y_hb.sum()), int(len(y_hb) - y_hb.sum())) >= MIN_CALIBRATION_EVENTS:
+            mask, used = hb_mask, "housebound"
+        else:
+            log.warning(
+                "too few housebound outcomes in the calibration fold (%d rows): calibrating on "
+                "the whole cohort",
+                len(y_hb),
+            )
     sub = frame.filter(pl.Series(mask))
     y = _y(sub)
     _need_both_classes(y, "calibration")
     raw = _staged_model(staging, names, None).raw_score(sub)
     cal = Calibrator(method=method).fit(raw, y)
-    (staging / "calibrator.json").write_text(cal.to_json(), encoding="utf-8")
+    data = {**cal.to_dict(), "population": used}
+    _write_json(staging / "calibrator.json", data)
     _record_time(staging, "calibrate", started)
-    return {"method": method, "n": cal.n_samples_, "n_positive": cal.n_positive_}
+    return {"method": method, "population": used, "n": cal.n_samples_,
+            "n_positive": cal.n_positive_}
 
 
 def evaluate_model(warehouse: Path, staging: Path, seed: int) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import argparse
 import errno
 import importlib
 import logging
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pipelines.commands.models",
     "pipelines.commands.run",
     "pipelines.commands.explain",
+    "pipelines.commands.serve",
 )
 
 log = logging.getLogger("casefinder")
@@ -125,9 +127,23 @@ def environment_problem(exc: BaseException) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
+    # Everything casefinder creates (warehouse, key, lists, reports, logs) is owner-only:
+    # sharing a list with a team is a deliberate act (docs/governance.md).
+    previous = os.umask(0o077)
+    try:
+        return _main(argv)
+    finally:
+        os.umask(previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     from pipelines.settings import configure_prefect_environment, load_settings
 
-    parser = build_parser()
+    try:
+        parser = build_parser()  # commands may read settings for their defaults
+    except CasefinderError as exc:
+        sys.stderr.write(f"casefinder: error: {redact(str(exc))}\n")
+        return exc.exit_code
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()

@@ -34,7 +34,7 @@ def _text(ws: Any, row: int, col: int, value: Any, fmt: Any = None) -> None:
 
 
 def write_workbook(nl: NeighbourhoodList, path: Path) -> Path:
-    """Write `nl` as an .xlsx at `path`: the first sheet holds the same rows and columns as the CSV."""
+    """Write `nl` as an .xlsx at `path`; its first sheet holds the CSV's rows and columns."""
     wb = xlsxwriter.Workbook(
         str(path),
         {
@@ -131,14 +131,23 @@ def write_workbook(nl: NeighbourhoodList, path: Path) -> Path:
     _text(ws2, r, 2, "Reablement 2d met", bold)
     r += 1
     summary = standards_summary(nl.standards)
-    for ucr, reab in zip(summary["ucr_2h"]["weeks"], summary["reablement_2d"]["weeks"], strict=True):
+    for ucr, reab in zip(
+        summary["ucr_2h"]["weeks"], summary["reablement_2d"]["weeks"], strict=True
+    ):
         _text(ws2, r, 0, ucr["week_end"])
         _text(ws2, r, 1, f"{ucr['n_met']} of {ucr['n_referrals']}")
         _text(ws2, r, 2, f"{reab['n_met']} of {reab['n_referrals']}")
         r += 1
 
     ws3 = wb.add_worksheet("Left the list")
-    left_cols = ("nhs_number", "given_name", "family_name", "date_of_birth", "previous_rank", "reason")
+    left_cols = (
+        "nhs_number",
+        "given_name",
+        "family_name",
+        "date_of_birth",
+        "previous_rank",
+        "reason",
+    )
     for c, name in enumerate(left_cols):
         _text(ws3, 0, c, name, bold)
         ws3.set_column(c, c, 18)

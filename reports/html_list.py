@@ -76,7 +76,9 @@ def render_page(nl: NeighbourhoodList) -> str:
             "ucr": f"{u['n_met']}/{u['n_referrals']}",
             "reab": f"{r['n_met']}/{r['n_referrals']}",
         }
-        for u, r in zip(standards["ucr_2h"]["weeks"], standards["reablement_2d"]["weeks"], strict=True)
+        for u, r in zip(
+            standards["ucr_2h"]["weeks"], standards["reablement_2d"]["weeks"], strict=True
+        )
     ]
     summary = {
         "neighbourhood_code": nl.code,

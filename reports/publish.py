@@ -1,4 +1,4 @@
-"""Publishing one week's lists: staging every file, recording the audit trail, renaming atomically."""
+"""Publishing a week's lists: staged files, an audit record, then one atomic rename."""
 
 from __future__ import annotations
 
@@ -98,6 +98,19 @@ def stage_lists(
     checksums (no identifiers).
     """
     staging = staging_dir(out_dir / "lists", as_of)
+    try:
+        manifest = _write_lists(con, as_of, staging)
+        fsync_tree(staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    log.info("staged %d neighbourhood lists for %s", len(manifest), as_of)
+    return staging, manifest
+
+
+def _write_lists(
+    con: duckdb.DuckDBPyConnection, as_of: date, staging: Path
+) -> dict[str, dict[str, Any]]:
     manifest: dict[str, dict[str, Any]] = {}
     folders: dict[str, str] = {}
     for nl in load_lists(con, as_of):
@@ -108,7 +121,9 @@ def stage_lists(
             )
         folders[folder] = nl.code
         if folder != nl.code:
-            log.warning("neighbourhood code %r is not a safe folder name; using %r", nl.code, folder)
+            log.warning(
+                "neighbourhood code %r is not a safe folder name; using %r", nl.code, folder
+            )
         target = staging / folder
         if target.resolve().parent != staging.resolve():
             raise CasefinderError(f"neighbourhood code {nl.code!r} is not a usable folder name")
@@ -124,9 +139,7 @@ def stage_lists(
             "xlsx_sha256": sha256_file(target / XLSX_NAME),
             "html_sha256": sha256_file(target / HTML_NAME),
         }
-    fsync_tree(staging)
-    log.info("staged %d neighbourhood lists for %s", len(manifest), as_of)
-    return staging, manifest
+    return manifest
 
 
 def stage_reports(
@@ -138,16 +151,20 @@ def stage_reports(
 ) -> tuple[Path, dict[str, Any]]:
     """Write `run_summary.json` (and `run_report.html` when the run report module exists)."""
     staging = staging_dir(out_dir / "reports", as_of)
-    summary = build_run_summary(con, as_of, manifest)
-    if data_docs:
-        summary["data_docs"] = data_docs
-    write_run_summary(summary, staging / "run_summary.json")
-    if importlib.util.find_spec("reports.run_report") is not None:
-        from reports.run_report import previous_summary_for, write_run_report
+    try:
+        summary = build_run_summary(con, as_of, manifest)
+        if data_docs:
+            summary["data_docs"] = data_docs
+        write_run_summary(summary, staging / "run_summary.json")
+        if importlib.util.find_spec("reports.run_report") is not None:
+            from reports.run_report import previous_summary_for, write_run_report
 
-        previous = previous_summary_for(out_dir / "reports", as_of.isoformat())
-        write_run_report(con, summary, staging / "run_report.html", previous)
-    fsync_tree(staging)
+            previous = previous_summary_for(out_dir / "reports", as_of.isoformat())
+            write_run_report(con, summary, staging / "run_report.html", previous)
+        fsync_tree(staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return staging, summary
 
 
@@ -158,12 +175,12 @@ def _swap_in(staging: Path, final: Path) -> None:
         old = final.parent / f".old-{final.name}-{os.getpid()}"
         if old.exists():
             shutil.rmtree(old)
-        os.rename(final, old)
+        final.rename(old)
     try:
-        os.rename(staging, final)
+        staging.rename(final)
     except BaseException:
         if old is not None:
-            os.rename(old, final)
+            old.rename(final)
         raise
     _fsync(final.parent)
     if old is not None:

@@ -303,17 +303,25 @@ def _save_profiles(
         log.warning("drift profiles not saved (%s)", type(exc).__name__)
 
 
-def _flat_metrics(metrics: Any, prefix: str = "") -> dict[str, float]:
+# Nested metric blocks left out of the report (per-subgroup tables, curve points).
+_SKIP_METRIC_KEYS = {"subgroups", "curves", "calibration_curve", "bins"}
+
+
+def _flat_metrics(metrics: Any, prefix: str = "", depth: int = 0) -> dict[str, float]:
+    """Numbers of a nested metrics block as `cohort.scorer.metric` names (three levels)."""
     out: dict[str, float] = {}
-    if isinstance(metrics, Mapping):
-        for key, value in metrics.items():
-            name = f"{prefix}{key}"
-            if isinstance(value, bool):
-                continue
-            if isinstance(value, int | float):
-                out[name] = float(value)
-            elif isinstance(value, Mapping) and not prefix:
-                out.update(_flat_metrics(value, f"{name}."))
+    if not isinstance(metrics, Mapping) or depth > 3:
+        return out
+    for key, value in metrics.items():
+        if key in _SKIP_METRIC_KEYS:
+            continue
+        name = f"{prefix}{key}"
+        if isinstance(value, bool) or value is None:
+            continue
+        if isinstance(value, int | float):
+            out[name] = float(value)
+        elif isinstance(value, Mapping):
+            out.update(_flat_metrics(value, f"{name}.", depth + 1))
     return out
 
 
@@ -650,6 +658,23 @@ def previous_summary_for(reports_dir: Path, as_of: str) -> dict[str, Any] | None
         except (OSError, ValueError):
             continue
     return None
+
+
+def checks_for_run(warehouse: Path, out: Path, as_of: str) -> list[Check]:
+    """The checks of a published run: its `run_summary.json` against the previous one.
+
+    For the flow's final state after `publish` has written the report.
+    """
+    from pipelines.warehouse import connect
+
+    summary_path = Path(out) / "reports" / str(as_of) / "run_summary.json"
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    previous = previous_summary_for(Path(out) / "reports", str(as_of))
+    con = connect(warehouse)
+    try:
+        return checks(con, summary, previous)
+    finally:
+        con.close()
 
 
 def checks_as_dicts(checks_: list[Check]) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.contract import FILES
-from synthetic import params as P
+from synthetic import params
 from synthetic.population import Geography
 from synthetic.reference import Reference
 from synthetic.simulate import (
@@ -42,15 +42,39 @@ class Cut:
         return np.random.default_rng(np.random.SeedSequence([self.seed, self.chunk, 3, stream]))
 
 
+def unit_hash(*keys: np.ndarray | int) -> np.ndarray:
+    """A float in [0, 1) from integer keys (splitmix64): row-level randomness that depends on
+    what a row is, not where it sits, so extracts cut a week apart agree row for row."""
+    with np.errstate(over="ignore"):
+        h = np.uint64(0x9E3779B97F4A7C15)
+        for k in keys:
+            h = (h ^ np.asarray(k).astype(np.uint64)) * np.uint64(0xBF58476D1CE4E5B9)
+            h = h ^ (h >> np.uint64(31))
+            h = h * np.uint64(0x94D049BB133111EB)
+            h = h ^ (h >> np.uint64(29))
+    return (np.asarray(h) >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
 def _text(values: np.ndarray) -> pl.Series:
     """Text (None = null) from a numpy array of str/object."""
     return pl.Series(values.tolist(), dtype=pl.Utf8)
 
 
+def pick(values: np.ndarray | tuple[str, ...], idx: np.ndarray) -> pl.Series:
+    """`values[idx]` as text, by a polars gather (fast for millions of rows)."""
+    table = pl.Series(np.asarray(values).tolist(), dtype=pl.Utf8)
+    return table.gather(np.asarray(idx, dtype=np.int64))
+
+
 def _date(days: np.ndarray) -> pl.Series:
-    return pl.from_epoch(pl.Series(np.asarray(days, dtype=np.int64)), time_unit="d").dt.strftime(
-        "%Y-%m-%d"
-    )
+    """YYYY-MM-DD text of day numbers, via a lookup table of the days spanned."""
+    days = np.asarray(days, dtype=np.int64)
+    if days.size == 0:
+        return pl.Series([], dtype=pl.Utf8)
+    lo = int(days.min())
+    span = pl.Series(np.arange(lo, int(days.max()) + 1, dtype=np.int64))
+    table = pl.from_epoch(span, time_unit="d").dt.strftime("%Y-%m-%d")
+    return table.gather(days - lo)
 
 
 def _date_or_null(days: np.ndarray, valid: np.ndarray) -> pl.Series:
@@ -58,11 +82,13 @@ def _date_or_null(days: np.ndarray, valid: np.ndarray) -> pl.Series:
     return pl.select(pl.when(pl.Series(valid)).then(s).otherwise(None)).to_series()
 
 
-def _datetime(days: np.ndarray, minutes: np.ndarray, rng: np.random.Generator) -> pl.Series:
-    seconds = np.asarray(days, dtype=np.int64) * 86400 + np.asarray(minutes, dtype=np.int64) * 60
-    seconds = seconds + rng.integers(0, 60, seconds.size) * (rng.random(seconds.size) < 0.5)
+def _datetime(days: np.ndarray, minutes: np.ndarray, salt: int) -> pl.Series:
+    days = np.asarray(days, dtype=np.int64)
+    minutes = np.asarray(minutes, dtype=np.int64)
+    u = unit_hash(days, minutes, salt)
+    seconds = days * 86400 + minutes * 60 + np.where(u < 0.5, (u * 120).astype(np.int64), 0)
     ts = pl.from_epoch(pl.Series(seconds), time_unit="s")
-    with_t = pl.Series(rng.random(seconds.size) < P.DATETIME_WITH_T)
+    with_t = pl.Series(unit_hash(days, minutes, salt + 1) < params.DATETIME_WITH_T)
     return pl.select(
         pl.when(with_t)
         .then(ts.dt.strftime("%Y-%m-%dT%H:%M"))
@@ -70,19 +96,49 @@ def _datetime(days: np.ndarray, minutes: np.ndarray, rng: np.random.Generator) -
     ).to_series()
 
 
-def nhs_text(numbers: np.ndarray, rng: np.random.Generator) -> pl.Series:
-    """Ten digits, a few written `999 123 4567` or `999-123-4567` (valid per the contract)."""
-    plain = pl.Series(np.asarray(numbers, dtype=np.int64)).cast(pl.Utf8).str.zfill(10)
-    u = pl.Series(rng.random(plain.len()))
-    spaced = plain.str.slice(0, 3) + " " + plain.str.slice(3, 3) + " " + plain.str.slice(6, 4)
-    hyphen = plain.str.slice(0, 3) + "-" + plain.str.slice(3, 3) + "-" + plain.str.slice(6, 4)
-    return pl.select(
-        pl.when(u < P.NHS_NUMBER_SPACED)
-        .then(spaced)
-        .when(u < P.NHS_NUMBER_SPACED + P.NHS_NUMBER_HYPHENATED)
-        .then(hyphen)
-        .otherwise(plain)
-    ).to_series()
+class NhsText:
+    """NHS numbers as text: ten digits, a few written `999 123 4567` or `999-123-4567`.
+
+    Which form a row gets is a hash of the number, a row key and a salt, so a row keeps its
+    form in every extract that contains it.
+    """
+
+    def __init__(self, numbers: np.ndarray) -> None:
+        self.numbers = np.asarray(numbers, dtype=np.int64)
+        plain = pl.Series(self.numbers).cast(pl.Utf8).str.zfill(10)
+        frame = pl.DataFrame({"n": plain}).select(
+            pl.col("n"),
+            pl.concat_str(
+                [
+                    pl.col("n").str.slice(0, 3),
+                    pl.col("n").str.slice(3, 3),
+                    pl.col("n").str.slice(6),
+                ],
+                separator=" ",
+            ).alias("s"),
+            pl.concat_str(
+                [
+                    pl.col("n").str.slice(0, 3),
+                    pl.col("n").str.slice(3, 3),
+                    pl.col("n").str.slice(6),
+                ],
+                separator="-",
+            ).alias("h"),
+        )
+        self.table = pl.concat([frame["n"], frame["s"], frame["h"]])
+
+    def __call__(self, pidx: np.ndarray, key: np.ndarray | int, salt: int) -> pl.Series:
+        pidx = np.asarray(pidx, dtype=np.int64)
+        u = unit_hash(self.numbers[pidx], key, salt)
+        spaced = params.NHS_NUMBER_SPACED
+        form = np.where(u < spaced, 1, np.where(u < spaced + params.NHS_NUMBER_HYPHENATED, 2, 0))
+        return self.table.gather(form * self.numbers.size + pidx)
+
+
+def nhs_text(numbers: np.ndarray, key: np.ndarray | int, salt: int) -> pl.Series:
+    """NHS numbers (int) as contract text; see `NhsText`."""
+    unique, inverse = np.unique(np.asarray(numbers, dtype=np.int64), return_inverse=True)
+    return NhsText(unique)(inverse, key, salt)
 
 
 def _number_text(values: np.ndarray) -> pl.Series:
@@ -98,11 +154,9 @@ def _number_text(values: np.ndarray) -> pl.Series:
 
 
 def _ids(prefix: str, pid: np.ndarray, seq: np.ndarray, width: int) -> pl.Series:
-    return (
-        prefix
-        + pl.Series(np.asarray(pid, dtype=np.int64)).cast(pl.Utf8).str.zfill(7)
-        + pl.Series(np.asarray(seq, dtype=np.int64)).cast(pl.Utf8).str.zfill(width)
-    )
+    number = np.asarray(pid, dtype=np.int64) * 10**width + np.asarray(seq, dtype=np.int64)
+    digits = pl.Series(number).cast(pl.Utf8).str.zfill(7 + width)
+    return pl.select(pl.concat_str([pl.lit(prefix), digits])).to_series()
 
 
 def _frame(name: str, columns: dict[str, pl.Series | list | np.ndarray]) -> pl.DataFrame:
@@ -128,36 +182,37 @@ class ChunkExtract:
         self.geo = geo
         self.ref = ref
         self.cut = cut
-        self.D = cut.extract_day
+        self.cut_day = cut.extract_day
         pp = self.pp
         # The last day on which a person can have a record: death, leaving, or the cut.
-        self.last_day = np.minimum(np.minimum(ev.death_day, pp.leave - 1), self.D)
-        self.listed = pp.reg_start <= self.D
+        self.last_day = np.minimum(np.minimum(ev.death_day, pp.leave - 1), self.cut_day)
+        self.listed = pp.reg_start <= self.cut_day
+        self.nhs = NhsText(pp.nhs)
 
     def _alive_rows(self, pidx: np.ndarray, day: np.ndarray) -> np.ndarray:
         return (day <= self.last_day[pidx]) & (day >= self.pp.dob[pidx]) & self.listed[pidx]
 
     def gp_patients(self) -> pl.DataFrame:
-        pp, D, rng = self.pp, self.D, self.cut.rng(1)
+        pp, cut_day = self.pp, self.cut_day
         idx = np.flatnonzero(self.listed)
         death = self.ev.death_day[idx]
         end = np.minimum(pp.leave[idx], death)
         lsoa = self.geo.lsoa_code[pp.lsoa[idx]].astype(object)
-        lsoa[rng.random(idx.size) < 0.02] = None
+        lsoa[unit_hash(pp.nhs[idx], 2) < 0.02] = None
         return _frame(
             "gp_patients",
             {
-                "nhs_number": nhs_text(pp.nhs[idx], rng),
+                "nhs_number": self.nhs(idx, 0, 1),
                 "given_name": pp.given[idx],
                 "family_name": pp.family[idx],
                 "date_of_birth": _date(pp.dob[idx]),
-                "sex": np.array(P.SEX_CODES)[pp.sex[idx]],
-                "ethnic_category": np.array(P.ETHNIC_CODES)[pp.ethnic[idx]],
+                "sex": np.array(params.SEX_CODES)[pp.sex[idx]],
+                "ethnic_category": np.array(params.ETHNIC_CODES)[pp.ethnic[idx]],
                 "lsoa_code": _text(lsoa),
                 "practice_code": self.geo.practice_code[pp.practice[idx]],
                 "registration_start_date": _date(pp.reg_start[idx]),
-                "registration_end_date": _date_or_null(end, end <= D),
-                "date_of_death": _date_or_null(death, death <= D),
+                "registration_end_date": _date_or_null(end, end <= cut_day),
+                "date_of_death": _date_or_null(death, death <= cut_day),
             },
         )
 
@@ -165,18 +220,25 @@ class ChunkExtract:
         t = self.ev.tables["gp"]
         keep = self._alive_rows(t["pidx"], t["day"])
         pidx, day, code, value = (t[k][keep] for k in ("pidx", "day", "code", "value"))
-        order = np.lexsort((code, day, pidx))
+        order = np.lexsort((value, code, day, pidx))
         pidx, day, code, value = pidx[order], day[order], code[order], value[order]
-        df = _frame(
+        same = np.zeros(pidx.size, dtype=bool)
+        same[1:] = (
+            (pidx[1:] == pidx[:-1])
+            & (day[1:] == day[:-1])
+            & (code[1:] == code[:-1])
+            & ((value[1:] == value[:-1]) | (np.isnan(value[1:]) & np.isnan(value[:-1])))
+        )
+        pidx, day, code, value = pidx[~same], day[~same], code[~same], value[~same]
+        return _frame(
             "gp_events",
             {
-                "nhs_number": nhs_text(self.pp.nhs[pidx], self.cut.rng(2)),
+                "nhs_number": self.nhs(pidx, day * 100_000 + code, 3),
                 "event_date": _date(day),
-                "snomed_code": self.ref.snomed_vocab[code],
+                "snomed_code": pick(self.ref.snomed_vocab, code),
                 "numeric_value": _number_text(value),
             },
         )
-        return df.unique(maintain_order=True)
 
     def gp_medications(self) -> pl.DataFrame:
         t = self.ev.tables["meds"]
@@ -186,9 +248,10 @@ class ChunkExtract:
             t[k][listed] for k in ("pidx", "med", "start", "stop", "interval", "seq")
         )
         last = np.minimum(stop - 1, self.last_day[pidx])
-        w0 = self.D - P.MEDICATION_HISTORY_DAYS
-        k_min = np.maximum(0, -((start - w0 - 3) // -interval))
-        k_max = np.where(last >= start, (last - start) // interval, -1)
+        w0 = self.cut_day - params.MEDICATION_HISTORY_DAYS
+        # Issue k falls on start + k * interval + jitter (jitter -2..2 days).
+        k_min = np.maximum(0, -((start - w0 + 2) // interval))
+        k_max = np.where(last >= start, (last + 2 - start) // interval, -1)
         n = np.maximum(k_max - k_min + 1, 0)
         rows = np.repeat(np.arange(pidx.size), n)
         first = np.cumsum(n) - n
@@ -201,16 +264,18 @@ class ChunkExtract:
         p, m = pidx[rows], med[rows]
         order = np.lexsort((m, day, p))
         p, m, day = p[order], m[order], day[order]
-        df = _frame(
+        same = np.zeros(p.size, dtype=bool)
+        same[1:] = (p[1:] == p[:-1]) & (m[1:] == m[:-1]) & (day[1:] == day[:-1])
+        p, m, day = p[~same], m[~same], day[~same]
+        return _frame(
             "gp_medications",
             {
-                "nhs_number": nhs_text(self.pp.nhs[p], self.cut.rng(3)),
+                "nhs_number": self.nhs(p, day * 100 + m, 4),
                 "issue_date": _date(day),
-                "bnf_code": self.ref.med_bnf[m],
-                "description": self.ref.med_desc[m],
+                "bnf_code": pick(self.ref.med_bnf, m),
+                "description": pick(self.ref.med_desc, m),
             },
         )
-        return df.unique(maintain_order=True)
 
     def acute_spells(self) -> pl.DataFrame:
         t = self.ev.tables["spells"]
@@ -223,11 +288,11 @@ class ChunkExtract:
         order = np.lexsort((seq, pidx))
         pidx, adm, dis, method, dest, seq = (x[order] for x in (pidx, adm, dis, method, dest, seq))
         diag, style = diag[order], style[order]
-        open_ = dis > self.D
+        open_ = dis > self.cut_day
         neigh = self.geo.practice_neighbourhood[self.pp.practice[pidx]]
         cols: dict[str, pl.Series | list | np.ndarray] = {
             "spell_id": _ids("SP", self.pp.pid[pidx], seq, 3),
-            "nhs_number": nhs_text(self.pp.nhs[pidx], self.cut.rng(4)),
+            "nhs_number": self.nhs(pidx, seq, 5),
             "provider_code": np.array(PROVIDERS)[neigh % len(PROVIDERS)],
             "admission_date": _date(adm),
             "discharge_date": _date_or_null(dis, ~open_),
@@ -237,7 +302,8 @@ class ChunkExtract:
             ),
         }
         for j in range(diag.shape[1]):
-            text = _icd10_text(self.ref.diag_vocab, diag[:, j], style[:, j])
+            variant = unit_hash(self.pp.pid[pidx], seq, j) < 0.5
+            text = _icd10_text(self.ref.diag_vocab, diag[:, j], style[:, j], variant)
             cols[f"diag_{j + 1:02d}"] = _text(text)
         return _frame("acute_spells", cols)
 
@@ -247,7 +313,6 @@ class ChunkExtract:
         cols = {k: v[keep] for k, v in t.items()}
         order = np.lexsort((cols["seq"], cols["pidx"]))
         cols = {k: v[order] for k, v in cols.items()}
-        rng = self.cut.rng(5)
         pidx = cols["pidx"]
         accom = cols["accom"].astype(object)
         accom[accom == ""] = None
@@ -255,8 +320,8 @@ class ChunkExtract:
             "ae_attendances",
             {
                 "attendance_id": _ids("AE", self.pp.pid[pidx], cols["seq"], 4),
-                "nhs_number": nhs_text(self.pp.nhs[pidx], rng),
-                "arrival_datetime": _datetime(cols["day"], cols["minute"], rng),
+                "nhs_number": self.nhs(pidx, cols["seq"], 6),
+                "arrival_datetime": _datetime(cols["day"], cols["minute"], 7),
                 "department_type": np.array(("01", "02", "03", "04"))[cols["dept"]],
                 "arrival_planned": np.where(cols["planned"], "true", "false"),
                 "chief_complaint_snomed": cols["complaint"],
@@ -277,7 +342,7 @@ class ChunkExtract:
         day = c["day"][rows]
         months = _month_index(day) + v
         sub_start = _month_start_day(months)
-        ok = sub_start <= self.D
+        ok = sub_start <= self.cut_day
         rows, v, months = rows[ok], v[ok], months[ok]
         c = {k: x[rows] for k, x in c.items()}
         order = np.lexsort((months, c["seq"], c["pidx"]))
@@ -287,7 +352,6 @@ class ChunkExtract:
         attended = np.where(resubmitted, True, c["attended"])
         duration = np.where(resubmitted, c["resub_duration"], c["duration"])
         duration = np.where(attended, duration, 0)
-        rng = self.cut.rng(6)
         pidx = c["pidx"]
         has_ref = c["ref_day"] >= 0
         referral = np.where(
@@ -297,18 +361,18 @@ class ChunkExtract:
         )
         person = np.char.zfill(self.pp.pid[pidx].astype(str), 7)
         ref_id = np.char.add(np.char.add(np.char.add("RF", person), "-"), referral)
-        ref_dt = _datetime(np.where(has_ref, c["ref_day"], 0), c["ref_minute"], rng)
+        ref_dt = _datetime(np.where(has_ref, c["ref_day"], 0), c["ref_minute"], 9)
         return _frame(
             "community_contacts",
             {
                 "contact_id": _ids("CC", self.pp.pid[pidx], c["seq"], 5),
                 "submission_id": (months // 12 * 100 + months % 12 + 1).astype(str),
-                "nhs_number": nhs_text(self.pp.nhs[pidx], rng),
+                "nhs_number": self.nhs(pidx, c["seq"] * 16 + v, 10),
                 "referral_id": ref_id,
                 "referral_received_datetime": pl.select(
                     pl.when(pl.Series(has_ref)).then(ref_dt).otherwise(None)
                 ).to_series(),
-                "contact_datetime": _datetime(c["day"], c["minute"], rng),
+                "contact_datetime": _datetime(c["day"], c["minute"], 11),
                 "team_type": np.array(TEAMS)[c["team"]],
                 "priority": np.array(PRIORITIES)[c["priority"]],
                 "attended": np.where(attended, "true", "false"),
@@ -327,7 +391,7 @@ class ChunkExtract:
         order = np.lexsort((c["start"], c["pidx"]))
         c = {k: v[order] for k, v in c.items()}
         stop = np.minimum(c["end"], np.minimum(self.ev.death_day, self.pp.leave)[c["pidx"]])
-        return c, stop, stop <= self.D
+        return c, stop, stop <= self.cut_day
 
     def social_care_services(self) -> pl.DataFrame:
         c, stop, ended = self._episodes("social")
@@ -336,7 +400,7 @@ class ChunkExtract:
         return _frame(
             "social_care_services",
             {
-                "nhs_number": nhs_text(self.pp.nhs[c["pidx"]], self.cut.rng(7)),
+                "nhs_number": self.nhs(c["pidx"], c["start"], 12),
                 "service_type": np.array(SOCIAL_KIND_NAMES)[c["kind"]],
                 "start_date": _date(c["start"]),
                 "end_date": _date_or_null(stop, ended),
@@ -351,7 +415,7 @@ class ChunkExtract:
         return _frame(
             "caseload",
             {
-                "nhs_number": nhs_text(self.pp.nhs[c["pidx"]], self.cut.rng(8)),
+                "nhs_number": self.nhs(c["pidx"], c["start"], 13),
                 "team": np.array(CASELOAD_TEAMS)[c["team"]],
                 "start_date": _date(c["start"]),
                 "end_date": _date_or_null(stop, ended),
@@ -360,14 +424,14 @@ class ChunkExtract:
 
     def opt_outs(self) -> pl.DataFrame:
         t = self.ev.tables["optout"]
-        keep = (t["day"] <= self.D) & self.listed[t["pidx"]]
+        keep = (t["day"] <= self.cut_day) & self.listed[t["pidx"]]
         pidx, kind, day = t["pidx"][keep], t["kind"][keep], t["day"][keep]
         order = np.lexsort((kind, pidx))
         pidx, kind, day = pidx[order], kind[order], day[order]
         return _frame(
             "opt_outs",
             {
-                "nhs_number": nhs_text(self.pp.nhs[pidx], self.cut.rng(9)),
+                "nhs_number": self.nhs(pidx, kind, 14),
                 "opt_out_type": np.array(OPT_OUT_KINDS)[kind],
                 "recorded_date": _date(day),
             },
@@ -375,16 +439,16 @@ class ChunkExtract:
 
     def truth(self) -> pl.DataFrame:
         """Latent 12-month risk at the cut and what happened next, for the registered living."""
-        ev, pp, D = self.ev, self.pp, self.D
+        ev, pp, cut_day = self.ev, self.pp, self.cut_day
         tp, risk = ev.truth_pidx, ev.truth_risk
-        ok = (pp.reg_start[tp] <= D) & (pp.leave[tp] > D) & (ev.death_day[tp] > D)
+        ok = (pp.reg_start[tp] <= cut_day) & (pp.leave[tp] > cut_day) & (ev.death_day[tp] > cut_day)
         tp, risk = tp[ok], risk[ok]
         sp = ev.tables["spells"]
         emergency = sp["method"] < len(EMERGENCY_METHODS)
-        inwin = emergency & (sp["adm"] > D) & (sp["adm"] <= D + P.FOLLOW_UP_DAYS)
+        inwin = emergency & (sp["adm"] > cut_day) & (sp["adm"] <= cut_day + params.FOLLOW_UP_DAYS)
         first_adm = np.full(len(pp), NEVER, dtype=np.int64)
         np.minimum.at(first_adm, sp["pidx"][inwin], sp["adm"][inwin])
-        death = np.where(ev.death_day <= D + P.FOLLOW_UP_DAYS, ev.death_day, NEVER)
+        death = np.where(ev.death_day <= cut_day + params.FOLLOW_UP_DAYS, ev.death_day, NEVER)
         adm, dth = first_adm[tp], death[tp]
         when = np.minimum(adm, dth)
         event = when < NEVER
@@ -412,9 +476,13 @@ def _month_start_day(months: np.ndarray) -> np.ndarray:
     )
 
 
-def _icd10_text(vocab: np.ndarray, idx: np.ndarray, style: np.ndarray) -> np.ndarray:
-    """HES-style ICD-10 text: mostly `I500`, sometimes `I50.0`, `F000D`, `R69-`, ` I500 `, `S7200`."""
+def _icd10_text(
+    vocab: np.ndarray, idx: np.ndarray, style: np.ndarray, variant: np.ndarray | None = None
+) -> np.ndarray:
+    """HES-style ICD-10: mostly `I500`; sometimes `I50.0`, `F000D`, `R69-`, ` I500 `, `S7200`."""
     out = np.where(idx >= 0, vocab[np.maximum(idx, 0)], "").astype(object)
+    if variant is None:
+        variant = np.arange(idx.size) % 2 == 1
     for i in np.flatnonzero((idx >= 0) & (style > 0)):
         code = out[i]
         s = style[i]
@@ -422,11 +490,11 @@ def _icd10_text(vocab: np.ndarray, idx: np.ndarray, style: np.ndarray) -> np.nda
         if s == 1:
             out[i] = code[:3] if filler else f"{code[:3]}.{code[3:]}"
         elif s == 2:
-            out[i] = code + ("D" if i % 2 else "A")
+            out[i] = code + ("D" if variant[i] else "A")
         elif s == 3:
             out[i] = (code[:3] if filler else code) + "-"
         elif s == 4:
-            out[i] = f" {code}  " if i % 2 else f"{code} "
+            out[i] = f" {code}  " if variant[i] else f"{code} "
         elif s == 5 and not filler:
             out[i] = code + "0"
     out[idx < 0] = None

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
+from multiprocessing import get_context
 from pathlib import Path
 from typing import IO
 
@@ -16,7 +21,7 @@ import pyarrow.parquet as pq
 
 from pipelines.contract import FILE_FORMATS, FILES, MANIFEST_NAME
 from pipelines.errors import CasefinderError
-from synthetic import params as P
+from synthetic import params
 from synthetic.defects import (
     BOM,
     EXTRA_COLUMN,
@@ -26,7 +31,7 @@ from synthetic.defects import (
     inject_rows,
 )
 from synthetic.extracts import ChunkExtract, Cut, lsoa_frame, practices_frame
-from synthetic.population import build_geography, make_people, nhs_numbers
+from synthetic.population import Geography, build_geography, make_people, nhs_numbers
 from synthetic.reference import load_reference
 from synthetic.simulate import simulate_chunk
 
@@ -99,17 +104,76 @@ class _Writer:
             self._pq.close()
 
 
+@dataclass(frozen=True)
+class _ChunkJob:
+    """Everything a worker needs to simulate and cut one chunk of persons."""
+
+    chunk: int
+    start: int
+    numbers: np.ndarray
+    geo: Geography
+    seed: int
+    extract_day: int
+    defect_rate: float
+
+
+@dataclass
+class _ChunkOutput:
+    frames: dict[str, pl.DataFrame]
+    defects: dict[str, list[Defect]]
+    truth: pl.DataFrame
+
+
+def _chunk_job(job: _ChunkJob) -> _ChunkOutput:
+    """Simulate one chunk, cut it at the extract date and inject its row defects."""
+    ref = load_reference()
+    static_rng = np.random.default_rng(np.random.SeedSequence([job.seed, job.chunk, 0]))
+    people = make_people(job.start, job.numbers.size, job.numbers, job.geo, static_rng, ref)
+    events = simulate_chunk(people, ref, job.seed, job.chunk, job.extract_day)
+    cut = Cut(extract_day=job.extract_day, seed=job.seed, chunk=job.chunk)
+    extract = ChunkExtract(events, job.geo, ref, cut)
+    out = _ChunkOutput(frames={}, defects={}, truth=extract.truth())
+    for file_no, name in enumerate(PER_PERSON_FILES):
+        rng = np.random.default_rng(np.random.SeedSequence([job.seed, job.chunk, 4, file_no]))
+        out.frames[name], out.defects[name] = inject_rows(
+            name, getattr(extract, name)(), job.defect_rate, rng, UNKNOWN_PRACTICE_CODE
+        )
+    return out
+
+
+def _run_jobs(
+    jobs: Iterator[_ChunkJob], n_jobs: int, workers: int | None
+) -> Iterator[_ChunkOutput]:
+    """Yield chunk outputs in chunk order, computed in up to `workers` processes."""
+    workers = min(2, os.cpu_count() or 1) if workers is None else workers
+    if workers <= 1 or n_jobs == 1:
+        yield from (_chunk_job(job) for job in jobs)
+        return
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        pending: deque[Future[_ChunkOutput]] = deque()
+        for job in jobs:
+            pending.append(pool.submit(_chunk_job, job))
+            if len(pending) > workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
 def validate_options(patients: int, extract_date: date, fmt: str, defect_rate: float) -> None:
     """Raise CasefinderError for options the generator cannot honour."""
     if patients < 100:
         raise CasefinderError("--patients must be at least 100")
     if fmt not in FILE_FORMATS:
         raise CasefinderError(f"--format must be one of {', '.join(FILE_FORMATS)}")
-    earliest = date(P.SIM_START.year + P.MIN_HISTORY_YEARS, P.SIM_START.month, P.SIM_START.day)
-    if not earliest <= extract_date <= P.LATEST_EXTRACT_DATE:
+    earliest = date(
+        params.SIM_START.year + params.MIN_HISTORY_YEARS,
+        params.SIM_START.month,
+        params.SIM_START.day,
+    )
+    if not earliest <= extract_date <= params.LATEST_EXTRACT_DATE:
         raise CasefinderError(
-            f"--extract-date must be between {earliest} and {P.LATEST_EXTRACT_DATE} "
-            f"(history starts {P.SIM_START})"
+            f"--extract-date must be between {earliest} and {params.LATEST_EXTRACT_DATE} "
+            f"(history starts {params.SIM_START})"
         )
     if not 0.0 <= defect_rate <= 0.2:
         raise CasefinderError("--defect-rate must be between 0 and 0.2")
@@ -119,20 +183,24 @@ def generate(
     out_dir: Path,
     patients: int = 50_000,
     seed: int = 42,
-    extract_date: date = P.DEFAULT_EXTRACT_DATE,
+    extract_date: date = params.DEFAULT_EXTRACT_DATE,
     fmt: str = "csv",
-    defect_rate: float = P.DEFAULT_DEFECT_RATE,
+    defect_rate: float = params.DEFAULT_DEFECT_RATE,
     truth_dir: Path | None = None,
+    workers: int | None = None,
 ) -> SynthResult:
     """Write a complete synthetic extract set to `out_dir` and its truth to `truth_dir`.
 
     `truth_dir` defaults to `out_dir.parent / "truth" / out_dir.name`. The same arguments give
     byte-identical files. `defect_rate=0` writes a clean set (messy ICD-10 forms remain: they
-    are valid input, not defects).
+    are valid input, not defects). Chunks of persons are simulated in `workers` processes
+    (default: up to 2); the output does not depend on it.
     """
     validate_options(patients, extract_date, fmt, defect_rate)
     out_dir = Path(out_dir)
-    truth_dir = Path(truth_dir) if truth_dir is not None else out_dir.parent / "truth" / out_dir.name
+    truth_dir = (
+        Path(truth_dir) if truth_dir is not None else out_dir.parent / "truth" / out_dir.name
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     truth_dir.mkdir(parents=True, exist_ok=True)
     for name in FILES:
@@ -144,7 +212,7 @@ def generate(
     global_rng = np.random.default_rng(np.random.SeedSequence([seed, 10**9]))
     geo = build_geography(patients, global_rng, ref)
     numbers = nhs_numbers(patients, global_rng)
-    extract_day = P.day_number(extract_date)
+    extract_day = params.day_number(extract_date)
     names = list(FILES)
     bom_files: set[str] = set()
     extra_files: set[str] = set()
@@ -170,24 +238,29 @@ def generate(
     try:
         writers["practices"].write(practices_frame(geo))
         writers["lsoa_imd"].write(lsoa_frame(geo))
-        n_chunks = -(-patients // P.CHUNK_SIZE)
-        for chunk in range(n_chunks):
-            start = chunk * P.CHUNK_SIZE
-            n = min(P.CHUNK_SIZE, patients - start)
-            static_rng = np.random.default_rng(np.random.SeedSequence([seed, chunk, 0]))
-            people = make_people(start, n, numbers, geo, static_rng, ref)
-            events = simulate_chunk(people, ref, seed, chunk, extract_day)
-            cut = Cut(extract_day=extract_day, seed=seed, chunk=chunk)
-            extract = ChunkExtract(events, geo, ref, cut)
-            for file_no, name in enumerate(PER_PERSON_FILES):
-                df = getattr(extract, name)()
-                rng = np.random.default_rng(np.random.SeedSequence([seed, chunk, 4, file_no]))
-                df, found = inject_rows(name, df, defect_rate, rng, UNKNOWN_PRACTICE_CODE)
+        n_chunks = -(-patients // params.CHUNK_SIZE)
+        jobs = (
+            _ChunkJob(
+                chunk=c,
+                start=c * params.CHUNK_SIZE,
+                numbers=numbers[c * params.CHUNK_SIZE : (c + 1) * params.CHUNK_SIZE],
+                geo=geo,
+                seed=seed,
+                extract_day=extract_day,
+                defect_rate=defect_rate,
+            )
+            for c in range(n_chunks)
+        )
+        for done, out in enumerate(_run_jobs(jobs, n_chunks, workers), start=1):
+            for name in PER_PERSON_FILES:
                 offset = writers[name].rows
-                defects += [Defect(d.file, (d.row or 0) + offset, d.column, d.kind) for d in found]
-                writers[name].write(df)
-            truth_frames.append(extract.truth())
-            log.info("synthetic chunk %d of %d written", chunk + 1, n_chunks)
+                defects += [
+                    Defect(d.file, (d.row or 0) + offset, d.column, d.kind)
+                    for d in out.defects[name]
+                ]
+                writers[name].write(out.frames[name])
+            truth_frames.append(out.truth)
+            log.info("synthetic chunk %d of %d written", done, n_chunks)
     finally:
         for w in writers.values():
             w.close()

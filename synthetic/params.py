@@ -37,7 +37,26 @@ AGE_BAND_SHARES = (
 )  # fmt: skip
 SEX_CODES = ("1", "2", "9", "X")
 SEX_SHARES = (0.494, 0.505, 0.0005, 0.0005)
-ETHNIC_CODES = ("A", "B", "C", "D", "E", "F", "G", "H", "J", "K", "L", "M", "N", "P", "R", "S", "Z", "99")  # fmt: skip
+ETHNIC_CODES = (
+    "A",
+    "B",
+    "C",
+    "D",
+    "E",
+    "F",
+    "G",
+    "H",
+    "J",
+    "K",
+    "L",
+    "M",
+    "N",
+    "P",
+    "R",
+    "S",
+    "Z",
+    "99",
+)
 ETHNIC_SHARES_UNDER_65 = (
     0.70, 0.004, 0.07, 0.008, 0.005, 0.01, 0.008, 0.035, 0.03, 0.013, 0.02, 0.03,
     0.012, 0.006, 0.008, 0.018, 0.02, 0.003,
@@ -99,6 +118,8 @@ ELECTIVE_BASE = 0.02
 ELECTIVE_OLDER = 0.05
 ELECTIVE_FRAIL = 0.2
 MATERNITY_RATE = 0.06  # women 18-44, per year
+BACKGROUND_MEDS_PER_YEAR_OVER_40 = 0.12  # repeat medicines at entry per year of age over 40
+NEW_MEDS_FRAIL = 2.5  # new repeat medicines per year, times expit(phi)
 ACUTE_ANTIBIOTIC_BASE = 0.25
 ACUTE_ANTIBIOTIC_FRAIL = 1.2
 

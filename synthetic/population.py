@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synthetic import params as P
+from synthetic import params
 from synthetic.reference import Reference
 
 log = logging.getLogger(__name__)
@@ -36,9 +36,9 @@ class Geography:
 
 def build_geography(n_persons: int, rng: np.random.Generator, ref: Reference) -> Geography:
     """Practices scale with list size (~8,000 each), at least 12 in at least 6 neighbourhoods."""
-    n_practices = max(P.MIN_PRACTICES, round(n_persons / P.PATIENTS_PER_PRACTICE))
-    n_pcns = max(P.MIN_NEIGHBOURHOODS, math.ceil(n_practices / 3))
-    n_neigh = max(P.MIN_NEIGHBOURHOODS, math.ceil(n_pcns / 2))
+    n_practices = max(params.MIN_PRACTICES, round(n_persons / params.PATIENTS_PER_PRACTICE))
+    n_pcns = max(params.MIN_NEIGHBOURHOODS, math.ceil(n_practices / 3))
+    n_neigh = max(params.MIN_NEIGHBOURHOODS, math.ceil(n_pcns / 2))
     places = list(ref.places)
     order = rng.permutation(len(places))
 
@@ -61,7 +61,7 @@ def build_geography(n_persons: int, rng: np.random.Generator, ref: Reference) ->
         [f"{place(n_neigh + n_pcns + i)} {kinds[i % len(kinds)]}" for i in range(n_practices)]
     )
     sizes = rng.lognormal(0.0, 0.45, n_practices)
-    n_lsoa = max(4 * n_neigh, math.ceil(n_persons / P.PATIENTS_PER_LSOA))
+    n_lsoa = max(4 * n_neigh, math.ceil(n_persons / params.PATIENTS_PER_LSOA))
     lsoa_neigh = np.arange(n_lsoa) % n_neigh
     neigh_deprivation = rng.uniform(2.0, 9.0, n_neigh)
     imd = np.clip(np.rint(neigh_deprivation[lsoa_neigh] + rng.normal(0, 2.0, n_lsoa)), 1, 10)
@@ -148,7 +148,7 @@ class People:
 
 
 def _ages_from_pyramid(rng: np.random.Generator, n: int, young_adult_boost: bool) -> np.ndarray:
-    shares = np.array(P.AGE_BAND_SHARES, dtype=float)
+    shares = np.array(params.AGE_BAND_SHARES, dtype=float)
     if young_adult_boost:
         shares[4:8] *= 2.5
         shares[13:] *= 0.3
@@ -160,14 +160,19 @@ def _ages_from_pyramid(rng: np.random.Generator, n: int, young_adult_boost: bool
 
 
 def make_people(
-    start: int, n: int, numbers: np.ndarray, geo: Geography, rng: np.random.Generator, ref: Reference
+    start: int,
+    n: int,
+    numbers: np.ndarray,
+    geo: Geography,
+    rng: np.random.Generator,
+    ref: Reference,
 ) -> People:
-    """Draw the static attributes of persons `start` .. `start + n - 1`."""
-    sim_start = P.day_number(P.SIM_START)
-    arrivals_end = P.day_number(P.ARRIVALS_END)
+    """Draw the static attributes of persons `start` .. `start + n - 1` (NHS numbers given)."""
+    sim_start = params.day_number(params.SIM_START)
+    arrivals_end = params.day_number(params.ARRIVALS_END)
     year = 365.25
-    is_arrival = rng.random(n) < P.ARRIVAL_SHARE
-    is_newborn = is_arrival & (rng.random(n) < P.NEWBORN_SHARE_OF_ARRIVALS)
+    is_arrival = rng.random(n) < params.ARRIVAL_SHARE
+    is_newborn = is_arrival & (rng.random(n) < params.NEWBORN_SHARE_OF_ARRIVALS)
     arrival_day = rng.integers(sim_start + 1, arrivals_end, n)
     age_baseline = _ages_from_pyramid(rng, n, young_adult_boost=False)
     age_mover = _ages_from_pyramid(rng, n, young_adult_boost=True)
@@ -180,11 +185,17 @@ def make_people(
     reg_start = np.maximum(reg_start, dob).astype(np.int64)
     leave_rate = np.where(
         age_at_entry >= 65,
-        P.LEAVE_RATE_OLD,
-        np.where((age_at_entry >= 18) & (age_at_entry < 40), P.LEAVE_RATE_YOUNG_ADULT, P.LEAVE_RATE_OTHER),
+        params.LEAVE_RATE_OLD,
+        np.where(
+            (age_at_entry >= 18) & (age_at_entry < 40),
+            params.LEAVE_RATE_YOUNG_ADULT,
+            params.LEAVE_RATE_OTHER,
+        ),
     )
     leave = entry + np.floor(rng.exponential(1.0 / leave_rate) * year).astype(np.int64) + 1
-    sex = rng.choice(len(P.SEX_CODES), n, p=np.array(P.SEX_SHARES) / sum(P.SEX_SHARES))
+    sex = rng.choice(
+        len(params.SEX_CODES), n, p=np.array(params.SEX_SHARES) / sum(params.SEX_SHARES)
+    )
     practice = np.searchsorted(geo.practice_weight, rng.random(n) * geo.practice_weight[-1])
     practice = np.minimum(practice, geo.practice_code.size - 1)
     neigh = geo.practice_neighbourhood[practice]
@@ -195,8 +206,8 @@ def make_people(
         sel = neigh == k
         lsoa[sel] = members[np.minimum((u[sel] * members.size).astype(np.int64), members.size - 1)]
     imd = geo.lsoa_imd[lsoa]
-    p_young = np.array(P.ETHNIC_SHARES_UNDER_65)
-    p_old = np.array(P.ETHNIC_SHARES_65_PLUS)
+    p_young = np.array(params.ETHNIC_SHARES_UNDER_65)
+    p_old = np.array(params.ETHNIC_SHARES_65_PLUS)
     eth_young = rng.choice(p_young.size, n, p=p_young / p_young.sum())
     eth_old = rng.choice(p_old.size, n, p=p_old / p_old.sum())
     ethnic = np.where(age_at_entry >= 65, eth_old, eth_young)
@@ -209,18 +220,22 @@ def make_people(
         for is_f, lists in ((True, ref.given_female), (False, ref.given_male)):
             sel = (era == e) & (female == is_f)
             names = lists[e]
-            given[sel] = names[np.minimum((ug[sel] ** 1.4 * names.size).astype(np.int64), names.size - 1)]
-    family = ref.family[np.minimum((rng.random(n) ** 1.6 * ref.family.size).astype(np.int64), ref.family.size - 1)]
-    hidden = rng.normal(0.0, P.HIDDEN_RISK_SD, n)
+            given[sel] = names[
+                np.minimum((ug[sel] ** 1.4 * names.size).astype(np.int64), names.size - 1)
+            ]
+    family = ref.family[
+        np.minimum((rng.random(n) ** 1.6 * ref.family.size).astype(np.int64), ref.family.size - 1)
+    ]
+    hidden = rng.normal(0.0, params.HIDDEN_RISK_SD, n)
     phi0 = (
-        P.PHI_INTERCEPT
-        + P.PHI_AGE_SLOPE * (age_at_entry - 50.0)
-        + P.PHI_NOISE * rng.normal(0.0, 1.0, n)
-        + P.PHI_DEPRIVATION * (5.5 - imd)
+        params.PHI_INTERCEPT
+        + params.PHI_AGE_SLOPE * (age_at_entry - 50.0)
+        + params.PHI_NOISE * rng.normal(0.0, 1.0, n)
+        + params.PHI_DEPRIVATION * (5.5 - imd)
     )
     return People(
         pid=np.arange(start, start + n, dtype=np.int64),
-        nhs=numbers[start : start + n],
+        nhs=np.asarray(numbers, dtype=np.int64),
         sex=sex,
         dob=dob.astype(np.int64),
         reg_start=reg_start,

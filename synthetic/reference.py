@@ -152,7 +152,8 @@ def load_reference() -> Reference:
     def names(path: Path, column: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         rows = _rows(path)
         return tuple(  # type: ignore[return-value]
-            np.array([r[column] for r in rows if r["era"] == era]) for era in ("old", "mid", "young")
+            np.array([r[column] for r in rows if r["era"] == era])
+            for era in ("old", "mid", "young")
         )
 
     inv_vocab = np.array(sorted(vocab, key=vocab.__getitem__))

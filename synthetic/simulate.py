@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from synthetic import params as P
+from synthetic import params
 from synthetic.population import People
 from synthetic.reference import Reference
 
@@ -117,6 +117,9 @@ class _Sim:
             self.med_by_indication.setdefault(ind, []).append(i)  # type: ignore[arg-type]
         self.med_by_indication = {k: np.array(v) for k, v in self.med_by_indication.items()}
         self.slug_bit = {s: i for i, s in enumerate(ref.deficit_slugs)}
+        self.chronic_meds = np.array(
+            [i for i, ind in enumerate(ref.med_indication) if ind != "acute"], dtype=np.int64
+        )
         self.deficit_cum = np.cumsum(ref.deficit_weights) / ref.deficit_weights.sum()
 
     # ---- helpers that emit rows -------------------------------------------------------
@@ -126,7 +129,10 @@ class _Sim:
         if value is None:
             value = np.full(pidx.size, np.nan)
         self.t["gp"].add(
-            pidx=pidx, day=np.asarray(day, dtype=np.int64), code=code, value=np.asarray(value, float)
+            pidx=pidx,
+            day=np.asarray(day, dtype=np.int64),
+            code=code,
+            value=np.asarray(value, float),
         )
 
     def deficit_code(self, bits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -163,7 +169,7 @@ class _Sim:
         np.add.at(self.med_seq, who, 1)
         if chronic:
             stop = start + (rng.exponential(8.0, n) * YEAR).astype(np.int64)
-            interval = np.where(rng.random(n) < 0.6, 28, 56)
+            interval = np.where(rng.random(n) < 0.3, 28, 56)
         else:
             stop = start + 1
             interval = np.full(n, 28)
@@ -179,8 +185,8 @@ class _Sim:
         if ref_day is None:
             ref_day = np.full(n, -1)
             ref_min = np.zeros(n, dtype=np.int64)
-        attended = rng.random(n) >= P.CSDS_DID_NOT_ATTEND
-        resub = (rng.random(n) < P.CSDS_RESUBMISSION).astype(np.int64)
+        attended = rng.random(n) >= params.CSDS_DID_NOT_ATTEND
+        resub = (rng.random(n) < params.CSDS_RESUBMISSION).astype(np.int64)
         resub += (resub > 0) & (rng.random(n) < 0.25)
         self.t["cc"].add(
             pidx=who,
@@ -217,9 +223,11 @@ class _Sim:
         pp, ref, n = self.pp, self.ref, self.n
         entry = pp.entry
         age = (entry - pp.dob) / YEAR
-        F = expit(self.phi)
-        k = np.minimum(rng.poisson(33 * F * 0.9), 25)
-        logw = np.where(ref.deficit_weights > 0, np.log(np.maximum(ref.deficit_weights, 1e-12)), -np.inf)
+        frail = expit(self.phi)
+        k = np.minimum(rng.poisson(33 * frail * 0.9), 25)
+        logw = np.where(
+            ref.deficit_weights > 0, np.log(np.maximum(ref.deficit_weights, 1e-12)), -np.inf
+        )
         keys = logw[None, :] + rng.gumbel(size=(n, logw.size))
         order = np.argsort(-keys, axis=1)
         ranks = np.empty_like(order)
@@ -235,16 +243,30 @@ class _Sim:
         np.bitwise_or.at(self.defmask, pidx, np.left_shift(np.uint64(1), bits.astype(np.uint64)))
         self.n_def = chosen.sum(axis=1)
         self.start_meds(pidx, bits, day, rng)
+        # Background repeat medicines, more with age (statins, analgesia, PPIs, ...).
+        bg = rng.poisson(np.maximum(age - 40, 0) * params.BACKGROUND_MEDS_PER_YEAR_OVER_40)
+        who = np.repeat(np.arange(n), bg)
+        pool = self.chronic_meds
+        start = entry[who] - rng.integers(1, 5 * 365, who.size)
+        self.add_meds(who, pool[rng.integers(0, pool.size, who.size)], start, rng, chronic=True)
         # Housebound and care home at entry, near their steady state.
-        lam_hb = P.HOUSEBOUND_MAX * expit(P.HOUSEBOUND_PHI_SCALE * (self.phi - P.HOUSEBOUND_PHI_CENTRE))
-        lam_d = np.exp(P.DEATH_LOG_INTERCEPT + P.DEATH_PHI_SLOPE * self.phi + P.DEATH_AGE_SLOPE * (age - 80))
-        p_hb = np.where(age >= 40, lam_hb / (lam_hb + P.HOUSEBOUND_RECOVERY + lam_d + 0.3), 0.0)
+        lam_hb = params.HOUSEBOUND_MAX * expit(
+            params.HOUSEBOUND_PHI_SCALE * (self.phi - params.HOUSEBOUND_PHI_CENTRE)
+        )
+        lam_d = np.exp(
+            params.DEATH_LOG_INTERCEPT
+            + params.DEATH_PHI_SLOPE * self.phi
+            + params.DEATH_AGE_SLOPE * (age - 80)
+        )
+        p_hb = np.where(
+            age >= 40, lam_hb / (lam_hb + params.HOUSEBOUND_RECOVERY + lam_d + 0.3), 0.0
+        )
         hb = rng.random(n) < p_hb
         who = np.flatnonzero(hb)
         hb_day = entry[who] - 1 - rng.integers(0, 3 * 365, who.size)
         self.gp(who, hb_day, self.misc_code("housebound", who.size, rng, skew=3.0))
         self.hb[who] = True
-        lam_ch = P.CARE_HOME_BASE + P.CARE_HOME_FRAIL * F[who]
+        lam_ch = params.CARE_HOME_BASE + params.CARE_HOME_FRAIL * frail[who]
         ch = rng.random(who.size) < lam_ch / (lam_ch + lam_d[who] + 0.5)
         cw = who[ch]
         ch_day = hb_day[ch] + rng.integers(0, 365, cw.size)
@@ -254,9 +276,11 @@ class _Sim:
         kind = np.where(rng.random(cw.size) < 0.5, 2, 3)
         for k_ in (2, 3):
             s = kind == k_
-            self.social(cw[s], k_, ch_day[s], np.full(int(s.sum()), NEVER), np.full(int(s.sum()), np.nan))
+            self.social(
+                cw[s], k_, ch_day[s], np.full(int(s.sum()), NEVER), np.full(int(s.sum()), np.nan)
+            )
         home = who[~ch]
-        hc = home[rng.random(home.size) < P.HOME_CARE_AT_HOUSEBOUND]
+        hc = home[rng.random(home.size) < params.HOME_CARE_AT_HOUSEBOUND]
         self.social(
             hc,
             0,
@@ -264,30 +288,35 @@ class _Sim:
             entry[hc] + (rng.exponential(2.0, hc.size) * YEAR).astype(np.int64),
             np.round(rng.uniform(3, 21, hc.size) * 2) / 2,
         )
-        cl = who[rng.random(who.size) < P.CASELOAD_AT_HOUSEBOUND]
+        cl = who[rng.random(who.size) < params.CASELOAD_AT_HOUSEBOUND]
         cl_start = entry[cl] - 1 - rng.integers(0, 365, cl.size)
-        cl_end = entry[cl] + (rng.exponential(1.0 / P.CASELOAD_END_RATE, cl.size) * YEAR).astype(np.int64)
-        self.t["caseload"].add(pidx=cl, team=rng.integers(0, len(CASELOAD_TEAMS), cl.size),
-                               start=cl_start, end=cl_end)  # fmt: skip
+        cl_end = entry[cl] + (
+            rng.exponential(1.0 / params.CASELOAD_END_RATE, cl.size) * YEAR
+        ).astype(np.int64)
+        self.t["caseload"].add(
+            pidx=cl, team=rng.integers(0, len(CASELOAD_TEAMS), cl.size), start=cl_start, end=cl_end
+        )
         # Opt-outs (recorded on a fixed date of their own; shown once it is on or before the cut).
-        for kind_, share in ((0, P.OPT_OUT_TYPE1), (1, P.OPT_OUT_NDOO)):
+        for kind_, share in ((0, params.OPT_OUT_TYPE1), (1, params.OPT_OUT_NDOO)):
             w = np.flatnonzero(rng.random(n) < share)
-            lo = np.maximum(pp.reg_start[w], P.day_number(P.SIM_START) - 6 * 365)
-            rec = lo + (rng.random(w.size) * (P.day_number(P.ARRIVALS_END) - lo)).astype(np.int64)
+            lo = np.maximum(pp.reg_start[w], params.day_number(params.SIM_START) - 6 * 365)
+            rec = lo + (rng.random(w.size) * (params.day_number(params.ARRIVALS_END) - lo)).astype(
+                np.int64
+            )
             self.t["optout"].add(pidx=w, kind=np.full(w.size, kind_), day=rec)
 
     # ---- one step ------------------------------------------------------------------------
     def step(self, s: int, t0: int, truth_day: int | None) -> tuple[np.ndarray, np.ndarray] | None:
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, self.chunk, 2, s]))
         pp, ref = self.pp, self.ref
-        dt = P.STEP_DAYS / YEAR
-        t1 = t0 + P.STEP_DAYS
+        dt = params.STEP_DAYS / YEAR
+        t1 = t0 + params.STEP_DAYS
         a = np.flatnonzero((self.death == NEVER) & (pp.entry < t1) & (pp.leave > t0))
         na = a.size
         if na == 0:
             return None
         phi = self.phi[a]
-        F = expit(phi)
+        frail = expit(phi)
         age = (t0 - pp.dob[a]) / YEAR
         hidden = pp.hidden[a]
         hb = self.hb[a]
@@ -295,32 +324,34 @@ class _Sim:
         old = age >= 65
 
         def days(k: int | None = None) -> np.ndarray:
-            return t0 + rng.integers(0, P.STEP_DAYS, na if k is None else k)
+            return t0 + rng.integers(0, params.STEP_DAYS, na if k is None else k)
 
         def minutes(k: int, lo: int = 8 * 60, hi: int = 18 * 60) -> np.ndarray:
             return rng.integers(lo, hi, k)
 
         base_em = np.exp(
-            P.EMERGENCY_LOG_INTERCEPT
-            + P.EMERGENCY_PHI_SLOPE * phi
+            params.EMERGENCY_LOG_INTERCEPT
+            + params.EMERGENCY_PHI_SLOPE * phi
             + hidden
-            + P.EMERGENCY_RECENT_ADMISSION * self.recent_adm[a]
-            + P.EMERGENCY_RECENT_FALL * self.recent_fall[a]
-            + P.EMERGENCY_HOUSEBOUND * hb
+            + params.EMERGENCY_RECENT_ADMISSION * self.recent_adm[a]
+            + params.EMERGENCY_RECENT_FALL * self.recent_fall[a]
+            + params.EMERGENCY_HOUSEBOUND * hb
         )
         lam_death = np.exp(
-            P.DEATH_LOG_INTERCEPT
-            + P.DEATH_PHI_SLOPE * phi
-            + P.DEATH_AGE_SLOPE * (age - 80)
+            params.DEATH_LOG_INTERCEPT
+            + params.DEATH_PHI_SLOPE * phi
+            + params.DEATH_AGE_SLOPE * (age - 80)
             + 0.5 * hidden
         )
         truth = None
         if truth_day is not None:
-            risk = 1.0 - np.exp(-(P.EMERGENCY_FLOOR + base_em + lam_death))
+            risk = 1.0 - np.exp(-(params.EMERGENCY_FLOOR + base_em + lam_death))
             truth = (a, risk)
 
         # Falls.
-        fall = rng.random(na) < _p(P.FALL_BASE + P.FALL_FRAIL * F * np.exp(0.3 * hidden), dt)
+        fall = rng.random(na) < _p(
+            params.FALL_BASE + params.FALL_FRAIL * frail * np.exp(0.3 * hidden), dt
+        )
         fall_day = days()
         fi = np.flatnonzero(fall)
         coded = fi[rng.random(fi.size) < 0.7]
@@ -337,17 +368,27 @@ class _Sim:
         dies = rng.random(na) < _p(lam_death, dt)
         death_day = days()
         di = np.flatnonzero(dies)
-        in_hosp = di[rng.random(di.size) < np.where(ch[di], 0.2, P.DIED_IN_HOSPITAL)]
+        in_hosp = di[rng.random(di.size) < np.where(ch[di], 0.2, params.DIED_IN_HOSPITAL)]
         los = np.minimum(rng.geometric(0.15, in_hosp.size) - 1, 40)
-        self._spells(a[in_hosp], death_day[in_hosp] - los, death_day[in_hosp], "death",
-                     F[in_hosp], age[in_hosp], ch[in_hosp], rng)  # fmt: skip
+        self._spells(
+            a[in_hosp],
+            death_day[in_hosp] - los,
+            death_day[in_hosp],
+            "death",
+            frail[in_hosp],
+            age[in_hosp],
+            ch[in_hosp],
+            rng,
+        )
 
         # Emergency admissions.
-        lam_em = (P.EMERGENCY_FLOOR + base_em) * (1.0 + 2.0 * fall)
+        lam_em = (params.EMERGENCY_FLOOR + base_em) * (1.0 + 2.0 * fall)
         em = (rng.random(na) < _p(lam_em, dt)) & ~dies & (self.in_hosp[a] < t0)
         ei = np.flatnonzero(em)
         adm = np.where(fall[ei], fall_day[ei], days(ei.size))
-        los = np.floor(np.exp(rng.normal(np.log(1.0 + 8.0 * F[ei] + 0.5 * (age[ei] > 65)), 0.8)))
+        los = np.floor(
+            np.exp(rng.normal(np.log(1.0 + 8.0 * frail[ei] + 0.5 * (age[ei] > 65)), 0.8))
+        )
         los = np.minimum(los, 90).astype(np.int64)
         los = np.where((age[ei] < 50) & (rng.random(ei.size) < 0.35), 0, los)
         dis = adm + los
@@ -360,78 +401,131 @@ class _Sim:
                 _pick(np.cumsum([0.1, 0.35, 0.2, 0.15, 0.2]), rng.random(ei.size)),
             ),
         )
-        dest = self._spells(a[ei], adm, dis, cause, F[ei], age[ei], ch[ei], rng)
+        dest = self._spells(a[ei], adm, dis, cause, frail[ei], age[ei], ch[ei], rng)
         self.in_hosp[a[ei]] = dis
         self.recent_adm[a[ei]] += 1.0
-        self.phi[a[ei]] += P.PHI_JUMP_ADMISSION
+        self.phi[a[ei]] += params.PHI_JUMP_ADMISSION
         # After discharge: care home moves, temporary housebound, reablement.
         to_ch = ei[np.isin(dest, (3, 4, 5)) & ~ch[ei]]
         self._enter_care_home(a[to_ch], dis[np.isin(ei, to_ch)], rng)
-        tmp = ei[old[ei] & ~hb[ei] & (rng.random(ei.size) < P.HOUSEBOUND_AFTER_ADMISSION)]
+        tmp = ei[old[ei] & ~hb[ei] & (rng.random(ei.size) < params.HOUSEBOUND_AFTER_ADMISSION)]
         tmp_day = dis[np.isin(ei, tmp)] + rng.integers(1, 21, tmp.size)
         self.gp(a[tmp], tmp_day, np.full(tmp.size, ref.misc["housebound"][3]))
         self._become_housebound(a[tmp], tmp_day, rng, temporary=True)
-        rb_sel = old[ei] & (F[ei] > 0.06) & (rng.random(ei.size) < P.REABLEMENT_AFTER_DISCHARGE)
+        rb_sel = (
+            old[ei] & (frail[ei] > 0.06) & (rng.random(ei.size) < params.REABLEMENT_AFTER_DISCHARGE)
+        )
         rb = ei[rb_sel]
         rb_dis = dis[rb_sel]
         self.new_referral(a[rb])
         ref_min = minutes(rb.size, 9 * 60, 17 * 60)
-        wait = np.where(rng.random(rb.size) < P.REABLEMENT_WITHIN_STANDARD,
-                        rng.integers(0, 3, rb.size), rng.integers(3, 6, rb.size))  # fmt: skip
+        wait = np.where(
+            rng.random(rb.size) < params.REABLEMENT_WITHIN_STANDARD,
+            rng.integers(0, 3, rb.size),
+            rng.integers(3, 6, rb.size),
+        )
         first = rb_dis + wait
-        self.contacts(a[rb], first, minutes(rb.size), TEAMS.index("reablement"), 1,
-                      self.location_of(a[rb]), rng, rb_dis, ref_min)  # fmt: skip
+        self.contacts(
+            a[rb],
+            first,
+            minutes(rb.size),
+            TEAMS.index("reablement"),
+            1,
+            self.location_of(a[rb]),
+            rng,
+            rb_dis,
+            ref_min,
+        )
         more = rng.poisson(4.0, rb.size)
         w = np.repeat(rb, more)
-        self.contacts(a[w], np.repeat(first, more) + rng.integers(1, 42, w.size), minutes(w.size),
-                      TEAMS.index("reablement"), 2, self.location_of(a[w]), rng,
-                      np.repeat(rb_dis, more), np.repeat(ref_min, more))  # fmt: skip
+        self.contacts(
+            a[w],
+            np.repeat(first, more) + rng.integers(1, 42, w.size),
+            minutes(w.size),
+            TEAMS.index("reablement"),
+            2,
+            self.location_of(a[w]),
+            rng,
+            np.repeat(rb_dis, more),
+            np.repeat(ref_min, more),
+        )
         srb = rb[rng.random(rb.size) < 0.3]
         srb_start = dis[np.isin(ei, srb)] + rng.integers(1, 4, srb.size)
         self.social(a[srb], 1, srb_start, srb_start + 42, np.round(rng.uniform(5, 14, srb.size)))
 
         # A&E attendances that did not lead to admission (falls often go to A&E).
-        lam_ae = P.AE_BASE + P.AE_FRAIL * F + P.AE_YOUNG_ADULT * ((age >= 15) & (age < 35))
+        lam_ae = (
+            params.AE_BASE
+            + params.AE_FRAIL * frail
+            + params.AE_YOUNG_ADULT * ((age >= 15) & (age < 35))
+        )
         ae = (rng.random(na) < _p(lam_ae, dt)) | (fall & ~em & (rng.random(na) < 0.35))
         ai = np.flatnonzero(ae & ~dies)
         ae_cause = np.where(fall[ai], 0, np.where(age[ai] < 50, 5, rng.integers(1, 5, ai.size)))
-        self._ae(a[ai], np.where(fall[ai], fall_day[ai], days(ai.size)), ae_cause, ch[ai], False, rng)
+        self._ae(
+            a[ai], np.where(fall[ai], fall_day[ai], days(ai.size)), ae_cause, ch[ai], False, rng
+        )
 
         # Urgent community response within 2 hours of a fall, and therapy after it.
-        ucr = fi[old[fi] & (rng.random(fi.size) < np.where(hb[fi], 0.5, P.UCR_AFTER_FALL))]
+        ucr = fi[old[fi] & (rng.random(fi.size) < np.where(hb[fi], 0.5, params.UCR_AFTER_FALL))]
         self.new_referral(a[ucr])
         ref_min = minutes(ucr.size, 0, 22 * 60)
-        delay = np.where(rng.random(ucr.size) < P.UCR_WITHIN_STANDARD,
-                         rng.integers(15, 120, ucr.size), rng.integers(121, 360, ucr.size))  # fmt: skip
+        delay = np.where(
+            rng.random(ucr.size) < params.UCR_WITHIN_STANDARD,
+            rng.integers(15, 120, ucr.size),
+            rng.integers(121, 360, ucr.size),
+        )
         cmin = ref_min + delay
-        self.contacts(a[ucr], fall_day[ucr] + cmin // 1440, cmin % 1440,
-                      TEAMS.index("urgent_community_response"), 0, self.location_of(a[ucr]), rng,
-                      fall_day[ucr], ref_min)  # fmt: skip
-        th = fi[old[fi] & (rng.random(fi.size) < P.THERAPY_AFTER_FALL)]
+        self.contacts(
+            a[ucr],
+            fall_day[ucr] + cmin // 1440,
+            cmin % 1440,
+            TEAMS.index("urgent_community_response"),
+            0,
+            self.location_of(a[ucr]),
+            rng,
+            fall_day[ucr],
+            ref_min,
+        )
+        th = fi[old[fi] & (rng.random(fi.size) < params.THERAPY_AFTER_FALL)]
         self.new_referral(a[th])
         k = rng.integers(1, 5, th.size)
         w = np.repeat(th, k)
         th_min = minutes(th.size)
-        self.contacts(a[w], np.repeat(fall_day[th], k) + rng.integers(3, 42, w.size),
-                      minutes(w.size), TEAMS.index("therapy"), 2, self.location_of(a[w]), rng,
-                      np.repeat(fall_day[th], k), np.repeat(th_min, k))  # fmt: skip
+        self.contacts(
+            a[w],
+            np.repeat(fall_day[th], k) + rng.integers(3, 42, w.size),
+            minutes(w.size),
+            TEAMS.index("therapy"),
+            2,
+            self.location_of(a[w]),
+            rng,
+            np.repeat(fall_day[th], k),
+            np.repeat(th_min, k),
+        )
 
         # Elective and maternity spells.
-        lam_el = np.where(age >= 50, P.ELECTIVE_OLDER + P.ELECTIVE_FRAIL * F, P.ELECTIVE_BASE)
+        lam_el = np.where(
+            age >= 50, params.ELECTIVE_OLDER + params.ELECTIVE_FRAIL * frail, params.ELECTIVE_BASE
+        )
         el = (rng.random(na) < _p(lam_el, dt)) & ~em & ~dies & (self.in_hosp[a] < t0)
         li = np.flatnonzero(el)
         adm = days(li.size)
         los = np.where(rng.random(li.size) < 0.7, 0, rng.integers(1, 6, li.size))
-        self._spells(a[li], adm, adm + los, 6, F[li], age[li], ch[li], rng)
+        self._spells(a[li], adm, adm + los, 6, frail[li], age[li], ch[li], rng)
         female_fertile = (pp.sex[a] == 1) & (age >= 18) & (age < 45)
-        mat = female_fertile & (rng.random(na) < _p(P.MATERNITY_RATE, dt)) & ~em & ~el & ~dies
+        mat = female_fertile & (rng.random(na) < _p(params.MATERNITY_RATE, dt)) & ~em & ~el & ~dies
         mi = np.flatnonzero(mat)
         adm = days(mi.size)
-        self._spells(a[mi], adm, adm + rng.integers(0, 4, mi.size), 7, F[mi], age[mi], ch[mi], rng)
+        self._spells(
+            a[mi], adm, adm + rng.integers(0, 4, mi.size), 7, frail[mi], age[mi], ch[mi], rng
+        )
 
         # New eFI deficits (tracking latent frailty with a lag) and their re-recording.
-        target = 33 * F * 0.9
-        lam_def = P.DEFICIT_BASE + P.DEFICIT_CATCH_UP * np.maximum(target - self.n_def[a], 0)
+        target = 33 * frail * 0.9
+        lam_def = params.DEFICIT_BASE + params.DEFICIT_CATCH_UP * np.maximum(
+            target - self.n_def[a], 0
+        )
         nd = np.flatnonzero(rng.random(na) < _p(lam_def, dt))
         bits = _pick(self.deficit_cum, rng.random(nd.size))
         held = (self.defmask[a[nd]] >> bits.astype(np.uint64)) & np.uint64(1)
@@ -442,7 +536,7 @@ class _Sim:
         self.defmask[wn] |= np.left_shift(np.uint64(1), bits[new].astype(np.uint64))
         self.n_def[wn] += 1
         self.start_meds(wn, bits[new], nday[new], rng)
-        rc = rng.poisson(P.DEFICIT_RECODE * 3.0 * self.n_def[a] * dt)
+        rc = rng.poisson(params.DEFICIT_RECODE * 3.0 * self.n_def[a] * dt)
         ri = np.repeat(np.arange(na), rc)
         rbits = _pick(self.deficit_cum, rng.random(ri.size))
         rheld = ((self.defmask[a[ri]] >> rbits.astype(np.uint64)) & np.uint64(1)) == 1
@@ -450,33 +544,50 @@ class _Sim:
         self.gp(a[ri], days(ri.size), self.deficit_code(rbits, rng))
 
         # Routine GP entries (blood pressure, weight, reviews, ...): most of the journal.
-        lam_r = P.ROUTINE_BASE + P.ROUTINE_FRAIL * F + P.ROUTINE_AGE * np.maximum(age - 40, 0)
+        lam_r = (
+            params.ROUTINE_BASE
+            + params.ROUTINE_FRAIL * frail
+            + params.ROUTINE_AGE * np.maximum(age - 40, 0)
+        )
         rc = rng.poisson(lam_r * dt)
         ri = np.repeat(np.arange(na), rc)
         which = _pick(ref.routine_cum, rng.random(ri.size))
-        self.gp(a[ri], days(ri.size), ref.routine_codes[which],
-                self._routine_values(which, age[ri], F[ri], rng))  # fmt: skip
+        self.gp(
+            a[ri],
+            days(ri.size),
+            ref.routine_codes[which],
+            self._routine_values(which, age[ri], frail[ri], rng),
+        )
+        # New repeat medicines as frailty rises (polypharmacy).
+        nm = rng.poisson(params.NEW_MEDS_FRAIL * frail * dt)
+        mi = np.repeat(np.arange(na), nm)
+        pool = self.chronic_meds
+        self.add_meds(a[mi], pool[rng.integers(0, pool.size, mi.size)], days(mi.size), rng, True)
         # Acute antibiotics.
-        ab = rng.poisson((P.ACUTE_ANTIBIOTIC_BASE + P.ACUTE_ANTIBIOTIC_FRAIL * F) * dt)
+        ab = rng.poisson(
+            (params.ACUTE_ANTIBIOTIC_BASE + params.ACUTE_ANTIBIOTIC_FRAIL * frail) * dt
+        )
         bi = np.repeat(np.arange(na), ab)
         acute = self.med_by_indication["acute"]
         self.add_meds(a[bi], acute[rng.integers(0, acute.size, bi.size)], days(bi.size), rng, False)
 
         # Numeric observations used by eFI value rules, and frailty assessments.
-        self._observations(a, age, F, hb, days, rng, dt)
+        self._observations(a, age, frail, hb, days, rng, dt)
 
         # Housebound, recovery, care home.
-        lam_hb = P.HOUSEBOUND_MAX * expit(P.HOUSEBOUND_PHI_SCALE * (phi - P.HOUSEBOUND_PHI_CENTRE))
+        lam_hb = params.HOUSEBOUND_MAX * expit(
+            params.HOUSEBOUND_PHI_SCALE * (phi - params.HOUSEBOUND_PHI_CENTRE)
+        )
         nh = np.flatnonzero(~hb & (age >= 40) & (rng.random(na) < _p(lam_hb, dt)) & ~dies)
         nh_day = days(nh.size)
         self.gp(a[nh], nh_day, self.misc_code("housebound", nh.size, rng, skew=3.0))
         self._become_housebound(a[nh], nh_day, rng, temporary=False)
-        rec_rate = P.HOUSEBOUND_RECOVERY + 0.6 * self.hb_temp[a]
+        rec_rate = params.HOUSEBOUND_RECOVERY + 0.6 * self.hb_temp[a]
         rc_ = np.flatnonzero(hb & ~ch & (rng.random(na) < _p(rec_rate, dt)) & ~dies)
         self.gp(a[rc_], days(rc_.size), self.misc_code("no_longer_housebound", rc_.size, rng))
         self.hb[a[rc_]] = False
         self.hb_temp[a[rc_]] = False
-        lam_ch = P.CARE_HOME_BASE + P.CARE_HOME_FRAIL * F
+        lam_ch = params.CARE_HOME_BASE + params.CARE_HOME_FRAIL * frail
         nc = np.flatnonzero(hb & ~ch & (rng.random(na) < _p(lam_ch, dt)) & ~dies)
         nc = nc[~np.isin(nc, rc_)]
         self._enter_care_home(a[nc], days(nc.size), rng)
@@ -484,38 +595,68 @@ class _Sim:
         self.gp(a[hbr], days(hbr.size), np.full(hbr.size, ref.misc["housebound"][7]))
 
         # Community services for the housebound and frail; palliative care near the end.
-        dn = rng.poisson(np.where(self.hb[a], P.DISTRICT_NURSING_HOUSEBOUND * (0.3 + F), 0.0) * dt)
+        dn = rng.poisson(
+            np.where(self.hb[a], params.DISTRICT_NURSING_HOUSEBOUND * (0.3 + frail), 0.0) * dt
+        )
         w = np.repeat(np.arange(na), dn)
-        self.contacts(a[w], days(w.size), minutes(w.size), TEAMS.index("district_nursing"), 2,
-                      self.location_of(a[w]), rng)  # fmt: skip
-        cm = rng.poisson(np.where(F > 0.3, P.COMMUNITY_MATRON_FRAIL, 0.0) * dt)
+        self.contacts(
+            a[w],
+            days(w.size),
+            minutes(w.size),
+            TEAMS.index("district_nursing"),
+            2,
+            self.location_of(a[w]),
+            rng,
+        )
+        cm = rng.poisson(np.where(frail > 0.3, params.COMMUNITY_MATRON_FRAIL, 0.0) * dt)
         w = np.repeat(np.arange(na), cm)
-        self.contacts(a[w], days(w.size), minutes(w.size), TEAMS.index("community_matron"), 2,
-                      self.location_of(a[w]), rng)  # fmt: skip
+        self.contacts(
+            a[w],
+            days(w.size),
+            minutes(w.size),
+            TEAMS.index("community_matron"),
+            2,
+            self.location_of(a[w]),
+            rng,
+        )
         pall = (lam_death > 0.6) | (dies & (rng.random(na) < 0.3))
         newp = np.flatnonzero(pall & ~self.palliative[a])
         self.palliative[a[newp]] = True
         self.gp(a[newp], days(newp.size), np.full(newp.size, ref.misc["palliative_care"][0]))
         dnr = newp[rng.random(newp.size) < 0.6]
         self.gp(a[dnr], days(dnr.size), np.full(dnr.size, ref.misc["dnacpr"][0]))
-        pc = rng.poisson(np.where(self.palliative[a], P.PALLIATIVE_CONTACTS, 0.0) * dt)
+        pc = rng.poisson(np.where(self.palliative[a], params.PALLIATIVE_CONTACTS, 0.0) * dt)
         w = np.repeat(np.arange(na), pc)
-        self.contacts(a[w], days(w.size), minutes(w.size), TEAMS.index("palliative_care"), 2,
-                      self.location_of(a[w]), rng)  # fmt: skip
+        self.contacts(
+            a[w],
+            days(w.size),
+            minutes(w.size),
+            TEAMS.index("palliative_care"),
+            2,
+            self.location_of(a[w]),
+            rng,
+        )
         ot = rng.poisson(np.full(na, 0.04) * dt)
         w = np.repeat(np.arange(na), ot)
-        self.contacts(a[w], days(w.size), minutes(w.size), TEAMS.index("other"), 2,
-                      np.full(w.size, LOCATIONS.index("clinic")), rng)  # fmt: skip
+        self.contacts(
+            a[w],
+            days(w.size),
+            minutes(w.size),
+            TEAMS.index("other"),
+            2,
+            np.full(w.size, LOCATIONS.index("clinic")),
+            rng,
+        )
 
         # Caseload episodes end.
         # (ends are drawn when they start; see _become_housebound)
 
         # Latent state moves on.
         self.death[a[di]] = death_day[di]
-        jump = P.PHI_JUMP_FALL * fall
+        jump = params.PHI_JUMP_FALL * fall
         self.phi[a] += (
-            dt * (P.PHI_DRIFT + P.PHI_DRIFT_FRAIL * F)
-            + np.sqrt(dt) * P.PHI_DIFFUSION * rng.normal(0.0, 1.0, na)
+            dt * (params.PHI_DRIFT + params.PHI_DRIFT_FRAIL * frail)
+            + np.sqrt(dt) * params.PHI_DIFFUSION * rng.normal(0.0, 1.0, na)
             + jump
         )
         decay = np.exp(-dt / 0.5)
@@ -529,19 +670,35 @@ class _Sim:
         self.hb_temp[who] = temporary
         if temporary:
             return
-        hc = rng.random(who.size) < P.HOME_CARE_AT_HOUSEBOUND
+        hc = rng.random(who.size) < params.HOME_CARE_AT_HOUSEBOUND
         start = day[hc] + rng.integers(0, 60, int(hc.sum()))
-        self.social(who[hc], 0, start, start + (rng.exponential(2.0, start.size) * YEAR).astype(np.int64),
-                    np.round(rng.uniform(3, 21, start.size) * 2) / 2)  # fmt: skip
-        eq = rng.random(who.size) < P.EQUIPMENT_AT_HOUSEBOUND
+        self.social(
+            who[hc],
+            0,
+            start,
+            start + (rng.exponential(2.0, start.size) * YEAR).astype(np.int64),
+            np.round(rng.uniform(3, 21, start.size) * 2) / 2,
+        )
+        eq = rng.random(who.size) < params.EQUIPMENT_AT_HOUSEBOUND
         start = day[eq] + rng.integers(0, 90, int(eq.sum()))
-        self.social(who[eq], 4, start, start + (rng.exponential(3.0, start.size) * YEAR).astype(np.int64),
-                    np.full(start.size, np.nan))  # fmt: skip
-        cl = rng.random(who.size) < P.CASELOAD_AT_HOUSEBOUND
+        self.social(
+            who[eq],
+            4,
+            start,
+            start + (rng.exponential(3.0, start.size) * YEAR).astype(np.int64),
+            np.full(start.size, np.nan),
+        )
+        cl = rng.random(who.size) < params.CASELOAD_AT_HOUSEBOUND
         start = day[cl] + rng.integers(7, 120, int(cl.sum()))
-        end = start + (rng.exponential(1.0 / P.CASELOAD_END_RATE, start.size) * YEAR).astype(np.int64)
-        self.t["caseload"].add(pidx=who[cl], team=rng.integers(0, len(CASELOAD_TEAMS), start.size),
-                               start=start, end=end)  # fmt: skip
+        end = start + (rng.exponential(1.0 / params.CASELOAD_END_RATE, start.size) * YEAR).astype(
+            np.int64
+        )
+        self.t["caseload"].add(
+            pidx=who[cl],
+            team=rng.integers(0, len(CASELOAD_TEAMS), start.size),
+            start=start,
+            end=end,
+        )
 
     def _enter_care_home(self, who, day, rng) -> None:
         if who.size == 0:
@@ -554,20 +711,24 @@ class _Sim:
         sc = rng.random(who.size) < 0.7
         res = sc & ~nursing
         nur = sc & nursing
-        self.social(who[res], 2, day[res], np.full(int(res.sum()), NEVER), np.full(int(res.sum()), np.nan))
-        self.social(who[nur], 3, day[nur], np.full(int(nur.sum()), NEVER), np.full(int(nur.sum()), np.nan))
+        self.social(
+            who[res], 2, day[res], np.full(int(res.sum()), NEVER), np.full(int(res.sum()), np.nan)
+        )
+        self.social(
+            who[nur], 3, day[nur], np.full(int(nur.sum()), NEVER), np.full(int(nur.sum()), np.nan)
+        )
 
-    def _routine_values(self, which, age, F, rng) -> np.ndarray:
+    def _routine_values(self, which, age, frail, rng) -> np.ndarray:
         kinds = np.array(self.ref.routine_kind)[which]
         n = which.size
         v = np.full(n, np.nan)
         draws = {
             "systolic_bp": np.rint(118 + 0.45 * np.maximum(age - 30, 0) + rng.normal(0, 14, n)),
             "diastolic_bp": np.rint(77 + rng.normal(0, 9, n)),
-            "weight_kg": np.round(np.clip(72 + rng.normal(0, 15, n) - 15 * F, 35, 180), 1),
-            "bmi": np.round(np.clip(27 + rng.normal(0, 5, n) - 4 * F, 14, 60), 1),
+            "weight_kg": np.round(np.clip(72 + rng.normal(0, 15, n) - 15 * frail, 35, 180), 1),
+            "bmi": np.round(np.clip(27 + rng.normal(0, 5, n) - 4 * frail, 14, 60), 1),
             "height_cm": np.round(np.clip(rng.normal(169, 9, n), 140, 205), 0),
-            "creatinine": np.rint(np.clip(78 + 70 * F + rng.normal(0, 15, n), 30, 600)),
+            "creatinine": np.rint(np.clip(78 + 70 * frail + rng.normal(0, 15, n), 30, 600)),
             "cholesterol": np.round(np.clip(rng.normal(5.0, 1.0, n), 2.0, 10.0), 1),
         }
         for kind, values in draws.items():
@@ -576,7 +737,7 @@ class _Sim:
         v[np.isin(kinds, list(draws)) & (age < 16)] = np.nan
         return v
 
-    def _observations(self, a, age, F, hb, days, rng, dt) -> None:
+    def _observations(self, a, age, frail, hb, days, rng, dt) -> None:
         ref = self.ref
         na = a.size
         mask = self.defmask[a]
@@ -587,24 +748,26 @@ class _Sim:
         ckd, anaemia, diabetes = has("ckd"), has("anaemia"), has("diabetes")
         rate = np.where((age >= 50) | ckd, 0.5 + 1.0 * ckd + 0.5 * diabetes, 0.0)
         i = np.flatnonzero(rng.random(na) < _p(rate, dt))
-        egfr = 102 - 0.8 * np.maximum(age[i] - 30, 0) - 35 * F[i] + rng.normal(0, 8, i.size)
+        egfr = 102 - 0.8 * np.maximum(age[i] - 30, 0) - 35 * frail[i] + rng.normal(0, 8, i.size)
         egfr = np.where(ckd[i], np.minimum(egfr, rng.normal(48, 9, i.size)), egfr)
-        self.gp(a[i], days(i.size), np.full(i.size, ref.obs["egfr"]), np.rint(np.clip(egfr, 5, 130)))
+        self.gp(
+            a[i], days(i.size), np.full(i.size, ref.obs["egfr"]), np.rint(np.clip(egfr, 5, 130))
+        )
         rate = np.where(age >= 40, 0.4 + 0.8 * anaemia, 0.05)
         i = np.flatnonzero(rng.random(na) < _p(rate, dt))
         male = self.pp.sex[a[i]] == 0
-        hb_v = np.where(male, 146, 133) - 25 * F[i] - 22 * anaemia[i] + rng.normal(0, 9, i.size)
+        hb_v = np.where(male, 146, 133) - 25 * frail[i] - 22 * anaemia[i] + rng.normal(0, 9, i.size)
         hb_v = np.rint(np.clip(hb_v, 50, 190))
         gdl = rng.random(i.size) < 0.03
         hb_v = np.where(gdl, np.round(hb_v / 10, 1), hb_v)
         self.gp(a[i], days(i.size), np.full(i.size, ref.obs["haemoglobin"]), hb_v)
-        rate = np.where(hb, 0.8, np.where(F > 0.2, 0.3, 0.0))
+        rate = np.where(hb, 0.8, np.where(frail > 0.2, 0.3, 0.0))
         i = np.flatnonzero(rng.random(na) < _p(rate, dt))
-        barthel = np.clip(np.rint(20 - 30 * (F[i] - 0.1) + rng.normal(0, 2, i.size)), 0, 20)
+        barthel = np.clip(np.rint(20 - 30 * (frail[i] - 0.1) + rng.normal(0, 2, i.size)), 0, 20)
         self.gp(a[i], days(i.size), np.full(i.size, ref.obs["barthel_index"]), barthel)
-        rate = np.where(age >= 65, 0.1 + 0.8 * hb + 0.5 * (F > 0.25), 0.0)
+        rate = np.where(age >= 65, 0.1 + 0.8 * hb + 0.5 * (frail > 0.25), 0.0)
         i = np.flatnonzero(rng.random(na) < _p(rate, dt))
-        cfs = np.clip(np.rint(1.8 + 14 * F[i] + rng.normal(0, 0.8, i.size)), 1, 9)
+        cfs = np.clip(np.rint(1.8 + 14 * frail[i] + rng.normal(0, 0.8, i.size)), 1, 9)
         self.gp(a[i], days(i.size), np.full(i.size, ref.obs["clinical_frailty_scale"]), cfs)
         rate = np.where(age >= 65, 0.3, 0.0)
         i = np.flatnonzero(rng.random(na) < _p(rate, dt))
@@ -614,8 +777,12 @@ class _Sim:
         self.gp(a[i[ok]], days(int(ok.sum())), ref.misc["frailty_category"][cat[ok]])
         cog = has("cognitive-problems")
         i = np.flatnonzero(cog & (rng.random(na) < _p(0.4, dt)))
-        self.gp(a[i], days(i.size), np.full(i.size, ref.obs["six_cit"]),
-                np.clip(np.rint(rng.normal(12, 5, i.size)), 0, 28))  # fmt: skip
+        self.gp(
+            a[i],
+            days(i.size),
+            np.full(i.size, ref.obs["six_cit"]),
+            np.clip(np.rint(rng.normal(12, 5, i.size)), 0, 28),
+        )
 
     def _ae(self, who, day, cause, ch, admitted: bool, rng) -> None:
         n = who.size
@@ -625,7 +792,9 @@ class _Sim:
         np.add.at(self.ae_seq, who, 1)
         complaint = np.empty(n, dtype=object)
         for c in np.unique(cause):
-            codes, cum = self.ref.ae_codes[CAUSES[c] if CAUSES[c] in self.ref.ae_codes else "general"]
+            codes, cum = self.ref.ae_codes[
+                CAUSES[c] if CAUSES[c] in self.ref.ae_codes else "general"
+            ]
             sel = cause == c
             complaint[sel] = codes[_pick(cum, rng.random(int(sel.sum())))]
         nursing = rng.random(n) < 0.45
@@ -646,7 +815,7 @@ class _Sim:
             seq=seq,
         )
 
-    def _spells(self, who, adm, dis, cause, F, age, ch, rng) -> np.ndarray:
+    def _spells(self, who, adm, dis, cause, frail, age, ch, rng) -> np.ndarray:
         """Record spells; return the discharge destination index of each."""
         ref = self.ref
         m = who.size
@@ -654,17 +823,21 @@ class _Sim:
             return np.zeros(0, dtype=np.int64)
         died = isinstance(cause, str)
         if died:
-            cause = np.where(rng.random(m) < 0.5, 1, _pick(np.cumsum([0.2, 0.3, 0.2, 0.3]), rng.random(m)) + 1)
+            cause = np.where(
+                rng.random(m) < 0.5, 1, _pick(np.cumsum([0.2, 0.3, 0.2, 0.3]), rng.random(m)) + 1
+            )
         cause = np.broadcast_to(np.asarray(cause), (m,)).astype(np.int64)
         diag = np.full((m, 48), -1, dtype=np.int64)
         for c in np.unique(cause):
             codes, cum = ref.diag_by_cause[CAUSES[c]]
             sel = cause == c
             diag[sel, 0] = codes[_pick(cum, rng.random(int(sel.sum())))]
-        held = ((self.defmask[who][:, None] >> np.arange(36, dtype=np.uint64)[None, :]) & np.uint64(1)) == 1
+        held = (
+            (self.defmask[who][:, None] >> np.arange(36, dtype=np.uint64)[None, :]) & np.uint64(1)
+        ) == 1
         keep = held & (ref.deficit_diag[None, :] >= 0) & (rng.random((m, 36)) < 0.6)
         diag[:, 1:37] = np.where(keep, ref.deficit_diag[None, :], -1)
-        n_hfrs = np.minimum(rng.poisson(0.3 + 7.0 * F * (age > 50)), 11)
+        n_hfrs = np.minimum(rng.poisson(0.3 + 7.0 * frail * (age > 50)), 11)
         picks = ref.hfrs_diag[_pick(ref.hfrs_cum, rng.random((m, 11)))]
         diag[:, 37:48] = np.where(np.arange(11)[None, :] < n_hfrs[:, None], picks, -1)
         fall_cause = cause == 0
@@ -673,12 +846,23 @@ class _Sim:
         rest = np.take_along_axis(diag[:, 1:], order, axis=1)[:, : N_DIAG - 1]
         diag = np.concatenate([diag[:, :1], rest], axis=1)
         style = _pick(
-            np.cumsum([1 - P.ICD10_DOT - P.ICD10_DAGGER_ASTERISK - P.ICD10_TRAILING_DASH
-                       - P.ICD10_PADDING - P.ICD10_FIFTH_CHARACTER, P.ICD10_DOT,
-                       P.ICD10_DAGGER_ASTERISK, P.ICD10_TRAILING_DASH, P.ICD10_PADDING,
-                       P.ICD10_FIFTH_CHARACTER]),
+            np.cumsum(
+                [
+                    1
+                    - params.ICD10_DOT
+                    - params.ICD10_DAGGER_ASTERISK
+                    - params.ICD10_TRAILING_DASH
+                    - params.ICD10_PADDING
+                    - params.ICD10_FIFTH_CHARACTER,
+                    params.ICD10_DOT,
+                    params.ICD10_DAGGER_ASTERISK,
+                    params.ICD10_TRAILING_DASH,
+                    params.ICD10_PADDING,
+                    params.ICD10_FIFTH_CHARACTER,
+                ]
+            ),
             rng.random((m, N_DIAG)),
-        )  # fmt: skip
+        )
         if died:
             method = _pick(EMERGENCY_METHOD_CUM, rng.random(m))
             dest = np.full(m, DESTINATIONS.index("79"))
@@ -690,9 +874,11 @@ class _Sim:
             dest = np.zeros(m, dtype=np.int64)
         else:
             method = _pick(EMERGENCY_METHOD_CUM, rng.random(m))
-            to_ch = ~ch & (F > 0.3) & (age >= 70) & (rng.random(m) < 0.04)
+            to_ch = ~ch & (frail > 0.3) & (age >= 70) & (rng.random(m) < 0.04)
             ch_dest = 3 + rng.integers(0, 3, m)
-            dest = np.where(ch | to_ch, ch_dest, _pick(np.cumsum([0.95, 0.03, 0.02]), rng.random(m)))
+            dest = np.where(
+                ch | to_ch, ch_dest, _pick(np.cumsum([0.95, 0.03, 0.02]), rng.random(m))
+            )
         seq = self.spell_seq[who].copy()
         np.add.at(self.spell_seq, who, 1)
         self.t["spells"].add(pidx=who, adm=adm, dis=dis, method=method, dest=dest, seq=seq)
@@ -711,13 +897,13 @@ def simulate_chunk(
     """Run the latent process for one chunk from SIM_START to 365 days after `extract_day`."""
     sim = _Sim(people, ref, seed, chunk)
     sim.init()
-    start = P.day_number(P.SIM_START)
-    end = extract_day + P.FOLLOW_UP_DAYS
-    n_steps = (end - start) // P.STEP_DAYS + 1
+    start = params.day_number(params.SIM_START)
+    end = extract_day + params.FOLLOW_UP_DAYS
+    n_steps = (end - start) // params.STEP_DAYS + 1
     truth = None
     for s in range(n_steps):
-        t0 = start + s * P.STEP_DAYS
-        is_truth_step = t0 <= extract_day < t0 + P.STEP_DAYS
+        t0 = start + s * params.STEP_DAYS
+        is_truth_step = t0 <= extract_day < t0 + params.STEP_DAYS
         out = sim.step(s, t0, extract_day if is_truth_step else None)
         if is_truth_step:
             truth = out

@@ -1,4 +1,4 @@
-"""`casefinder demo`: generate a small synthetic ICS to try casefinder on."""
+"""`casefinder demo`: generate a synthetic ICS, then run the weekly job on it."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import argparse
 from pathlib import Path
 
 NAME = "demo"
-HELP = "generate a synthetic ICS under OUT/extracts (20,000 patients) to try casefinder on"
+HELP = (
+    "generate a synthetic ICS under OUT/extracts (20,000 patients) and run the weekly job on "
+    "it: warehouse OUT/warehouse.duckdb, lists under OUT/lists, reports under OUT/reports"
+)
 DEMO_PATIENTS = 20_000
 DEMO_SEED = 42
 
@@ -30,5 +33,16 @@ def run(args: argparse.Namespace) -> int:
 
     out = args.out if args.out is not None else load_settings().data_dir / "demo"
     result = make_demo_extracts(out)
-    print("\n".join(describe(result)))
+    print("\n".join(describe(result)), flush=True)
+    from pipelines.commands.run import print_result, weekly
+
+    outcome = weekly(
+        extracts=out / "extracts",
+        warehouse=out / "warehouse.duckdb",
+        out=out,
+        as_of=None,
+        retrain=False,
+    )
+    print_result(outcome)
+    print(f"open the lists: {outcome['lists_dir']}/<neighbourhood>/proactive_care_list.html")
     return 0

@@ -69,9 +69,7 @@ def weekly(
         raise CasefinderError(f"--extracts {extracts} is not a folder")
     if out.exists() and not out.is_dir():
         raise CasefinderError(f"--out {out} exists and is not a folder")
-    return weekly_run(
-        extracts=extracts, warehouse=warehouse, out=out, as_of=as_of, retrain=retrain
-    )
+    return weekly_run(extracts=extracts, warehouse=warehouse, out=out, as_of=as_of, retrain=retrain)
 
 
 def print_result(result: dict[str, Any], out: TextIO | None = None) -> None:

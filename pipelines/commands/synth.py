@@ -42,6 +42,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--clean", action="store_true", help="inject no defects")
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes simulating chunks of patients (default: up to 2; output is the same)",
+    )
+    parser.add_argument(
         "--truth-dir",
         type=Path,
         default=None,
@@ -55,7 +61,9 @@ def describe(result: object) -> list[str]:
     for name, rows in result.rows.items():
         lines.append(f"  {name:<22} {rows:>12,} rows")
     lines.append(f"manifest: {result.manifest}")
-    lines.append(f"truth:    {result.truth_dir} (latent_risk.csv, defects.csv: {result.defects:,} defects)")
+    lines.append(
+        f"truth:    {result.truth_dir} (latent_risk.csv, defects.csv: {result.defects:,} defects)"
+    )
     return lines
 
 
@@ -70,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         fmt=args.format,
         defect_rate=0.0 if args.clean else args.defect_rate,
         truth_dir=args.truth_dir,
+        workers=args.workers,
     )
     print("\n".join(describe(result)))
     return 0

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from datetime import date
+from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.states import Completed
 
 from pipelines.notify import WARNING_STATE_NAME
 from pipelines.privacy import redact
@@ -120,8 +128,6 @@ def publish_run_artifacts(
 ) -> list[UUID]:
     """Create the run's Prefect artifacts (Markdown summary; tables of ingest counts, list
     sizes and checks). Call inside a flow or task run so they attach to it."""
-    from prefect.artifacts import create_markdown_artifact, create_table_artifact
-
     ids = [
         create_markdown_artifact(
             run_summary_markdown(summary, checks, report),
@@ -145,8 +151,6 @@ def final_state(checks: Sequence[_CheckLike], data: Any = None, report: str | No
     Return it from the flow (`return final_state(checks, summary)`): the caller still gets
     `data`, and the state name drives the warning notification.
     """
-    from prefect.states import Completed
-
     bad = [c for c in checks if c.breached]
     where = f" See {report}." if report else ""
     if bad:
@@ -157,3 +161,22 @@ def final_state(checks: Sequence[_CheckLike], data: Any = None, report: str | No
             data=data,
         )
     return Completed(message=f"All checks passed.{where}", data=data)
+
+
+# --- tasks the weekly flow wires in after `publish` --------------------------------------
+
+
+@task(name="run-checks", cache_policy=NO_CACHE)
+def run_checks(warehouse: Path, out: Path, as_of: date) -> list[Any]:
+    """The thresholds of the run report (volume, drift, quarantine, list size)."""
+    from reports.run_report import checks_for_run
+
+    return checks_for_run(warehouse, out, as_of.isoformat())
+
+
+@task(name="run-artifacts", cache_policy=NO_CACHE)
+def run_artifacts(out: Path, as_of: date, checks: list[Any]) -> int:
+    """Prefect artifacts summarising the published run (counts only)."""
+    folder = Path(out) / "reports" / as_of.isoformat()
+    summary = json.loads((folder / "run_summary.json").read_text(encoding="utf-8"))
+    return len(publish_run_artifacts(summary, checks, str(folder / "run_report.html")))

@@ -42,15 +42,26 @@ def serve_flow(
     """Register `flow` as a deployment with the schedule and serve it until interrupted.
 
     Blocks. Runs go through the Prefect API in `PREFECT_API_URL` (a `prefect server start`
-    server); at most one run of the deployment at a time (`global_limit=1`), and the
+    server); at most one run of the deployment at a time (`concurrency_limit=1`), and the
     warehouse lock refuses any other run on the same warehouse.
     """
-    flow.serve(
+    from prefect import serve
+    from prefect.deployments.runner import EntrypointType
+
+    # `prefect.serve(flow.to_deployment(...))`, not `flow.serve(...)`: the latter runs each
+    # flow run from a pickled copy of the flow, whose functions lose the module globals that
+    # `from __future__ import annotations` hints (Path, date) need, and every run fails
+    # parameter validation (Prefect 3.8.8). A served deployment instead starts each run with
+    # `python -m prefect.engine`, which imports the flow's module by its dotted path, as a
+    # worker does.
+    deployment = flow.to_deployment(
         name=name,
         schedules=[weekly_schedule(cron, timezone)],
         parameters=dict(parameters),
         paused=paused,
-        global_limit=1,
+        concurrency_limit=1,
         tags=["casefinder"],
         description="casefinder weekly run: ingest, features, train, score, publish",
+        entrypoint_type=EntrypointType.MODULE_PATH,
     )
+    serve(deployment, limit=1)

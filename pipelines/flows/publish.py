@@ -1,4 +1,4 @@
-"""Prefect flow `publish`: list tables, staged files, audit record and atomic rename (wiring only)."""
+"""Prefect flow `publish`: list tables, staged files, audit record, atomic rename (wiring only)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Prefect flow `score`: the listed cohort, then scores, contributions, reasons and evidence (wiring only)."""
+"""Prefect flow `score`: cohort, scores, contributions, reasons and evidence (wiring only)."""
 
 from __future__ import annotations
 

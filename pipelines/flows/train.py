@@ -37,8 +37,10 @@ def fit(warehouse: Path, staging: Path, seed: int, search: bool, n_jobs: int) ->
 
 
 @task(name="calibrate", cache_policy=NO_CACHE)
-def calibrate(warehouse: Path, staging: Path, seed: int, method: str) -> dict[str, Any]:
-    return workflow.calibrate_model(warehouse, staging, seed, method=method)
+def calibrate(
+    warehouse: Path, staging: Path, seed: int, method: str, population: str
+) -> dict[str, Any]:
+    return workflow.calibrate_model(warehouse, staging, seed, method=method, population=population)
 
 
 @task(name="evaluate", cache_policy=NO_CACHE)
@@ -69,6 +71,7 @@ def train(
     seed: int = 42,
     search: bool = False,
     calibration: str = "sigmoid",
+    calibration_population: str = "housebound",
     n_jobs: int = 2,
     opt_out_types: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
@@ -84,7 +87,7 @@ def train(
     try:
         counts = build_training_set(warehouse, staging, day, horizon_days, opt_out_types)
         fitted = fit(warehouse, staging, seed, search, n_jobs)
-        calibrated = calibrate(warehouse, staging, seed, calibration)
+        calibrated = calibrate(warehouse, staging, seed, calibration, calibration_population)
         metrics = evaluate(warehouse, staging, seed)
         quality_gate(staging)
         version = register(warehouse, staging)

@@ -1,4 +1,4 @@
-"""Prefect flow `weekly_run`: ingest, train when needed, features at as-of, score, publish (wiring only)."""
+"""Prefect flow `weekly_run`: ingest, train if needed, features, score, publish (wiring only)."""
 
 from __future__ import annotations
 

@@ -170,14 +170,20 @@ def _row_number_expression(
 ) -> str:
     """Data row number of each kept CSV row: insertion order, skipping rejected rows.
 
+    DuckDB keeps insertion order (`preserve_insertion_order`), so a row's position is its
+    `rowid` less the first one (rowids of uncommitted rows start at a large offset).
+
     The k-th kept row is row k plus the number of rejected rows r_j (j-th rejected) with
     r_j - j < k, i.e. those that came before it.
     """
+    base_row = con.execute(f"select coalesce(min(rowid), 0) from {_LAND}").fetchone()
+    base = int(base_row[0]) if base_row else 0
+    position = f"({_LAND}.rowid - {base} + 1)"
     if not rejects:
-        return "rowid + 1"
+        return position
     con.execute("create or replace temp table _cf_reject_gaps (gap bigint)")
     con.executemany(
         "insert into _cf_reject_gaps values (?)",
         [[row - j] for j, (row, *_rest) in enumerate(rejects, start=1)],
     )
-    return "rowid + 1 + (select count(*) from _cf_reject_gaps g where g.gap < rowid + 1)"
+    return f"{position} + (select count(*) from _cf_reject_gaps g where g.gap < {position})"

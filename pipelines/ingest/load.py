@@ -167,6 +167,7 @@ def prepare_warehouse(con: duckdb.DuckDBPyConnection) -> None:
     """Memory budget, ingest tables and parsing macros (idempotent)."""
     con.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
     con.execute("set preserve_insertion_order = true")
+    con.execute("set enable_progress_bar = false")
     ensure_tables(con)
     install_macros(con)
 
@@ -180,7 +181,7 @@ def load_extract_set(
     snapshot is the latest (by extract date, then snapshot id).
     """
     prepare_warehouse(con)
-    existing = find_snapshot(con, extract_set.fingerprint())
+    existing = find_snapshot(con, extract_set.fingerprint(), extract_set.as_of)
     if existing is not None:
         snapshot_id, extract_date = existing
         log.info("extract set already loaded as snapshot %d: nothing to do", snapshot_id)

@@ -221,9 +221,15 @@ def _file_rules(spec: ExtractFile, load_ids: dict[str, int]) -> list[Rule]:
     return rules
 
 
+# Files whose key must be unique (the first row for a key wins; later ones are quarantined).
+# community_contacts is left out: CSDS rows are resolved by `sql/core` (latest submission,
+# then latest row, wins per contact_id), so a repeat is superseded rather than rejected.
+KEY_UNIQUE_FILES = ("gp_patients", "practices", "lsoa_imd", "acute_spells", "ae_attendances")
+
+
 def key_expression(spec: ExtractFile, alias: str) -> str | None:
-    """The normalised key of a file as one SQL expression over `alias`, when it has a key."""
-    if not spec.key:
+    """The normalised key of a file as one SQL expression over `alias`, when it is enforced."""
+    if not spec.key or spec.name not in KEY_UNIQUE_FILES:
         return None
     parts = [
         f"raw.nhs_digits({alias}.{k})" if k == "nhs_number" else f"trim({alias}.{k})"

@@ -27,19 +27,22 @@ def latest_snapshot(con: duckdb.DuckDBPyConnection) -> tuple[int, date] | None:
 
 
 def find_snapshot(
-    con: duckdb.DuckDBPyConnection, fingerprint: tuple[tuple[str, str], ...]
+    con: duckdb.DuckDBPyConnection,
+    fingerprint: tuple[tuple[str, str], ...],
+    extract_date: date,
 ) -> tuple[int, date] | None:
-    """A loaded snapshot made of exactly these files (name and sha256), if any."""
+    """A loaded snapshot of exactly these files (name and sha256) at this date, if any."""
     if not _has_audit(con):
         return None
     wanted = ";".join(f"{name}:{sha}" for name, sha in sorted(fingerprint))
     row = con.execute(
         "select s.snapshot_id, s.extract_date from audit.snapshots s "
-        "join audit.loads l using (snapshot_id) where s.status = 'loaded' "
+        "join audit.loads l using (snapshot_id) "
+        "where s.status = 'loaded' and s.extract_date = ? "
         "group by s.snapshot_id, s.extract_date "
         "having string_agg(l.file || ':' || l.sha256, ';' order by l.file) = ? "
         "order by s.snapshot_id desc limit 1",
-        [wanted],
+        [extract_date, wanted],
     ).fetchone()
     return (int(row[0]), row[1]) if row else None
 

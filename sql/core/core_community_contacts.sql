@@ -1,4 +1,5 @@
--- one row per community contact: the latest submission of each contact_id (latest snapshot; accepted rows only, typed and normalised)
+-- one row per community contact: the latest submission of each contact_id (then the latest
+-- row within a submission); latest snapshot, accepted rows only, typed and normalised
 with
 
 file_loads as (
@@ -51,6 +52,7 @@ typed as (
         raw.parse_boolean(accepted.attended) as is_attended,
         cast(raw.blank_to_null(accepted.duration_minutes) as integer) as duration_minutes,
         raw.blank_to_null(accepted.location) as location,
+        accepted._row_number as row_number,
     from accepted
     inner join pseudonyms
         on raw.nhs_digits(accepted.nhs_number) = pseudonyms.nhs_number
@@ -59,7 +61,9 @@ typed as (
 final as (
     select *
     from typed
-    qualify row_number() over (partition by contact_id order by submission_id desc) = 1
+    qualify row_number() over (
+        partition by contact_id order by submission_id desc, row_number desc
+    ) = 1
 )
 
 select

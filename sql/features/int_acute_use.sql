@@ -73,7 +73,7 @@ final as (
         coalesce(year_counts.n_emergency_admissions_90d, 0) as n_emergency_admissions_90d,
         coalesce(year_counts.n_emergency_admissions_prev_90d, 0) as n_emergency_admissions_prev_90d,
         coalesce(year_counts.n_emergency_admissions_365d, 0) as n_emergency_admissions_365d,
-        coalesce(year_counts.emergency_bed_days_365d, 0) as emergency_bed_days_365d,
+        cast(coalesce(year_counts.emergency_bed_days_365d, 0) as integer) as emergency_bed_days_365d,
         coalesce(year_counts.n_elective_admissions_365d, 0) as n_elective_admissions_365d,
         cohort.index_date - last_discharges.last_emergency_discharge_date
             as days_since_last_emergency_discharge,

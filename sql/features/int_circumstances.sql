@@ -155,10 +155,7 @@ statuses_at_date as (
     from status_periods
     inner join index_dates
         on status_periods.valid_from <= index_dates.index_date
-        and (
-            status_periods.valid_until is null
-            or status_periods.valid_until > index_dates.index_date
-        )
+        and coalesce(status_periods.valid_until, date '9999-12-31') > index_dates.index_date
     group by status_periods.patient_id, index_dates.index_date
 ),
 

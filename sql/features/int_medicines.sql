@@ -16,29 +16,58 @@ medications as (
     select * from core.core_gp_medications
 ),
 
--- issues in (D - 12 months, D]
-medicines_in_window as (
-    select
-        medications.patient_id,
-        index_dates.index_date,
-        count(distinct medications.bnf_chemical_substance) as n_distinct_medicines_12m,
+issue_days as (
+    select distinct
+        patient_id,
+        bnf_chemical_substance,
+        issue_date,
     from medications
+    where bnf_chemical_substance is not null
+),
+
+-- a substance counts at D when its latest issue on or before D is in (D - 12 months, D]:
+-- each issue is "the latest" from its date until the next issue of the same substance, so
+-- one substance matches a date at most once and a plain count is a distinct count
+issue_periods as (
+    select
+        patient_id,
+        bnf_chemical_substance,
+        issue_date,
+        -- an upper bound for the join (13 months is past any 12-month window end)
+        least(
+            coalesce(
+                lead(issue_date) over (
+                    partition by patient_id, bnf_chemical_substance order by issue_date
+                ),
+                cast(issue_date + interval 13 month as date)
+            ),
+            cast(issue_date + interval 13 month as date)
+        ) as latest_until,
+    from issue_days
+),
+
+medicines_at_date as (
+    select
+        issue_periods.patient_id,
+        index_dates.index_date,
+        count(*) as n_distinct_medicines_12m,
+    from issue_periods
     inner join index_dates
-        on medications.issue_date > index_dates.start_12m
-        and medications.issue_date <= index_dates.index_date
-    where medications.bnf_chemical_substance is not null
-    group by medications.patient_id, index_dates.index_date
+        on issue_periods.issue_date <= index_dates.index_date
+        and issue_periods.issue_date > index_dates.start_12m
+        and issue_periods.latest_until > index_dates.index_date
+    group by issue_periods.patient_id, index_dates.index_date
 ),
 
 final as (
     select
         cohort.patient_id,
         cohort.index_date,
-        coalesce(medicines_in_window.n_distinct_medicines_12m, 0) as n_distinct_medicines_12m,
+        coalesce(medicines_at_date.n_distinct_medicines_12m, 0) as n_distinct_medicines_12m,
     from cohort
-    left join medicines_in_window
-        on cohort.patient_id = medicines_in_window.patient_id
-        and cohort.index_date = medicines_in_window.index_date
+    left join medicines_at_date
+        on cohort.patient_id = medicines_at_date.patient_id
+        and cohort.index_date = medicines_at_date.index_date
 )
 
 select

@@ -1,4 +1,4 @@
-"""Browser: the neighbourhood list page in headless Chromium shows rows, expands reasons, logs no errors."""
+"""Browser: the list page in headless Chromium shows rows, expands reasons, logs no errors."""
 
 from __future__ import annotations
 
@@ -35,9 +35,7 @@ def chromium() -> str:
         if shutil.which("apt-get") is None:
             pytest.skip("chromium is missing and apt-get is not available to install it")
         subprocess.run(["apt-get", "update"], check=True, capture_output=True)
-        subprocess.run(
-            ["apt-get", "install", "-y", "chromium"], check=True, capture_output=True
-        )
+        subprocess.run(["apt-get", "install", "-y", "chromium"], check=True, capture_output=True)
     return CHROMIUM
 
 
@@ -50,16 +48,30 @@ def _page(tmp_path: Path) -> Path:
     ]
     for rank, (pid, nhs, given, family, score, tier, change) in enumerate(people, start=1):
         record = {
-            "rank": rank, "nhs_number": nhs, "given_name": given, "family_name": family,
-            "date_of_birth": date(1930, 1, 2), "practice_code": "P1", "risk_score": score,
-            "risk_tier": tier, "change": change, "efi": 0.3, "efi_category": "moderate",
-            "hfrs": 6.0, "hfrs_band": "intermediate", "in_hospital": rank == 2,
-            "on_caseload": False, "model_version": "v1", "is_care_home_resident": False,
+            "rank": rank,
+            "nhs_number": nhs,
+            "given_name": given,
+            "family_name": family,
+            "date_of_birth": date(1930, 1, 2),
+            "practice_code": "P1",
+            "risk_score": score,
+            "risk_tier": tier,
+            "change": change,
+            "efi": 0.3,
+            "efi_category": "moderate",
+            "hfrs": 6.0,
+            "hfrs_band": "intermediate",
+            "in_hospital": rank == 2,
+            "on_caseload": False,
+            "model_version": "v1",
+            "is_care_home_resident": False,
         }
         reasons = [
             ListReason(
-                "n_emergency_admissions_365d", f"{rank} emergency admissions in the last 12 months",
-                0.8, [Evidence("acute_spells", "2026-10-01", "I500", "Heart failure")],
+                "n_emergency_admissions_365d",
+                f"{rank} emergency admissions in the last 12 months",
+                0.8,
+                [Evidence("acute_spells", "2026-10-01", "I500", "Heart failure")],
             ),
             ListReason("age", "aged 90 years", 0.3),
         ]
@@ -69,9 +81,15 @@ def _page(tmp_path: Path) -> Path:
         nl.rows.append(row)
         nl.reasons[pid] = reasons
     nl.left.append(
-        {"nhs_number": "9434765838", "given_name": "Fay", "family_name": "Gone",
-         "date_of_birth": "1931-01-01", "previous_rank": 2, "previous_as_of": "2026-11-09",
-         "reason": "died"}
+        {
+            "nhs_number": "9434765838",
+            "given_name": "Fay",
+            "family_name": "Gone",
+            "date_of_birth": "1931-01-01",
+            "previous_rank": 2,
+            "previous_as_of": "2026-11-09",
+            "reason": "died",
+        }
     )
     nl.profile = {"tier": {"very_high": 1, "high": 1, "low": 1}, "frailty": {"moderate": 3}}
     return write_page(nl, tmp_path / "proactive_care_list.html")

@@ -23,13 +23,26 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from helpers.cli_process import Sandbox, assert_clean_failure, run_casefinder, run_many
+from helpers.cli_process import (
+    Sandbox,
+    assert_clean_failure,
+    prefect_server,
+    run_casefinder,
+    run_many,
+)
 from helpers.extract_set import write_extract_set
 
 from pipelines import warehouse as wh
 from pipelines.errors import CasefinderError
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """One Prefect server for the module's children (each would start its own otherwise)."""
+    with prefect_server(tmp_path_factory.mktemp("prefect-server")) as url:
+        yield {"PREFECT_API_URL": url}
 
 
 def _sha(path: Path) -> str:
@@ -169,7 +182,7 @@ HOLDER = textwrap.dedent(
 )
 
 
-def test_locked_warehouse_is_refused_with_one_line(tmp_path: Path) -> None:
+def test_locked_warehouse_is_refused_with_one_line(tmp_path: Path, server: dict[str, str]) -> None:
     """Another casefinder run (lock file) or another program (DuckDB's own file lock)."""
     extracts = write_extract_set(tmp_path / "extracts")
     by_run = wh.connect(tmp_path / "a" / "warehouse.duckdb")
@@ -190,6 +203,7 @@ def test_locked_warehouse_is_refused_with_one_line(tmp_path: Path) -> None:
         results = run_many(
             [("run", _ingest(extracts, a)), ("program", _ingest(extracts, b))],
             Sandbox(tmp_path / "sandbox"),
+            env=server,
         )
     finally:
         holder.communicate("\n", timeout=60)
@@ -199,7 +213,9 @@ def test_locked_warehouse_is_refused_with_one_line(tmp_path: Path) -> None:
         assert _sha(path) == before[path], f"{name}: the locked warehouse was changed"
 
 
-def test_newer_and_older_warehouses_are_refused_and_left_untouched(tmp_path: Path) -> None:
+def test_newer_and_older_warehouses_are_refused_and_left_untouched(
+    tmp_path: Path, server: dict[str, str]
+) -> None:
     extracts = write_extract_set(tmp_path / "extracts")
     newer = _versioned_warehouse(
         tmp_path / "newer" / "warehouse.duckdb", str(wh.WAREHOUSE_SCHEMA_VERSION + 1)
@@ -211,6 +227,7 @@ def test_newer_and_older_warehouses_are_refused_and_left_untouched(tmp_path: Pat
     results = run_many(
         [("newer", _ingest(extracts, newer)), ("older", _ingest(extracts, older))],
         Sandbox(tmp_path / "sandbox"),
+        env=server,
     )
     assert "newer" in assert_clean_failure(results["newer"], ["schema version"])
     assert "older" in assert_clean_failure(results["older"], ["schema version"])
@@ -234,7 +251,9 @@ def _corrupt(kind: str, path: Path) -> None:
 CORRUPTIONS = ("truncated", "garbage", "empty", "not_parquet")
 
 
-def test_corrupt_parquet_is_refused_and_nothing_is_loaded(tmp_path: Path) -> None:
+def test_corrupt_parquet_is_refused_and_nothing_is_loaded(
+    tmp_path: Path, server: dict[str, str]
+) -> None:
     """A good week loads; then each corrupt week is refused and the good one stays intact."""
     warehouse = tmp_path / "wh" / "warehouse.duckdb"
     good = write_extract_set(tmp_path / "good", fmt="parquet")
@@ -245,24 +264,26 @@ def test_corrupt_parquet_is_refused_and_nothing_is_loaded(tmp_path: Path) -> Non
         invocations.append((kind, _ingest(bad, warehouse)))
     # Learn the good state first, then run the corrupt weeks.
     sandbox = Sandbox(tmp_path / "sandbox")
-    first = run_many(invocations[:1], sandbox)
+    first = run_many(invocations[:1], sandbox, env=server)
     assert first["good"].returncode == 0, first["good"].stderr[-2000:]
     snapshots, counts = _snapshots(warehouse), _core_counts(warehouse)
-    results = run_many(invocations[1:], sandbox)
+    results = run_many(invocations[1:], sandbox, env=server)
     for kind in CORRUPTIONS:
         assert_clean_failure(results[kind], ["gp_events.parquet"])
     assert _snapshots(warehouse) == snapshots
     assert _core_counts(warehouse) == counts
 
 
-def test_corrupt_key_file_stops_the_run_and_is_not_replaced(tmp_path: Path) -> None:
+def test_corrupt_key_file_stops_the_run_and_is_not_replaced(
+    tmp_path: Path, server: dict[str, str]
+) -> None:
     extracts = write_extract_set(tmp_path / "extracts")
     warehouse = tmp_path / "wh" / "warehouse.duckdb"
     key = warehouse.parent / "casefinder.key"
     key.parent.mkdir(parents=True)
     key.write_text("this is not a key\n", encoding="ascii")
     key.chmod(0o600)
-    result = run_casefinder(_ingest(extracts, warehouse), Sandbox(tmp_path / "sandbox"))
+    result = run_casefinder(_ingest(extracts, warehouse), Sandbox(tmp_path / "sandbox"), env=server)
     assert_clean_failure(result, ["key file"])
     assert key.read_text(encoding="ascii") == "this is not a key\n"
 
@@ -275,11 +296,13 @@ def test_corrupt_key_file_stops_the_run_and_is_not_replaced(tmp_path: Path) -> N
         ("CASEFINDER_PSEUDONYM_KEY", "not-hex"),
     ],
 )
-def test_bad_setting_gives_one_line(tmp_path: Path, variable: str, value: str) -> None:
+def test_bad_setting_gives_one_line(
+    tmp_path: Path, variable: str, value: str, server: dict[str, str]
+) -> None:
     extracts = write_extract_set(tmp_path / "extracts")
     warehouse = tmp_path / "wh" / "warehouse.duckdb"
     result = run_casefinder(
-        _ingest(extracts, warehouse), Sandbox(tmp_path / "sandbox"), env={variable: value}
+        _ingest(extracts, warehouse), Sandbox(tmp_path / "sandbox"), env={**server, variable: value}
     )
     line = assert_clean_failure(result, [variable])
     assert value not in line or variable.endswith("OPT_OUT_DIRECT_CARE_LISTS")
@@ -288,7 +311,7 @@ def test_bad_setting_gives_one_line(tmp_path: Path, variable: str, value: str) -
     )
 
 
-def test_unwritable_warehouse_folder_gives_one_line(tmp_path: Path) -> None:
+def test_unwritable_warehouse_folder_gives_one_line(tmp_path: Path, server: dict[str, str]) -> None:
     extracts = write_extract_set(tmp_path / "extracts")
     # A path under a regular file: cannot be created by anyone, root included.
     blocker = tmp_path / "blocker"
@@ -302,6 +325,7 @@ def test_unwritable_warehouse_folder_gives_one_line(tmp_path: Path) -> None:
                     ("under_file", _ingest(extracts, blocker / "warehouse.duckdb")),
                 ],
                 Sandbox(tmp_path / "sandbox"),
+                env=server,
             )
             assert list(ro.iterdir()) == []
     else:
@@ -313,6 +337,7 @@ def test_unwritable_warehouse_folder_gives_one_line(tmp_path: Path) -> None:
                 ("under_file", _ingest(extracts, blocker / "warehouse.duckdb")),
             ],
             Sandbox(tmp_path / "sandbox"),
+            env=server,
         )
     for name, result in results.items():
         line = assert_clean_failure(result, [])  # type: ignore[arg-type]
@@ -320,14 +345,16 @@ def test_unwritable_warehouse_folder_gives_one_line(tmp_path: Path) -> None:
     assert blocker.read_text(encoding="utf-8") == "a file, not a folder\n"
 
 
-def test_disk_full_gives_one_line_and_keeps_the_last_good_load(tmp_path: Path) -> None:
+def test_disk_full_gives_one_line_and_keeps_the_last_good_load(
+    tmp_path: Path, server: dict[str, str]
+) -> None:
     """Load week 1 on a small file system, fill it, load week 2: refused, week 1 intact."""
     week1 = write_extract_set(tmp_path / "week1")
     week2 = write_extract_set(tmp_path / "week2", extract_date=date(2026, 11, 23))
     sandbox = Sandbox(tmp_path / "sandbox")
     with tmpfs(tmp_path / "small", "64m") as small:
         warehouse = small / "wh" / "warehouse.duckdb"
-        first = run_many([("week1", _ingest(week1, warehouse))], sandbox)
+        first = run_many([("week1", _ingest(week1, warehouse))], sandbox, env=server)
         assert first["week1"].returncode == 0, first["week1"].stderr[-2000:]
         snapshots, counts = _snapshots(warehouse), _core_counts(warehouse)
         filler = small / "filler"
@@ -338,7 +365,7 @@ def test_disk_full_gives_one_line_and_keeps_the_last_good_load(tmp_path: Path) -
                     fh.flush()
             except OSError:
                 pass
-        second = run_many([("week2", _ingest(week2, warehouse))], sandbox)
+        second = run_many([("week2", _ingest(week2, warehouse))], sandbox, env=server)
         line = assert_clean_failure(second["week2"], [])
         assert "space" in line, line
         filler.unlink()

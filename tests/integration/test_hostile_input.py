@@ -138,7 +138,7 @@ def test_hostile_extract_through_ingest(case: hc.HostileCase, corpus: dict[str, 
     assert run.written_outside == [], f"{case.name}: written outside: {run.written_outside}"
 
     if result.returncode == 2:
-        assert case.expect in ("error", "quarantine_or_error"), (
+        assert case.expect in ("error", "quarantine_or_error", "handled"), (
             f"{case.name}: expected {case.expect}, got exit 2: {error_lines(result.stderr)}"
         )
         assert_clean_failure(result, [case.file])
@@ -147,7 +147,9 @@ def test_hostile_extract_through_ingest(case: hc.HostileCase, corpus: dict[str, 
 
     assert case.expect != "error", f"{case.name}: expected one clear error, got exit 0"
     rejected = _quarantined(warehouse, case.file)
-    if case.expect == "loads":
+    if case.expect == "handled":
+        assert all(rule and reason for rule, reason in rejected), rejected
+    elif case.expect == "loads":
         assert rejected == [], f"{case.name}: legal input was quarantined: {rejected[:3]}"
         manifest = json.loads((run.base / "extracts" / "manifest.json").read_text("utf-8"))
         expected = manifest["files"][case.file]["rows"]

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from helpers.extract_set import DEFAULT_ROWS, NHS, write_extract_set
 
 from pipelines.ingest.extracts import discover
 from pipelines.ingest.load import load_extract_set
 from pipelines.warehouse import ensure_layers
-from tests.helpers.extract_set import DEFAULT_ROWS, NHS, write_extract_set
 
 KEY = b"k" * 32
 
@@ -85,30 +85,76 @@ def _load(tmp_path: Path, overrides: dict) -> duckdb.DuckDBPyConnection:
     return con
 
 
+@pytest.fixture(scope="module")
+def defects_loaded(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[duckdb.DuckDBPyConnection, dict[tuple[str, int], str]]:
+    """One extract set holding every case as an extra, modified copy of a good row.
+
+    Returns the loaded warehouse and {(file, row_number): rule expected}.
+    """
+    rows = copy.deepcopy(DEFAULT_ROWS)
+    expected: dict[tuple[str, int], str] = {}
+    for file, index, column, value, rule in CASES:
+        bad = dict(DEFAULT_ROWS[file][index])
+        bad[column] = value
+        rows[file].append(bad)
+        expected[(file, len(rows[file]))] = rule
+    con = _load(tmp_path_factory.mktemp("defects"), rows)
+    return con, expected
+
+
 @pytest.mark.parametrize(("file", "index", "column", "value", "rule"), CASES)
-def test_rule_quarantines_only_the_failing_row(
-    tmp_path: Path, file: str, index: int, column: str, value: str, rule: str
+def test_rule_quarantines_the_failing_row(
+    defects_loaded: tuple[duckdb.DuckDBPyConnection, dict[tuple[str, int], str]],
+    file: str,
+    index: int,
+    column: str,
+    value: str,
+    rule: str,
 ) -> None:
-    rows = copy.deepcopy(DEFAULT_ROWS[file])
-    rows[index][column] = value
-    if file == "practices" and column == "neighbourhood_code":
-        pass
-    con = _load(tmp_path, {file: rows})
+    con, expected = defects_loaded
+    row_number = _row_of(file, column, value, rule)
+    assert expected[(file, row_number)] == rule
     rejected = con.execute(
-        "select file, row_number, rule, column_name, reason from quarantine.rejected_rows"
+        "select rule, column_name, reason from quarantine.rejected_rows "
+        "where file = ? and row_number = ?",
+        [file, row_number],
     ).fetchall()
-    assert {(r[0], r[1], r[2]) for r in rejected} >= {(file, index + 1, rule)}
-    # Only this row of this file is quarantined anywhere in the set.
-    assert {(r[0], r[1]) for r in rejected} == {(file, index + 1)}
-    reason = next(r[4] for r in rejected if r[2] == rule)
-    assert column.split("_")[0] in reason or rule in ("patient_exists", "practice_exists")
-    n = len(rows)
-    counts = con.execute(
-        "select rows_read, rows_loaded, rows_quarantined, rows_duplicate from audit.loads "
-        "where file = ?",
-        [file],
-    ).fetchone()
-    assert counts == (n, n - 1, 1, 0)
+    assert rule in {r[0] for r in rejected}
+    reason = next(r[2] for r in rejected if r[0] == rule)
+    assert reason  # the expectation, in words
+    assert DEFAULT_ROWS[file][index][column] != value
+
+
+def _row_of(file: str, column: str, value: str, rule: str) -> int:
+    """Row number of the copy made for one case (cases are appended in CASES order)."""
+    n_before = {f: len(DEFAULT_ROWS[f]) for f in DEFAULT_ROWS}
+    for case_file, _index, case_column, case_value, case_rule in CASES:
+        n_before[case_file] += 1
+        if (case_file, case_column, case_value, case_rule) == (file, column, value, rule):
+            return n_before[case_file]
+    raise AssertionError("case not found")
+
+
+def test_no_good_row_is_quarantined_and_counts_reconcile(
+    defects_loaded: tuple[duckdb.DuckDBPyConnection, dict[tuple[str, int], str]],
+) -> None:
+    con, expected = defects_loaded
+    quarantined = set(
+        con.execute("select distinct file, row_number from quarantine.rejected_rows").fetchall()
+    )
+    assert quarantined == set(expected)
+    for file, read, loaded, n_quarantined, duplicates in con.execute(
+        "select file, rows_read, rows_loaded, rows_quarantined, rows_duplicate from audit.loads"
+    ).fetchall():
+        n_bad = sum(1 for f, _ in expected if f == file)
+        assert (read, loaded, n_quarantined, duplicates) == (
+            len(DEFAULT_ROWS[file]) + n_bad,
+            len(DEFAULT_ROWS[file]),
+            n_bad,
+            0,
+        )
 
 
 def test_valid_set_quarantines_nothing(tmp_path: Path) -> None:

@@ -48,8 +48,14 @@ def test_cli_json_follows_the_contract(warehouse, capsys, monkeypatch):
     assert code == 0
     doc = json.loads(capsys.readouterr().out)
     assert list(doc)[:8] == [
-        "nhs_number", "as_of", "model_version", "risk_score", "risk_tier", "rank",
-        "neighbourhood_code", "base_value",
+        "nhs_number",
+        "as_of",
+        "model_version",
+        "risk_score",
+        "risk_tier",
+        "rank",
+        "neighbourhood_code",
+        "base_value",
     ]
     assert doc["nhs_number"] == "9434765919"
     assert {"features", "reasons", "history"} <= set(doc)

@@ -1,4 +1,4 @@
-"""Integration: scoring, list tables and publication on a tiny literal warehouse with a fake model."""
+"""Integration: scoring, list tables and publication on a tiny literal warehouse, fake model."""
 
 from __future__ import annotations
 
@@ -24,17 +24,28 @@ HOSTILE = '=HYPERLINK("http://x","click")'
 
 _FEATURES = {
     "age": SimpleNamespace(
-        name="age", dtype="int", risk_raising_when="any", evidence=None,
-        template="aged {value} years", description="age in years",
+        name="age",
+        dtype="int",
+        risk_raising_when="any",
+        evidence=None,
+        template="aged {value} years",
+        description="age in years",
     ),
     "n_emergency_admissions_365d": SimpleNamespace(
-        name="n_emergency_admissions_365d", dtype="int", risk_raising_when="present",
-        evidence=None, template="{value} emergency admissions in the last 12 months",
+        name="n_emergency_admissions_365d",
+        dtype="int",
+        risk_raising_when="present",
+        evidence=None,
+        template="{value} emergency admissions in the last 12 months",
         description="emergency admissions, 12 months",
     ),
     "efi": SimpleNamespace(
-        name="efi", dtype="float", risk_raising_when="any", evidence=None,
-        template="eFI {value:.2f}", description="electronic frailty index",
+        name="efi",
+        dtype="float",
+        risk_raising_when="any",
+        evidence=None,
+        template="eFI {value:.2f}",
+        description="electronic frailty index",
     ),
 }
 FAKE_DICTIONARY = SimpleNamespace(
@@ -47,21 +58,21 @@ class FakeModel:
     """Linear log-odds with exact additive contributions (like TreeSHAP for a linear model)."""
 
     version = "test-model-1"
-    feature_names_ = ["age", "n_emergency_admissions_365d", "efi"]
-    _w = np.array([0.05, 0.8, 3.0])
-    _mean = np.array([80.0, 0.5, 0.2])
+    feature_names_ = ("age", "n_emergency_admissions_365d", "efi")
+    _w = (0.05, 0.8, 3.0)
+    _mean = (80.0, 0.5, 0.2)
     _b = -1.0
 
-    def raw_score(self, X):
-        return self._b + (np.nan_to_num(X) - self._mean) @ self._w
+    def raw_score(self, x):
+        return self._b + (np.nan_to_num(x) - np.array(self._mean)) @ np.array(self._w)
 
-    def predict_proba(self, X):
-        p = 1 / (1 + np.exp(-self.raw_score(X)))
+    def predict_proba(self, x):
+        p = 1 / (1 + np.exp(-self.raw_score(x)))
         return np.column_stack([1 - p, p])
 
-    def contributions(self, X):
-        c = (np.nan_to_num(X) - self._mean) * self._w
-        return c, np.full(X.shape[0], self._b)
+    def contributions(self, x):
+        c = (np.nan_to_num(x) - np.array(self._mean)) * np.array(self._w)
+        return c, np.full(x.shape[0], self._b)
 
 
 # patient_id, nhs, given, family, practice, housebound, age, admissions, efi, opt-out type
@@ -76,35 +87,55 @@ PATIENTS = [
 
 
 def _create(con, rows_by_week: dict[date, list[tuple]], deaths: dict[str, date] | None = None):
-    con.execute("create or replace table core.core_practices as select * from (values"
-                " ('P1', 'Practice one', 'N1', 'North'), ('P2', 'Practice two', 'N2', 'South'))"
-                " t(practice_code, practice_name, neighbourhood_code, neighbourhood_name)")
-    con.execute("create or replace table core.core_patient_identity (patient_id varchar,"
-                " nhs_number varchar, given_name varchar, family_name varchar, date_of_birth date)")
-    con.execute("create or replace table core.core_patients (patient_id varchar,"
-                " practice_code varchar, registration_end_date date, date_of_death date)")
-    con.execute("create or replace table core.core_opt_outs (patient_id varchar,"
-                " opt_out_type varchar, recorded_date date)")
-    con.execute("create or replace table core.core_acute_spells (patient_id varchar,"
-                " discharge_date date, discharge_destination varchar)")
-    con.execute("create or replace table core.core_community_contacts (patient_id varchar,"
-                " referral_id varchar, referral_received_datetime timestamp,"
-                " contact_datetime timestamp, team_type varchar, priority varchar,"
-                " is_attended boolean)")
-    con.execute("create or replace table features.feat_patients (patient_id varchar,"
-                " index_date date, practice_code varchar, neighbourhood_code varchar,"
-                " housebound boolean, age integer, n_emergency_admissions_365d integer,"
-                " efi double, efi_category varchar, hfrs double, hfrs_band varchar,"
-                " in_hospital boolean, on_caseload boolean, is_care_home_resident boolean)")
+    con.execute(
+        "create or replace table core.core_practices as select * from (values"
+        " ('P1', 'Practice one', 'N1', 'North'), ('P2', 'Practice two', 'N2', 'South'))"
+        " t(practice_code, practice_name, neighbourhood_code, neighbourhood_name)"
+    )
+    con.execute(
+        "create or replace table core.core_patient_identity (patient_id varchar,"
+        " nhs_number varchar, given_name varchar, family_name varchar, date_of_birth date)"
+    )
+    con.execute(
+        "create or replace table core.core_patients (patient_id varchar,"
+        " practice_code varchar, registration_end_date date, date_of_death date)"
+    )
+    con.execute(
+        "create or replace table core.core_opt_outs (patient_id varchar,"
+        " opt_out_type varchar, recorded_date date)"
+    )
+    con.execute(
+        "create or replace table core.core_acute_spells (patient_id varchar,"
+        " discharge_date date, discharge_destination varchar)"
+    )
+    con.execute(
+        "create or replace table core.core_community_contacts (patient_id varchar,"
+        " referral_id varchar, referral_received_datetime timestamp,"
+        " contact_datetime timestamp, team_type varchar, priority varchar,"
+        " is_attended boolean)"
+    )
+    con.execute(
+        "create or replace table features.feat_patients (patient_id varchar,"
+        " index_date date, practice_code varchar, neighbourhood_code varchar,"
+        " housebound boolean, age integer, n_emergency_admissions_365d integer,"
+        " efi double, efi_category varchar, hfrs double, hfrs_band varchar,"
+        " in_hospital boolean, on_caseload boolean, is_care_home_resident boolean)"
+    )
     deaths = deaths or {}
     for pid, nhs, given, family, practice, *_ in PATIENTS:
-        con.execute("insert into core.core_patient_identity values (?, ?, ?, ?, date '1930-01-02')",
-                    [pid, nhs, given, family])
-        con.execute("insert into core.core_patients values (?, ?, null, ?)",
-                    [pid, practice, deaths.get(pid)])
+        con.execute(
+            "insert into core.core_patient_identity values (?, ?, ?, ?, date '1930-01-02')",
+            [pid, nhs, given, family],
+        )
+        con.execute(
+            "insert into core.core_patients values (?, ?, null, ?)",
+            [pid, practice, deaths.get(pid)],
+        )
     for pid, *_, opt in PATIENTS:
         if opt:
-            con.execute("insert into core.core_opt_outs values (?, ?, date '2025-01-01')", [pid, opt])
+            con.execute(
+                "insert into core.core_opt_outs values (?, ?, date '2025-01-01')", [pid, opt]
+            )
     for index_date, rows in rows_by_week.items():
         for pid, _nhs, _g, _f, practice, hb, age, adm, efi, _opt in rows:
             hood = {"P1": "N1", "P2": "N2"}[practice]
@@ -114,11 +145,13 @@ def _create(con, rows_by_week: dict[date, list[tuple]], deaths: dict[str, date] 
                 [pid, index_date, practice, hood, hb, age, adm, efi, pid == "p1"],
             )
     # One UCR referral seen in 90 minutes, one seen after 3 hours (N1).
-    con.execute("insert into core.core_community_contacts values"
-                " ('p1', 'r1', timestamp '2026-11-10 09:00', timestamp '2026-11-10 10:30',"
-                "  'urgent_community_response', 'urgent_2h', true),"
-                " ('p1', 'r2', timestamp '2026-11-11 09:00', timestamp '2026-11-11 12:00',"
-                "  'urgent_community_response', 'urgent_2h', true)")
+    con.execute(
+        "insert into core.core_community_contacts values"
+        " ('p1', 'r1', timestamp '2026-11-10 09:00', timestamp '2026-11-10 10:30',"
+        "  'urgent_community_response', 'urgent_2h', true),"
+        " ('p1', 'r2', timestamp '2026-11-11 09:00', timestamp '2026-11-11 12:00',"
+        "  'urgent_community_response', 'urgent_2h', true)"
+    )
 
 
 def _publish(con, as_of: date, out: Path, policy=("type1",)) -> tuple[Path, dict]:
@@ -147,14 +180,17 @@ def published(tmp_path: Path):
 
 
 def test_lists_hold_exactly_the_eligible_patients_of_each_neighbourhood(published):
-    con, out, final, summary = published
+    _con, out, final, summary = published
     n1 = _read_csv(final / "N1" / "proactive_care_list.csv")
     n2 = _read_csv(final / "N2" / "proactive_care_list.csv")
     assert [r["nhs_number"] for r in n1] == ["9434765919", "9434765838"]  # p1, p6 (ndoo listed)
     assert {r["nhs_number"] for r in n2} == {"9434765854", "9434765846"}
     assert all(r["practice_code"] == "P1" for r in n1)
     assert summary["cohort"] == {
-        "housebound": 5, "excluded_opt_out": 1, "excluded_other": 0, "listed": 4,
+        "housebound": 5,
+        "excluded_opt_out": 1,
+        "excluded_other": 0,
+        "listed": 4,
         "alive_and_registered": 6,
     }
     assert summary["lists"]["N1"]["rows"] == 2
@@ -166,9 +202,23 @@ def test_csv_columns_ranks_and_reasons(published):
     _con, _out, final, _summary = published
     rows = _read_csv(final / "N1" / "proactive_care_list.csv")
     assert list(rows[0])[:17] == [
-        "rank", "nhs_number", "given_name", "family_name", "date_of_birth", "practice_code",
-        "risk_score", "risk_tier", "change", "reasons", "efi", "efi_category", "hfrs",
-        "hfrs_band", "in_hospital", "on_caseload", "model_version",
+        "rank",
+        "nhs_number",
+        "given_name",
+        "family_name",
+        "date_of_birth",
+        "practice_code",
+        "risk_score",
+        "risk_tier",
+        "change",
+        "reasons",
+        "efi",
+        "efi_category",
+        "hfrs",
+        "hfrs_band",
+        "in_hospital",
+        "on_caseload",
+        "model_version",
     ]
     scores = [float(r["risk_score"]) for r in rows]
     assert scores == sorted(scores, reverse=True)
@@ -205,7 +255,7 @@ def test_html_is_self_contained_and_escaped(published):
     page = (final / "N2" / "proactive_care_list.html").read_text(encoding="utf-8")
     assert "http://x" not in page.replace("&#34;http://x&#34;", "")
     assert HOSTILE not in page
-    assert "src=\"http" not in page and "href=\"http" not in page
+    assert 'src="http' not in page and 'href="http' not in page
     assert "<script src" not in page
 
 
@@ -216,7 +266,10 @@ def test_publication_is_recorded_and_csvs_are_reproducible(published, tmp_path):
         "select neighbourhood_code, n_rows, csv_sha256, model_version from audit.publications"
         " order by 1"
     ).fetchall()
-    assert [(r[0], r[1], r[3]) for r in rows] == [("N1", 2, "test-model-1"), ("N2", 2, "test-model-1")]
+    assert [(r[0], r[1], r[3]) for r in rows] == [
+        ("N1", 2, "test-model-1"),
+        ("N2", 2, "test-model-1"),
+    ]
     assert rows[0][2] == summary["lists"]["N1"]["sha256"]
     _publish(con, AS_OF, out)  # same inputs again: replaced atomically, same bytes
     assert (final / "N1" / "proactive_care_list.csv").read_bytes() == first
@@ -247,9 +300,11 @@ def test_second_week_marks_changes_and_who_left(published):
     n2 = _read_csv(final2 / "N2" / "proactive_care_list.csv")
     assert n1 == []
     assert [(r["nhs_number"], r["change"], r["rank"]) for r in n2] == [("9434765854", "same", "1")]
-    left = dict(con.execute(
-        "select patient_id, reason from lists.left_list where as_of = ?", [WEEK2]
-    ).fetchall())
+    left = dict(
+        con.execute(
+            "select patient_id, reason from lists.left_list where as_of = ?", [WEEK2]
+        ).fetchall()
+    )
     assert left == {"p1": "died", "p5": "no longer housebound", "p6": "opted out"}
     assert summary2["left_list"] == {"died": 1, "no longer housebound": 1, "opted out": 1}
     page = (final2 / "N1" / "proactive_care_list.html").read_text(encoding="utf-8")
@@ -258,7 +313,10 @@ def test_second_week_marks_changes_and_who_left(published):
     left_rows = list(wb["Left the list"].iter_rows(values_only=True))
     assert [r[-1] for r in left_rows[1:]] == ["died", "opted out"]
     # Both weeks' files are still there.
-    assert sorted(p.name for p in (out / "lists").iterdir()) == [AS_OF.isoformat(), WEEK2.isoformat()]
+    assert sorted(p.name for p in (out / "lists").iterdir()) == [
+        AS_OF.isoformat(),
+        WEEK2.isoformat(),
+    ]
 
 
 def test_service_standards_count_referrals_met(published):
@@ -273,8 +331,14 @@ def test_service_standards_count_referrals_met(published):
 def test_unsafe_neighbourhood_code_stays_inside_the_output_folder(tmp_path):
     con = connect(tmp_path / "wh.duckdb")
     _create(con, {AS_OF: PATIENTS})
-    con.execute("update core.core_practices set neighbourhood_code = '../../evil' where practice_code = 'P2'")
-    con.execute("update features.feat_patients set neighbourhood_code = '../../evil' where practice_code = 'P2'")
+    con.execute(
+        "update core.core_practices set neighbourhood_code = '../../evil'"
+        " where practice_code = 'P2'"
+    )
+    con.execute(
+        "update features.feat_patients set neighbourhood_code = '../../evil'"
+        " where practice_code = 'P2'"
+    )
     out = tmp_path / "out"
     final, summary = _publish(con, AS_OF, out)
     folder = summary["lists"]["../../evil"]["folder"]
@@ -282,3 +346,26 @@ def test_unsafe_neighbourhood_code_stays_inside_the_output_folder(tmp_path):
     assert (final / folder / "proactive_care_list.csv").exists()
     assert not (tmp_path / "evil").exists()
     con.close()
+
+
+def test_a_failed_publication_leaves_the_previous_one_untouched(published, monkeypatch):
+    import reports.publish
+
+    con, out, _final, _summary = published
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    calls = []
+
+    def broken_page(nl, path):
+        calls.append(nl.code)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        path.write_text("partial", encoding="utf-8")
+        return path
+
+    monkeypatch.setattr(reports.publish, "write_page", broken_page)
+    with pytest.raises(OSError, match="disk full"):
+        _publish(con, AS_OF, out)
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before
+    assert not [p for p in (out / "lists").iterdir() if p.name.startswith(".")]
+    assert con.execute("select count(*) from audit.publications").fetchone()[0] == 2

@@ -135,3 +135,88 @@ def test_opt_out_override_of_one_purpose_leaves_the_others() -> None:
 def test_unknown_opt_out_type_is_refused_not_ignored(value: str) -> None:
     with pytest.raises(CasefinderError, match="CASEFINDER_OPT_OUT_DIRECT_CARE_LISTS"):
         load_settings(env={"CASEFINDER_OPT_OUT_DIRECT_CARE_LISTS": value})
+
+
+# --- where identifiers live after a load and a feature build -------------------------------
+
+IDENTITY_TABLE = ("core", "core_patient_identity")
+# Layers that hold rows as landed (the audit trail, never exported) may hold identifiers.
+AS_LANDED = {"raw", "quarantine"}
+
+
+@pytest.fixture(scope="module")
+def loaded_warehouse(tmp_path_factory: pytest.TempPathFactory):
+    """The small extract set loaded and its features built at the extract date."""
+    from datetime import date
+
+    from helpers.extract_set import write_extract_set
+
+    from features.build import build_features
+    from pipelines.ingest.extracts import discover
+    from pipelines.ingest.load import load_extract_set
+    from pipelines.warehouse import connect
+
+    root = tmp_path_factory.mktemp("pseudonymised")
+    extracts = write_extract_set(root / "extracts")
+    con = connect(root / "warehouse.duckdb")
+    load_extract_set(con, discover(extracts), KEY)
+    build_features(con, [date(2026, 11, 16)])
+    yield con, extracts
+    con.close()
+
+
+def _input_identifiers(extracts) -> dict[str, set[str]]:
+    import csv
+
+    with (extracts / "gp_patients.csv").open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return {
+        "nhs_number": {r["nhs_number"] for r in rows},
+        "name": {r["given_name"] for r in rows} | {r["family_name"] for r in rows},
+        "date_of_birth": {r["date_of_birth"] for r in rows},
+    }
+
+
+def test_identifiers_only_in_identity_table(loaded_warehouse) -> None:
+    con, extracts = loaded_warehouse
+    wanted = _input_identifiers(extracts)
+    columns = con.execute(
+        "select table_schema, table_name, column_name, data_type from information_schema.columns"
+        " where table_catalog = current_database()"
+    ).fetchall()
+    checked = set()
+    for schema, table, column, dtype in columns:
+        if schema in AS_LANDED or (schema, table) == IDENTITY_TABLE:
+            continue
+        checked.add(f"{schema}.{table}")
+        assert column not in {"nhs_number", "given_name", "family_name", "date_of_birth"}, (
+            f"{schema}.{table}.{column} is an identifier column outside the identity table"
+        )
+        if dtype.upper() == "VARCHAR":
+            values = sorted(wanted["nhs_number"] | wanted["name"])
+            hits = con.execute(
+                f'select count(*) from "{schema}"."{table}"'
+                f' where "{column}" in (select unnest(?::varchar[]))',
+                [values],
+            ).fetchone()[0]
+            assert hits == 0, f"{schema}.{table}.{column} holds NHS numbers or names"
+    assert {"core.core_patients", "core.core_gp_events", "features.feat_patients"} <= checked
+
+
+def test_identity_table_is_keyed_by_the_same_pseudonym(loaded_warehouse) -> None:
+    con, _ = loaded_warehouse
+    rows = con.execute("select patient_id, nhs_number from core.core_patient_identity").fetchall()
+    assert rows
+    for patient_id, nhs in rows:
+        assert patient_id == _reference(KEY, nhs)
+    ids = {r[0] for r in rows}
+    core_ids = {r[0] for r in con.execute("select patient_id from core.core_patients").fetchall()}
+    assert core_ids == ids
+
+
+def test_dates_of_birth_are_coarsened_outside_the_identity_table(loaded_warehouse) -> None:
+    con, _ = loaded_warehouse
+    rows = con.execute(
+        "select distinct extract(day from birth_month) from core.core_patients"
+    ).fetchall()
+    assert rows == [(1,)], "birth_month must be the first of the month, not the date of birth"

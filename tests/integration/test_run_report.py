@@ -106,7 +106,17 @@ def _warehouse(
     )
     con.execute(
         "insert into registry.models values ('m1', '2026-11-02 07:00', 'active', 'm', ?, ?)",
-        [LAST_WEEK, json.dumps({"auroc": 0.781, "brier": 0.12, "calibration": {"slope": 0.98}})],
+        [
+            LAST_WEEK,
+            json.dumps(
+                {
+                    "housebound": {
+                        "model": {"auroc": 0.781, "brier": 0.12, "subgroups": {"sex=F": {"n": 3}}},
+                        "efi": {"auroc": 0.61},
+                    }
+                }
+            ),
+        ],
     )
     con.execute(
         "create table core.core_opt_outs (patient_id varchar, opt_out_type varchar, "
@@ -161,7 +171,9 @@ def test_a_normal_week_breaches_nothing(tmp_path: Path) -> None:
     assert "Completed: no threshold breached" in html
     for section in ("ingest", "quarantine", "volume", "feature-drift", "score-drift", "model"):
         assert f'id="{section}"' in html
-    assert "auroc" in html and "0.781" in html and "calibration.slope" in html
+    assert "housebound.model.auroc" in html and "0.781" in html
+    assert "housebound.efi.auroc" in html
+    assert "subgroups" not in html and "sex=F" not in html
     assert "m1" in html and "NB01" in html and "type1" in html
     assert {c.name for c in found} >= {"volume:gp_events", "psi:efi", "psi:risk_score"}
 
@@ -256,3 +268,24 @@ def test_previous_summary_is_the_latest_earlier_date(tmp_path: Path) -> None:
     assert previous_summary_for(tmp_path, THIS_WEEK) == {"as_of": LAST_WEEK}
     assert previous_summary_for(tmp_path, "2026-11-02") is None
     assert previous_summary_for(tmp_path / "missing", THIS_WEEK) is None
+
+
+def test_checks_for_run_reads_the_published_summaries(tmp_path: Path) -> None:
+    from reports.run_report import checks_for_run
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    mem = _warehouse(gp_events_now=700)
+    mem.execute(f"attach '{warehouse}' as w")
+    for schema, table in mem.execute(
+        "select table_schema, table_name from information_schema.tables "
+        "where table_catalog = 'memory'"
+    ).fetchall():
+        mem.execute(f"create schema if not exists w.{schema}")
+        mem.execute(f"create table w.{schema}.{table} as select * from memory.{schema}.{table}")
+    mem.close()
+    out = tmp_path / "out"
+    for day, summary in ((LAST_WEEK, PREVIOUS), (THIS_WEEK, _summary(THIS_WEEK, 700, {}))):
+        (out / "reports" / day).mkdir(parents=True)
+        (out / "reports" / day / "run_summary.json").write_text(json.dumps(summary))
+    names = {c.name for c in breached(checks_for_run(warehouse, out, THIS_WEEK))}
+    assert "volume:gp_events" in names

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -134,7 +133,12 @@ def test_defect_rates_are_close_to_the_configured_rate(ics: tuple[Path, Path]) -
         n = defects.filter(pl.col("file") == name).height
         assert 0.0035 <= n / rows <= 0.0065, (name, n, rows)
     kinds = set(defects.get_column("kind"))
-    assert kinds == {"invalid_nhs_number", "unparseable_date", "unknown_practice_code", "duplicate_row"}
+    assert kinds == {
+        "invalid_nhs_number",
+        "unparseable_date",
+        "unknown_practice_code",
+        "duplicate_row",
+    }
 
 
 def _housebound_at(events: pl.DataFrame, as_of: str) -> set[str]:
@@ -176,7 +180,9 @@ def test_population_is_recognisable_and_housebound_rates_are_realistic(
     events = events.rename({c: c.lstrip("\ufeff") for c in events.columns})
     events = events.with_columns(clean(pl.col("nhs_number")))
     listed = risk.join(patients, on="nhs_number", how="inner")
-    age = (EXTRACT_DATE - listed.get_column("date_of_birth").str.to_date(strict=False)).dt.total_days() / 365.25
+    age = (
+        EXTRACT_DATE - listed.get_column("date_of_birth").str.to_date(strict=False)
+    ).dt.total_days() / 365.25
     assert 0.15 <= (age >= 65).mean() <= 0.25
     assert 0.45 <= (listed.get_column("sex") == "2").mean() <= 0.55
     hb = _housebound_at(events, EXTRACT_DATE.isoformat())
@@ -218,15 +224,30 @@ def test_extracts_a_week_apart_describe_the_same_people(tmp_path: Path) -> None:
     a = _write(tmp_path, "early", defect_rate=0.0)
     b = _write(tmp_path, "late", defect_rate=0.0, extract_date=later)
     pa_, pb = read_text(a / "gp_patients.csv"), read_text(b / "gp_patients.csv")
-    assert set(pa_.get_column("nhs_number")) <= set(pb.get_column("nhs_number"))
-    for name, col in (("gp_events", "event_date"), ("acute_spells", "admission_date")):
+    early_people = pa_.get_column("nhs_number").str.replace_all(r"[ -]", "")
+    assert set(early_people) <= set(pb.get_column("nhs_number").str.replace_all(r"[ -]", ""))
+    for name, col in (
+        ("gp_events", "event_date"),
+        ("gp_medications", "issue_date"),
+        ("acute_spells", "admission_date"),
+        ("ae_attendances", "arrival_datetime"),
+    ):
         ea = read_text(a / f"{name}.csv")
-        eb = read_text(b / f"{name}.csv").filter(pl.col(col) <= EXTRACT_DATE.isoformat())
+        eb = read_text(b / f"{name}.csv").filter(
+            (pl.col(col).str.slice(0, 10) <= EXTRACT_DATE.isoformat())
+            & pl.col("nhs_number").str.replace_all(r"[ -]", "").is_in(early_people.to_list())
+        )
         if name == "acute_spells":  # spells open at the first cut may have closed since
-            ea, eb = ea.drop("discharge_date", "discharge_destination"), eb.drop(
-                "discharge_date", "discharge_destination"
-            )
+            ea = ea.drop("discharge_date", "discharge_destination")
+            eb = eb.drop("discharge_date", "discharge_destination")
+        if name == "gp_medications":  # the 3-year medication window moves on a week
+            start = (EXTRACT_DATE - timedelta(days=3 * 365 - 7)).isoformat()
+            ea = ea.filter(pl.col(col) > start)
+            eb = eb.filter(pl.col(col) > start)
         assert ea.sort(ea.columns).equals(eb.sort(eb.columns)), name
+    ca = read_text(a / "community_contacts.csv").fill_null("")
+    cb = read_text(b / "community_contacts.csv").fill_null("")
+    assert ca.join(cb, on=ca.columns, how="anti").height == 0
     assert read_text(b / "gp_events.csv").height > read_text(a / "gp_events.csv").height
 
 
@@ -254,9 +275,10 @@ def test_synth_command_writes_a_set_and_rejects_bad_options(
     assert main(["synth", "--out", str(out), "--patients", "300", "--clean"]) == 0
     assert "gp_events" in capsys.readouterr().out
     with (out / "gp_patients.csv").open(newline="") as fh:
-        assert sum(1 for _ in csv.reader(fh)) - 1 == json.loads(
-            (out / MANIFEST_NAME).read_text()
-        )["files"]["gp_patients"]["rows"]
+        assert (
+            sum(1 for _ in csv.reader(fh)) - 1
+            == json.loads((out / MANIFEST_NAME).read_text())["files"]["gp_patients"]["rows"]
+        )
     assert main(["synth", "--out", str(out), "--extract-date", "2019-01-01"]) == 2
     assert "extract-date" in capsys.readouterr().err
     assert main(["synth", "--out", str(out), "--defect-rate", "0.9"]) == 2

@@ -44,7 +44,9 @@ def test_at_most_max_reasons_and_deterministic_ties():
 
 
 def test_missing_values_are_not_reasons():
-    (reasons,) = top_reasons(NAMES, np.array([[math.nan, 2.0, math.nan]]), np.array([[1.0, 0.1, 1.0]]))
+    (reasons,) = top_reasons(
+        NAMES, np.array([[math.nan, 2.0, math.nan]]), np.array([[1.0, 0.1, 1.0]])
+    )
     assert [r.feature for r in reasons] == ["n_emergency_admissions_365d"]
 
 

@@ -37,7 +37,13 @@ RECORD = {
 def test_tiers_follow_the_documented_thresholds():
     scores = np.array([0.95, 0.70, 0.6999, 0.50, 0.30, 0.2999, 0.0])
     assert risk_tiers(scores, TIERS).tolist() == [
-        "very_high", "very_high", "high", "high", "moderate", "low", "low",
+        "very_high",
+        "very_high",
+        "high",
+        "high",
+        "moderate",
+        "low",
+        "low",
     ]
 
 
@@ -49,7 +55,9 @@ def test_a_row_has_every_column_with_text_escaped():
     assert row["date_of_birth"] == "1930-01-02"
     assert row["reasons"] == "aged 95 years; 3 emergency admissions in the last 12 months"
     assert (row["in_hospital"], row["on_caseload"], row["care_home_resident"]) == (
-        "true", "false", "false",
+        "true",
+        "false",
+        "false",
     )
 
 

@@ -1,4 +1,4 @@
--- one row per patient per index date per eFI deficit present (Clegg 2016): codes ever recorded, value rules on the latest value, polypharmacy
+-- one row per patient per index date per eFI deficit whose value rule holds for the latest value on or before the index date
 with
 
 index_dates as (
@@ -13,40 +13,12 @@ patients as (
     select * from core.core_patients
 ),
 
-deficit_codes as (
-    select * from ref.efi_deficits_snomed
-),
-
 value_rules as (
     select * from ref.efi_value_rules
 ),
 
 observation_codes as (
     select * from ref.observation_codes
-),
-
-medicines as (
-    select * from features.int_medicines
-),
-
--- code-based deficits: the first date any code of the deficit's list was recorded
-first_code_dates as (
-    select
-        gp_events.patient_id,
-        deficit_codes.slug as deficit_slug,
-        min(gp_events.event_date) as first_recorded_date,
-    from gp_events
-    inner join deficit_codes on gp_events.snomed_code = deficit_codes.code
-    group by gp_events.patient_id, deficit_codes.slug
-),
-
-code_deficits as (
-    select
-        first_code_dates.patient_id,
-        index_dates.index_date,
-        first_code_dates.deficit_slug,
-    from first_code_dates
-    inner join index_dates on first_code_dates.first_recorded_date <= index_dates.index_date
 ),
 
 -- value-based deficits: each observation value, and whether any applicable rule holds for it
@@ -107,7 +79,7 @@ rule_periods as (
     from rule_results
 ),
 
-value_deficits as (
+final as (
     select
         rule_periods.patient_id,
         index_dates.index_date,
@@ -115,32 +87,11 @@ value_deficits as (
     from rule_periods
     inner join index_dates
         on rule_periods.event_date <= index_dates.index_date
-        and (
-            rule_periods.next_event_date is null
-            or rule_periods.next_event_date > index_dates.index_date
-        )
+        and coalesce(rule_periods.next_event_date, date '9999-12-31') > index_dates.index_date
     where rule_periods.rule_holds
-),
-
--- polypharmacy: 5 or more distinct medicines (BNF chemical substance) in the 12 months up to D
-polypharmacy as (
-    select
-        patient_id,
-        index_date,
-        'polypharmacy' as deficit_slug,
-    from medicines
-    where n_distinct_medicines_12m >= 5
-),
-
-final as (
-    select patient_id, index_date, deficit_slug from code_deficits
-    union
-    select patient_id, index_date, deficit_slug from value_deficits
-    union
-    select patient_id, index_date, deficit_slug from polypharmacy
 )
 
-select
+select distinct
     patient_id,
     index_date,
     deficit_slug,

@@ -1,0 +1,51 @@
+-- one row per adult social care package active at $as_of, for the patients in features.evidence_patients
+with
+
+patients as (
+    select patient_id from features.evidence_patients
+),
+
+social_care as (
+    select * from core.core_social_care_services
+),
+
+active as (
+    select social_care.*
+    from social_care
+    inner join patients on social_care.patient_id = patients.patient_id
+    where social_care.start_date <= $as_of
+        and (social_care.end_date is null or social_care.end_date > $as_of)
+),
+
+labelled as (
+    select patient_id, 'social_care_hours_per_week' as feature, start_date, service_type, planned_hours_per_week
+    from active
+    union all
+    select patient_id, 'has_home_care', start_date, service_type, planned_hours_per_week
+    from active where service_type = 'home_care'
+    union all
+    select patient_id, 'has_care_home_placement', start_date, service_type, planned_hours_per_week
+    from active where service_type in ('residential_care', 'nursing_care')
+),
+
+final as (
+    select
+        patient_id,
+        feature,
+        'social_care_services' as source,
+        start_date as event_date,
+        service_type as code,
+        replace(service_type, '_', ' ')
+        || coalesce(', ' || cast(planned_hours_per_week as varchar) || ' hours a week', '') as term,
+    from labelled
+)
+
+select
+    patient_id,
+    cast($as_of as date) as index_date,
+    feature,
+    source,
+    event_date,
+    code,
+    term,
+from final

@@ -1,0 +1,63 @@
+"""The `ingest` flow and command on a tiny extract set: load, Data Docs, reload, fatal error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from helpers.extract_set import DEFAULT_ROWS, write_extract_set
+
+from pipelines.cli import main
+
+
+@pytest.mark.slow
+def test_ingest_flow_loads_validates_and_is_idempotent(
+    prefect_harness: None, tmp_path: Path
+) -> None:
+    from pipelines.flows.ingest import ingest
+
+    events = [*DEFAULT_ROWS["gp_events"], {**DEFAULT_ROWS["gp_events"][0], "snomed_code": "x"}]
+    extracts = write_extract_set(tmp_path / "extracts", {"gp_events": events})
+    warehouse = tmp_path / "wh" / "warehouse.duckdb"
+    result = ingest(extracts=extracts, warehouse=warehouse)
+    assert result["already_loaded"] is False
+    assert result["extracts"]["gp_events"]["quarantined"] == 1
+    assert result["quarantine_by_rule"] == {"gp_events": {"snomed_code_format": 1}}
+    assert result["validation_mismatches"] == []
+    docs = Path(result["data_docs"])
+    assert docs.is_file()
+    assert docs.is_relative_to(tmp_path / "wh" / "reports" / "2026-11-16")
+    assert result["core_rows"]["core_patients"] == 6
+    text = json.dumps(result)
+    for patient in DEFAULT_ROWS["gp_patients"]:
+        assert patient["nhs_number"] not in text
+        assert patient["given_name"] not in text
+
+    again = ingest(extracts=extracts, warehouse=warehouse, docs_dir=tmp_path / "docs2")
+    assert again["already_loaded"] is True
+    assert again["snapshot_id"] == result["snapshot_id"]
+    assert again["extracts"] == result["extracts"]
+
+
+@pytest.mark.slow
+def test_ingest_command_prints_reconciliation_and_one_line_errors(
+    prefect_harness: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    extracts = write_extract_set(tmp_path / "extracts")
+    warehouse = tmp_path / "warehouse.duckdb"
+    assert main(["ingest", "--extracts", str(extracts), "--warehouse", str(warehouse)]) == 0
+    out = capsys.readouterr().out
+    assert "snapshot 1 as of 2026-11-16: loaded" in out
+    assert "gp_patients                    6         6            0           0" in out
+
+    broken = write_extract_set(tmp_path / "broken", {"ae_attendances": None})
+    code = main(["ingest", "--extracts", str(broken), "--warehouse", str(warehouse)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if "error" in line.lower()]
+    assert errors == [
+        f"casefinder: error: missing required file ae_attendances "
+        f"(ae_attendances.csv or ae_attendances.parquet) in {broken}"
+    ]

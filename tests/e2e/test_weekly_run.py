@@ -1,0 +1,272 @@
+"""End to end: synth -> `casefinder run` -> lists checked; the same people a week later.
+
+Runs as a new user would: the CLI on a fresh extract set, then the same population a week
+later (same seed, extract date + 7 days). The model quality gate is switched off here: at
+4,000 synthetic patients the housebound calibration slope is too noisy for the gate, and the
+gate is tested with the model (tests/e2e/test_train_truth.py); this test is about the lists.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+
+pytestmark = pytest.mark.slow
+
+N_PATIENTS = 4000
+SEED = 7
+WEEK1 = date(2026, 11, 16)
+WEEK2 = WEEK1 + timedelta(days=7)
+HOSTILE = '=HYPERLINK("http://evil.example","click")'
+
+
+def _synth(out: Path, extract_date: date) -> None:
+    synthetic = pytest.importorskip("synthetic")
+    synthetic.generate(out, patients=N_PATIENTS, seed=SEED, extract_date=extract_date, fmt="csv")
+    # Hostile names: every fifth patient's given name is a spreadsheet formula.
+    path = out / "gp_patients.csv"
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    col = [c.strip().lower() for c in rows[0]].index("given_name")
+    for i, row in enumerate(rows[1:]):
+        if i % 5 == 0 and len(row) > col:
+            row[col] = HOSTILE
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _extract_rows(extracts: Path, name: str) -> list[dict[str, str]]:
+    with (extracts / f"{name}.csv").open(newline="", encoding="utf-8-sig") as fh:
+        return [{k.strip().lower(): v for k, v in r.items()} for r in csv.DictReader(fh)]
+
+
+def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    from pipelines.cli import main
+
+    code = main(args)
+    captured = capsys.readouterr()
+    assert code == 0, captured.err[-2000:]
+    return captured.out
+
+
+@pytest.fixture(scope="module")
+def weeks(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> dict[str, Any]:
+    from models import workflow
+
+    root = tmp_path_factory.mktemp("weekly")
+    for day, name in ((WEEK1, "w1"), (WEEK2, "w2")):
+        _synth(root / "extracts" / name, day)
+    mp = pytest.MonkeyPatch()
+    mp.setattr(workflow, "check_gate", lambda staging: None)
+    return {"root": root, "mp": mp}
+
+
+def _run_week(weeks: dict[str, Any], name: str, capsys) -> str:
+    root = weeks["root"]
+    return _run(
+        [
+            "run",
+            "--extracts",
+            str(root / "extracts" / name),
+            "--warehouse",
+            str(root / "wh" / "warehouse.duckdb"),
+            "--out",
+            str(root / "out"),
+        ],
+        capsys,
+    )
+
+
+def _lists(out: Path, day: date) -> dict[str, list[dict[str, str]]]:
+    base = out / "lists" / day.isoformat()
+    return {p.name: _read_csv(p / "proactive_care_list.csv") for p in sorted(base.iterdir())}
+
+
+def test_week_one_lists_hold_exactly_the_eligible_patients(weeks, capsys):
+    from pipelines.warehouse import connect
+
+    root = weeks["root"]
+    printed = _run_week(weeks, "w1", capsys)
+    out = root / "out"
+    assert f"lists: {out / 'lists' / WEEK1.isoformat()}" in printed
+    lists = _lists(out, WEEK1)
+    assert lists, "no neighbourhood lists were published"
+    with connect(root / "wh" / "warehouse.duckdb", read_only=True) as con:
+        expected = con.execute(
+            """
+            select f.neighbourhood_code, i.nhs_number
+            from features.feat_patients f
+            join core.core_patient_identity i using (patient_id)
+            where f.index_date = ? and f.housebound
+              and f.patient_id not in (
+                  select patient_id from core.core_opt_outs where opt_out_type = 'type1')
+            """,
+            [WEEK1],
+        ).fetchall()
+    by_hood: dict[str, set[str]] = {}
+    for hood, nhs in expected:
+        by_hood.setdefault(hood, set()).add(nhs)
+    assert {h: {r["nhs_number"] for r in rows} for h, rows in lists.items() if rows} == by_hood
+    # Independently of the warehouse: the dead, the deregistered and type 1 opt-outs never appear.
+    extracts = root / "extracts" / "w1"
+    never = {
+        r["nhs_number"].replace(" ", "").replace("-", "")
+        for r in _extract_rows(extracts, "gp_patients")
+        if (r.get("date_of_death") or "").strip() or (r.get("registration_end_date") or "").strip()
+    } | {
+        r["nhs_number"].replace(" ", "").replace("-", "")
+        for r in _extract_rows(extracts, "opt_outs")
+        if r.get("opt_out_type", "").strip() == "type1"
+    }
+    listed = {r["nhs_number"] for rows in lists.values() for r in rows}
+    assert listed and not (listed & never)
+    # Practices belong to their neighbourhood; ranks follow scores.
+    practices = {
+        r["practice_code"]: r["neighbourhood_code"] for r in _extract_rows(extracts, "practices")
+    }
+    for hood, rows in lists.items():
+        assert all(practices[r["practice_code"]] == hood for r in rows)
+        assert [int(r["rank"]) for r in rows] == list(range(1, len(rows) + 1))
+        scores = [float(r["risk_score"]) for r in rows]
+        assert scores == sorted(scores, reverse=True)
+        assert all(r["change"] == "new" for r in rows)
+
+
+def test_week_one_excel_agrees_and_hostile_names_are_inert(weeks):
+    out = weeks["root"] / "out"
+    hostile_seen = 0
+    for folder in sorted((out / "lists" / WEEK1.isoformat()).iterdir()):
+        rows = _read_csv(folder / "proactive_care_list.csv")
+        ws = openpyxl.load_workbook(folder / "proactive_care_list.xlsx").worksheets[0]
+        values = [["" if v is None else str(v) for v in r] for r in ws.iter_rows(values_only=True)]
+        assert values[1:] == [list(r.values()) for r in rows]
+        for row in ws.iter_rows(min_row=2):
+            assert all(cell.data_type != "f" for cell in row)
+        for r in rows:
+            assert not r["given_name"].startswith(("=", "+", "-", "@"))
+            hostile_seen += r["given_name"] == "'" + HOSTILE
+        page = (folder / "proactive_care_list.html").read_text(encoding="utf-8")
+        assert "http://evil.example" not in page.replace("&#34;http://evil.example&#34;", "")
+    assert hostile_seen > 0
+
+
+def test_week_one_summary_and_audit(weeks):
+    from pipelines.warehouse import connect
+
+    root = weeks["root"]
+    out = root / "out"
+    summary = json.loads((out / "reports" / WEEK1.isoformat() / "run_summary.json").read_text())
+    assert list(summary)[:7] == [
+        "as_of",
+        "model_version",
+        "code_version",
+        "extracts",
+        "cohort",
+        "lists",
+        "snapshot_id",
+    ]
+    cohort = summary["cohort"]
+    assert (
+        cohort["housebound"]
+        == cohort["excluded_opt_out"] + cohort["excluded_other"] + cohort["listed"]
+    )
+    for item in summary["lists"].values():
+        path = out / "lists" / WEEK1.isoformat() / item["folder"] / "proactive_care_list.csv"
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == item["sha256"]
+        assert len(_read_csv(path)) == item["rows"]
+    for extract in summary["extracts"].values():
+        assert extract["read"] == extract["loaded"] + extract["quarantined"] + extract["duplicates"]
+    with connect(root / "wh" / "warehouse.duckdb", read_only=True) as con:
+        audited = con.execute(
+            "select neighbourhood_code, n_rows, csv_sha256 from audit.publications where as_of = ?",
+            [WEEK1],
+        ).fetchall()
+    assert {c: (n, s) for c, n, s in audited} == {
+        c: (i["rows"], i["sha256"]) for c, i in summary["lists"].items()
+    }
+    assert not [p for p in (out / "lists").iterdir() if p.name.startswith(".")]
+
+
+def test_explain_adds_up_for_a_listed_patient(weeks, capsys):
+    out = weeks["root"] / "out"
+    hood = next(rows for rows in _lists(out, WEEK1).values() if rows)
+    nhs = hood[0]["nhs_number"]
+    doc = json.loads(
+        _run(
+            [
+                "explain",
+                nhs,
+                "--warehouse",
+                str(weeks["root"] / "wh" / "warehouse.duckdb"),
+                "--format",
+                "json",
+            ],
+            capsys,
+        )
+    )
+    assert doc["rank"] == 1 and doc["risk_score"] == pytest.approx(
+        float(hood[0]["risk_score"]), abs=1e-4
+    )
+    total = doc["base_value"] + sum(f["contribution"] for f in doc["features"])
+    assert total == pytest.approx(doc["raw_score"], abs=1e-6)
+    assert doc["reasons"] and all("text" in r and "evidence" in r for r in doc["reasons"])
+    assert any(r["evidence"] for r in doc["reasons"])
+
+
+def test_week_two_marks_changes_and_who_left(weeks, capsys):
+    from pipelines.warehouse import connect
+
+    root = weeks["root"]
+    out = root / "out"
+    _run_week(weeks, "w2", capsys)
+    week1, week2 = _lists(out, WEEK1), _lists(out, WEEK2)
+    n_changes = {"new": 0, "up": 0, "down": 0, "same": 0}
+    for hood, rows in week2.items():
+        before = {r["nhs_number"]: int(r["rank"]) for r in week1.get(hood, [])}
+        for r in rows:
+            previous = before.get(r["nhs_number"])
+            expected = (
+                "new"
+                if previous is None
+                else "up"
+                if int(r["rank"]) < previous
+                else "down"
+                if int(r["rank"]) > previous
+                else "same"
+            )
+            assert r["change"] == expected
+            n_changes[expected] += 1
+    assert n_changes["same"] + n_changes["up"] + n_changes["down"] > 0
+    with connect(root / "wh" / "warehouse.duckdb", read_only=True) as con:
+        left = con.execute(
+            "select l.neighbourhood_code, i.nhs_number, l.reason from lists.left_list l"
+            " left join core.core_patient_identity i using (patient_id) where l.as_of = ?",
+            [WEEK2],
+        ).fetchall()
+    expected_left = {
+        (hood, r["nhs_number"])
+        for hood, rows in week1.items()
+        for r in rows
+        if r["nhs_number"] not in {x["nhs_number"] for x in week2.get(hood, [])}
+    }
+    assert {(h, n) for h, n, _ in left if n} <= expected_left
+    assert len(left) == len(expected_left)
+    assert all(
+        reason in ("died", "moved", "no longer housebound", "opted out", "other")
+        for *_, reason in left
+    )
+    summary = json.loads((out / "reports" / WEEK2.isoformat() / "run_summary.json").read_text())
+    assert sum(summary["left_list"].values()) == len(left)
+    weeks["mp"].undo()
