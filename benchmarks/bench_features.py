@@ -97,10 +97,15 @@ def generate(db: Path, patients: int, diagnoses: int) -> dict:
     con.execute(
         f"""
         insert into core.core_gp_events
-        select 'p' || (i % {n}), date '2019-01-01' + cast(random() * 2300 as integer), c.code,
-            case when c.is_obs then round(random() * 150, 1) end
-        from range({30 * n}) t(i)
-        join bench_codes c on c.idx = 1 + cast(floor(random() * {n_codes}) as bigint)
+        select e.patient_id, e.event_date, c.code,
+            case when c.is_obs then round(e.u * 150, 1) end
+        from (
+            select 'p' || (i % {n}) as patient_id,
+                date '2019-01-01' + cast(random() * 2300 as integer) as event_date,
+                1 + cast(floor(random() * {n_codes}) as bigint) as idx, random() as u
+            from range({30 * n}) t(i)
+        ) e
+        join bench_codes c on c.idx = e.idx
         """
     )
     con.execute(

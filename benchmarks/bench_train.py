@@ -34,8 +34,9 @@ _WRAPPER = (
 
 def measure(cmd: list[str]) -> dict:
     """Run `cmd` in a wrapper process; return rc, wall seconds, peak RSS (MB), output."""
-    out = subprocess.run([sys.executable, "-c", _WRAPPER, *cmd], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _WRAPPER, *cmd], capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout)
 
 
@@ -44,8 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--patients", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--work", type=Path, default=Path("benchmarks/out/train"))
-    parser.add_argument("--warehouse", type=Path, default=None,
-                        help="an already ingested warehouse (skips synth and ingest)")
+    parser.add_argument(
+        "--warehouse",
+        type=Path,
+        default=None,
+        help="an already ingested warehouse (skips synth and ingest)",
+    )
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
 
@@ -55,17 +60,31 @@ def main(argv: list[str] | None = None) -> int:
         warehouse = args.work / "wh" / "warehouse.duckdb"
         if not extracts.exists():
             t = time.perf_counter()
-            subprocess.run([CASEFINDER, "synth", "--out", str(extracts), "--patients",
-                            str(args.patients), "--seed", str(args.seed)], check=True)
+            subprocess.run(
+                [
+                    CASEFINDER,
+                    "synth",
+                    "--out",
+                    str(extracts),
+                    "--patients",
+                    str(args.patients),
+                    "--seed",
+                    str(args.seed),
+                ],
+                check=True,
+            )
             print(f"synth: {time.perf_counter() - t:.0f} s", flush=True)
         if not warehouse.exists():
             t = time.perf_counter()
-            subprocess.run([CASEFINDER, "ingest", "--extracts", str(extracts), "--warehouse",
-                            str(warehouse)], check=True)
+            subprocess.run(
+                [CASEFINDER, "ingest", "--extracts", str(extracts), "--warehouse", str(warehouse)],
+                check=True,
+            )
             print(f"ingest: {time.perf_counter() - t:.0f} s", flush=True)
 
-    result = measure([CASEFINDER, "train", "--warehouse", str(warehouse), "--threads",
-                      str(args.threads)])
+    result = measure(
+        [CASEFINDER, "train", "--warehouse", str(warehouse), "--threads", str(args.threads)]
+    )
     print(result["stdout"], end="")
     if result["rc"] not in (0, 2):
         print(result["stderr"], file=sys.stderr)
@@ -79,11 +98,15 @@ def main(argv: list[str] | None = None) -> int:
         meta = json.loads(metas[-1].read_text())
         timings = meta.get("timings_s", {})
         counts = meta.get("training_counts", {})
-        print(f"training rows: {counts.get('sample_rows')}, feature rows (12 dates): "
-              f"{counts.get('feature_rows')}, best iteration: "
-              f"{meta.get('params', {}).get('best_iteration')}")
-    print(f"train wall: {result['wall_s']:.0f} s (target <= 600 s); "
-          f"peak RSS: {result['peak_rss_mb'] / 1024:.2f} GB (target <= 12 GB); steps: {timings}")
+        print(
+            f"training rows: {counts.get('sample_rows')}, feature rows (12 dates): "
+            f"{counts.get('feature_rows')}, best iteration: "
+            f"{meta.get('params', {}).get('best_iteration')}"
+        )
+    print(
+        f"train wall: {result['wall_s']:.0f} s (target <= 600 s); "
+        f"peak RSS: {result['peak_rss_mb'] / 1024:.2f} GB (target <= 12 GB); steps: {timings}"
+    )
     return 0
 
 

@@ -1,7 +1,10 @@
-"""Training on a Dask cluster: `lightgbm.dask` with the same settings and outputs as RiskClassifier."""
+"""Training on a Dask cluster: `lightgbm.dask` with the settings and outputs of RiskClassifier."""
+
+# ruff: noqa: N803, N806  (scikit-learn convention: X is the feature matrix)
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,8 +26,32 @@ class DaskRiskClassifier(RiskClassifier):
     tolerance stated in docs/data-engineer.md, tested in tests/integration/test_dask.py).
     """
 
-    def __init__(self, client: Any = None, **settings: Any) -> None:
-        super().__init__(**settings)
+    def __init__(
+        self,
+        client: Any = None,
+        n_estimators: int = 300,
+        learning_rate: float = 0.05,
+        num_leaves: int = 31,
+        max_depth: int = 6,
+        min_child_samples: int = 50,
+        colsample_bytree: float = 0.85,
+        reg_lambda: float = 1.0,
+        early_stopping_rounds: int = 30,
+        n_jobs: int = 2,
+        random_state: int = 42,
+    ) -> None:
+        super().__init__(
+            n_estimators=n_estimators,
+            learning_rate=learning_rate,
+            num_leaves=num_leaves,
+            max_depth=max_depth,
+            min_child_samples=min_child_samples,
+            colsample_bytree=colsample_bytree,
+            reg_lambda=reg_lambda,
+            early_stopping_rounds=early_stopping_rounds,
+            n_jobs=n_jobs,
+            random_state=random_state,
+        )
         self.client = client
 
     def _dask_lgbm(self) -> Any:
@@ -61,13 +88,17 @@ class DaskRiskClassifier(RiskClassifier):
         deX = da.from_array(eX, chunks=(echunk, eX.shape[1]))
         dey = da.from_array(np.asarray(eval_y, dtype=np.int32), chunks=echunk)
         model = self._dask_lgbm()
-        model.fit(
-            dX,
-            dy,
-            eval_set=[(deX, dey)],
-            eval_metric="binary_logloss",
-            feature_name=names,
-        )
+        with warnings.catch_warnings():
+            # Expected: each Dask worker uses its own thread count, not n_jobs.
+            warnings.filterwarnings("ignore", message="Parameter (n_jobs|num_threads) will be")
+            model.fit(
+                dX,
+                dy,
+                eval_X=(deX,),
+                eval_y=(dey,),
+                eval_metric="binary_logloss",
+                feature_name=names,
+            )
         losses = list(model.evals_result_["valid_0"]["binary_logloss"])
         best = int(np.argmin(losses)) + 1
         booster = model.booster_

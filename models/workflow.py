@@ -258,8 +258,12 @@ def calibrate_model(
     data = {**cal.to_dict(), "population": used}
     _write_json(staging / "calibrator.json", data)
     _record_time(staging, "calibrate", started)
-    return {"method": method, "population": used, "n": cal.n_samples_,
-            "n_positive": cal.n_positive_}
+    return {
+        "method": method,
+        "population": used,
+        "n": cal.n_samples_,
+        "n_positive": cal.n_positive_,
+    }
 
 
 def evaluate_model(warehouse: Path, staging: Path, seed: int) -> dict[str, Any]:

@@ -93,6 +93,8 @@ _ENVIRONMENT_ERRNOS = {
     errno.EROFS: "the file system is read-only",
     errno.EACCES: "permission denied",
     errno.EPERM: "operation not permitted",
+    errno.ENOTDIR: "a folder in the path is a file",
+    errno.EEXIST: "a file is in the way of a folder",
 }
 _ENVIRONMENT_TEXT = (
     ("No space left on device", errno.ENOSPC),
@@ -123,6 +125,18 @@ def environment_problem(exc: BaseException) -> str | None:
                 return f"{_ENVIRONMENT_ERRNOS[code]}{where}; the run stopped"
         current = current.__cause__ or current.__context__
     return None
+
+
+def _run_holding_the_warehouse(args: argparse.Namespace) -> int:
+    """Run the command; a command with `--warehouse` first takes the warehouse lock, so a
+    second run on the same warehouse fails at once with one line (pipelines/locking.py)."""
+    warehouse = getattr(args, "warehouse", None)
+    if warehouse is None:
+        return int(args._run(args) or 0)
+    from pipelines.locking import warehouse_lock
+
+    with warehouse_lock(warehouse):
+        return int(args._run(args) or 0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -162,7 +176,7 @@ def _main(argv: Sequence[str] | None) -> int:
         )
         return 2
     try:
-        return int(args._run(args) or 0)
+        return _run_holding_the_warehouse(args)
     except CasefinderError as exc:
         sys.stderr.write(f"casefinder: error: {redact(str(exc))}\n")
         return exc.exit_code

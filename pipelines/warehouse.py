@@ -43,7 +43,12 @@ def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnect
     if read_only and not path.exists():
         raise CasefinderError(f"warehouse {path} does not exist: run `casefinder ingest` first")
     if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CasefinderError(
+                f"warehouse folder {path.parent} cannot be created: {exc.strerror or exc}"
+            ) from None
     try:
         con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as exc:
@@ -252,6 +257,7 @@ def install_pseudonym_macro(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
     The key's pads sit in a temporary table (bound, not formatted into SQL); the macro reads
     them, so SQL in `sql/` can call `patient_id(nhs_number)` directly.
     """
+    _check_key_fingerprint(con, key)
     if len(key) > 64:
         key = hashlib.sha256(key).digest()
     block = key.ljust(64, b"\0")
@@ -264,6 +270,33 @@ def install_pseudonym_macro(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
         " select substr(sha256(opad || unhex(sha256(ipad || encode(nhs)))), 1, 32)"
         " from pseudonym_pads)"
     )
+
+
+def _check_key_fingerprint(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
+    """One key per warehouse: record the key's fingerprint on first use, refuse another key.
+
+    A lost or replaced key file would otherwise be recreated silently, and the same patient
+    would get a new `patient_id` (list changes, score history and caseload links would break:
+    hazard H1). Connections without `audit.warehouse_meta` (in-memory tests) are not checked.
+    """
+    exists = con.execute(
+        "select count(*) from duckdb_tables()"
+        " where schema_name = 'audit' and table_name = 'warehouse_meta' and not temporary"
+    ).fetchone()
+    if not exists or not exists[0]:
+        return
+    fingerprint = key_fingerprint(key)
+    row = con.execute(
+        "select value from audit.warehouse_meta where key = 'key_fingerprint'"
+    ).fetchone()
+    if row is None:
+        con.execute("insert into audit.warehouse_meta values ('key_fingerprint', ?)", [fingerprint])
+    elif row[0] != fingerprint:
+        raise CasefinderError(
+            f"the pseudonymisation key (fingerprint {fingerprint}) is not the one this warehouse "
+            f"was built with ({row[0]}); restore the original key file or "
+            "CASEFINDER_PSEUDONYM_KEY, or use a new warehouse"
+        )
 
 
 def patient_id_of(key: bytes, nhs_number: str) -> str:

@@ -76,9 +76,9 @@ def run(args: argparse.Namespace) -> int:
     result = ingest(
         extracts=args.extracts, warehouse=args.warehouse, as_of=args.as_of, docs_dir=args.docs_dir
     )
-    state = "already loaded (same checksums): nothing changed" if result["already_loaded"] else (
-        "loaded"
-    )
+    state = "loaded"
+    if result["already_loaded"]:
+        state = "already loaded (same checksums): nothing changed"
     print(f"snapshot {result['snapshot_id']} as of {result['as_of']}: {state}")
     print(format_table(result))
     if result.get("data_docs"):

@@ -24,9 +24,7 @@ def discover_extracts(extracts: Path, as_of: date | None) -> extracts_mod.Extrac
 
 
 @task(name="load-extract-set", cache_policy=NO_CACHE)
-def load_extract_set(
-    extract_set: extracts_mod.ExtractSet, warehouse: Path
-) -> load_mod.LoadResult:
+def load_extract_set(extract_set: extracts_mod.ExtractSet, warehouse: Path) -> load_mod.LoadResult:
     """Land, check, quarantine, build `core` and audit, all in one transaction."""
     settings = load_settings()
     key = load_or_create_key(settings.key_path(warehouse), settings.pseudonym_key)

@@ -117,10 +117,10 @@ def csv_header(path: Path) -> list[str]:
         head = head[len(_BOM) :]
     if not head.strip():
         raise ExtractError(f"{path.name} is empty: no header row")
-    if b"\0" in head:
-        raise ExtractError(f"{path.name} is not a text CSV file (binary content)")
     end = head.find(b"\n")
     line = head if end < 0 else head[:end]
+    if b"\0" in line:
+        raise ExtractError(f"{path.name} is not a text CSV file (binary content)")
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError:

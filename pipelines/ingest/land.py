@@ -8,7 +8,10 @@ so no line vanishes. Parquet is read with `read_parquet` and each column cast to
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 
@@ -22,6 +25,7 @@ META_COLUMNS = ("_load_id", "_source_file", "_row_number")
 _LAND = "_cf_land"
 _REJECTS = "_cf_rejects"
 _REJECT_SCANS = "_cf_reject_scans"
+_MAX_SEGMENTS = 1000
 
 
 @dataclass(frozen=True)
@@ -103,70 +107,153 @@ def _parquet_expression(source: str, source_type: str, column_type: ColumnType) 
 
 def land_file(con: duckdb.DuckDBPyConnection, info: ExtractFileInfo, load_id: int) -> Landed:
     """Append one file's rows to `raw.<file>` (all text) and return what was landed."""
-    spec = FILES[info.name]
-    con.execute(f"drop table if exists {_LAND}")
-    con.execute(f"drop table if exists {_REJECTS}")
-    con.execute(f"drop table if exists {_REJECT_SCANS}")
-    if info.format == "csv":
-        projection, struct = _csv_select(info, spec)
-        sql = (
-            f"create temp table {_LAND} as select {projection} from read_csv($path, "
-            f"header = true, auto_detect = false, columns = {struct}, delim = ',', "
-            "quote = '\"', escape = '\"', strict_mode = true, store_rejects = true, "
-            f"rejects_table = '{_REJECTS}', rejects_scan = '{_REJECT_SCANS}', "
-            "max_line_size = 10000000, parallel = true)"
-        )
-    else:
-        projection = ", ".join(
-            f"{_parquet_expression(str(info.columns[c]), info.source_types[c], col.type)} as {c}"
-            if c in info.columns
-            else f"cast(null as varchar) as {c}"
-            for col in spec.columns
-            for c in (col.name,)
-        )
-        sql = (
-            f"create temp table {_LAND} as select {projection}, file_row_number + 1 as _row "
-            "from read_parquet($path, file_row_number = true)"
-        )
+    if info.format == "parquet":
+        return _land_parquet(con, info, load_id)
+    return _land_csv(con, info, load_id)
+
+
+def _read(con: duckdb.DuckDBPyConnection, sql: str, path: Path, info: ExtractFileInfo) -> None:
+    for table in (_LAND, _REJECTS, _REJECT_SCANS):
+        con.execute(f"drop table if exists {table}")
     try:
-        con.execute(sql, {"path": str(info.path)})
+        con.execute(sql, {"path": str(path)})
     except duckdb.Error as exc:
         # DuckDB's message can quote the offending line: keep it out of the error.
         log.debug("reading %s failed: %s", info.path.name, type(exc).__name__)
-        raise ExtractError(
-            f"{info.path.name} cannot be read as {'RFC 4180 CSV' if info.format == 'csv' else 'Parquet'}"
-        ) from None
-    rejects = _collect_rejects(con) if info.format == "csv" else ()
-    row_number = _row_number_expression(con, rejects) if info.format == "csv" else "_row"
-    columns = ", ".join(spec.column_names)
-    con.execute(
-        f"insert into raw.{spec.name} ({columns}, _load_id, _source_file, _row_number) "
-        f"select {columns}, $load_id, $source, {row_number} from {_LAND}",
+        kind = "RFC 4180 CSV" if info.format == "csv" else "Parquet"
+        raise ExtractError(f"{info.path.name} cannot be read as {kind}") from None
+
+
+def _append_raw(
+    con: duckdb.DuckDBPyConnection,
+    info: ExtractFileInfo,
+    load_id: int,
+    row_number: str,
+    before_row: int | None = None,
+) -> int:
+    """Insert the landed rows (those numbered below `before_row`, when given) into raw."""
+    columns = ", ".join(info.spec.column_names)
+    keep = "" if before_row is None else f" where {row_number} < {int(before_row)}"
+    inserted = con.execute(
+        f"insert into raw.{info.name} ({columns}, _load_id, _source_file, _row_number) "
+        f"select {columns}, $load_id, $source, {row_number} from {_LAND}{keep}",
         {"load_id": load_id, "source": info.path.name},
-    )
-    landed = con.execute(f"select count(*) from {_LAND}").fetchone()
+    ).fetchone()
     con.execute(f"drop table if exists {_LAND}")
-    return Landed(rows_landed=int(landed[0]) if landed else 0, csv_rejects=rejects)
+    return int(inserted[0]) if inserted else 0
 
 
-def _collect_rejects(con: duckdb.DuckDBPyConnection) -> tuple[tuple[int, str, str, str], ...]:
-    """CSV lines DuckDB rejected, one per data row (row number = record line - 1)."""
+def _land_parquet(con: duckdb.DuckDBPyConnection, info: ExtractFileInfo, load_id: int) -> Landed:
+    projection = ", ".join(
+        f"{_parquet_expression(str(info.columns[c.name]), info.source_types[c.name], c.type)} "
+        f"as {c.name}"
+        if c.name in info.columns
+        else f"cast(null as varchar) as {c.name}"
+        for c in info.spec.columns
+    )
+    _read(
+        con,
+        f"create temp table {_LAND} as select {projection}, file_row_number + 1 as _row "
+        "from read_parquet($path, file_row_number = true)",
+        info.path,
+        info,
+    )
+    return Landed(rows_landed=_append_raw(con, info, load_id, "_row"), csv_rejects=())
+
+
+def _land_csv(con: duckdb.DuckDBPyConnection, info: ExtractFileInfo, load_id: int) -> Landed:
+    """Read a CSV file in one pass, or in segments when a quote runs away.
+
+    An unbalanced quote makes every RFC 4180 reader swallow the rest of the file into one
+    field. When DuckDB reports that, the physical line holding the quote is quarantined and
+    reading resumes on the next line (header + remainder in a temporary file), so the lines
+    after it are neither lost nor merged.
+    """
+    projection, struct = _csv_select(info, info.spec)
+    sql = (
+        f"create temp table {_LAND} as select {projection} from read_csv($path, "
+        f"header = true, auto_detect = false, columns = {struct}, delim = ',', "
+        "quote = '\"', escape = '\"', strict_mode = true, store_rejects = true, "
+        f"rejects_table = '{_REJECTS}', rejects_scan = '{_REJECT_SCANS}', "
+        "max_line_size = 10000000, parallel = true)"
+    )
+    header_line = _first_line(info.path)
+    path, offset, landed = info.path, 0, 0
+    all_rejects: list[tuple[int, str, str, str]] = []
+    with tempfile.TemporaryDirectory(prefix="casefinder-ingest-") as scratch:
+        for segment in range(_MAX_SEGMENTS):
+            _read(con, sql, path, info)
+            rejects, resume_at = _collect_rejects(con, path)
+            row_number = _row_number_expression(con, rejects)
+            # After a runaway quote DuckDB resynchronises somewhere later: the rows it kept
+            # past that line are read again from the remainder, so they are dropped here.
+            cut = rejects[-1][0] if resume_at is not None else None
+            landed += _append_raw(
+                con, info, load_id, f"({row_number}) + {offset}", cut and cut + offset
+            )
+            all_rejects.extend((row + offset, *rest) for row, *rest in rejects)
+            if resume_at is None:
+                break
+            offset += rejects[-1][0]
+            remainder = Path(scratch) / f"segment_{segment}.csv"
+            _write_remainder(path, resume_at, header_line, remainder)
+            path = remainder
+        else:
+            raise ExtractError(f"{info.path.name}: too many unbalanced quotes to read")
+    return Landed(rows_landed=landed, csv_rejects=tuple(all_rejects))
+
+
+def _first_line(path: Path) -> bytes:
+    with path.open("rb") as fh:
+        return fh.readline()
+
+
+def _write_remainder(source: Path, start: int, header_line: bytes, target: Path) -> None:
+    """Write the header line, then `source` from byte `start`, to `target`."""
+    with source.open("rb") as src, target.open("wb") as dst:
+        dst.write(header_line if header_line.endswith(b"\n") else header_line + b"\n")
+        src.seek(start)
+        shutil.copyfileobj(src, dst, 1 << 20)
+
+
+def _collect_rejects(
+    con: duckdb.DuckDBPyConnection, path: Path
+) -> tuple[list[tuple[int, str, str, str]], int | None]:
+    """CSV lines DuckDB rejected, one per data row (row number = record line - 1).
+
+    Also returns the byte offset to resume reading at when a quote ran away to the end of
+    the file (the last reject then stands for its own physical line only), else None.
+    """
     exists = con.execute(
         "select count(*) from duckdb_tables() where table_name = ?", [_REJECTS]
     ).fetchone()
     if not exists or not exists[0]:
-        return ()
+        return [], None
     rows = con.execute(
-        f"select line - 1 as row_number, "
+        "select line - 1 as row_number, "
         "coalesce(string_agg(distinct column_name, ','), '') as column_name, "
         "string_agg(distinct cast(error_type as varchar), ', ') as error, "
-        f"any_value(csv_line) as csv_line from {_REJECTS} group by line order by line"
+        "any_value(csv_line) as csv_line, min(line_byte_position) as line_start "
+        f"from {_REJECTS} group by line order by line"
     ).fetchall()
-    return tuple((int(r[0]), str(r[1]), str(r[2]), str(r[3] or "")) for r in rows)
+    rejects = [(int(r[0]), str(r[1]), str(r[2]), str(r[3] or "")) for r in rows]
+    for i, (row, column, error, csv_line) in enumerate(rejects):
+        first, _, rest = csv_line.partition("\n")
+        if "UNQUOTED VALUE" not in error or not rest.strip("\r\n"):
+            continue
+        line_start = max(int(rows[i][4] or 1) - 1, 0)  # DuckDB counts bytes from 1
+        with path.open("rb") as fh:
+            fh.seek(line_start)
+            physical = fh.readline()
+            resume_at = fh.tell()
+        if physical.decode("utf-8", "replace").rstrip("\r\n") != first.rstrip("\r"):
+            continue  # not where we expected: keep DuckDB's reading
+        return [*rejects[:i], (row, column, error, first)], resume_at
+    return rejects, None
 
 
 def _row_number_expression(
-    con: duckdb.DuckDBPyConnection, rejects: tuple[tuple[int, str, str, str], ...]
+    con: duckdb.DuckDBPyConnection, rejects: list[tuple[int, str, str, str]]
 ) -> str:
     """Data row number of each kept CSV row: insertion order, skipping rejected rows.
 

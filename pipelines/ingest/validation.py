@@ -159,6 +159,9 @@ def validate_snapshot(
     )
     try:
         result = checkpoint.run()
+    except Exception as exc:  # noqa: BLE001 - the load is committed; report, do not crash
+        log.warning("GX validation failed (%s); the load itself is complete", type(exc).__name__)
+        return ValidationReport(None, {}, (f"GX validation failed ({type(exc).__name__})",))
     finally:
         _dispose_engines()
     unexpected: dict[str, dict[str, int]] = {}

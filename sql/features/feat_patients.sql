@@ -133,30 +133,14 @@ final as (
         social_care.has_care_home_placement,
         medicines.n_distinct_medicines_12m,
     from cohort
-    inner join circumstances
-        on cohort.patient_id = circumstances.patient_id
-        and cohort.index_date = circumstances.index_date
-    inner join efi
-        on cohort.patient_id = efi.patient_id
-        and cohort.index_date = efi.index_date
-    inner join hfrs
-        on cohort.patient_id = hfrs.patient_id
-        and cohort.index_date = hfrs.index_date
-    inner join acute_use
-        on cohort.patient_id = acute_use.patient_id
-        and cohort.index_date = acute_use.index_date
-    inner join urgent_care
-        on cohort.patient_id = urgent_care.patient_id
-        and cohort.index_date = urgent_care.index_date
-    inner join community_use
-        on cohort.patient_id = community_use.patient_id
-        and cohort.index_date = community_use.index_date
-    inner join social_care
-        on cohort.patient_id = social_care.patient_id
-        and cohort.index_date = social_care.index_date
-    inner join medicines
-        on cohort.patient_id = medicines.patient_id
-        and cohort.index_date = medicines.index_date
+    inner join circumstances on cohort.cohort_id = circumstances.cohort_id
+    inner join efi on cohort.cohort_id = efi.cohort_id
+    inner join hfrs on cohort.cohort_id = hfrs.cohort_id
+    inner join acute_use on cohort.cohort_id = acute_use.cohort_id
+    inner join urgent_care on cohort.cohort_id = urgent_care.cohort_id
+    inner join community_use on cohort.cohort_id = community_use.cohort_id
+    inner join social_care on cohort.cohort_id = social_care.cohort_id
+    inner join medicines on cohort.cohort_id = medicines.cohort_id
 )
 
 select

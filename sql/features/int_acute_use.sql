@@ -1,8 +1,8 @@
--- one row per patient per index date: hospital use (emergency and elective admissions, bed days, recency) up to the index date
+-- one row per patient per index date (keyed by int_cohort.cohort_id): hospital use (emergency and elective admissions, bed days, recency) up to the index date
 with
 
 cohort as (
-    select patient_id, index_date from features.int_cohort
+    select cohort_id, patient_id, index_date from features.int_cohort
 ),
 
 index_dates as (
@@ -67,8 +67,7 @@ last_discharges as (
 
 final as (
     select
-        cohort.patient_id,
-        cohort.index_date,
+        cohort.cohort_id,
         coalesce(year_counts.n_emergency_admissions_30d, 0) as n_emergency_admissions_30d,
         coalesce(year_counts.n_emergency_admissions_90d, 0) as n_emergency_admissions_90d,
         coalesce(year_counts.n_emergency_admissions_prev_90d, 0) as n_emergency_admissions_prev_90d,
@@ -87,8 +86,7 @@ final as (
 )
 
 select
-    patient_id,
-    index_date,
+    cohort_id,
     n_emergency_admissions_30d,
     n_emergency_admissions_90d,
     n_emergency_admissions_prev_90d,

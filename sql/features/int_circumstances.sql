@@ -1,8 +1,8 @@
--- one row per patient per index date: cohort and circumstances (housebound, care home, living situation, registers, caseload, in hospital)
+-- one row per patient per index date (keyed by int_cohort.cohort_id): cohort and circumstances (housebound, care home, living situation, registers, caseload, in hospital)
 with
 
 cohort as (
-    select patient_id, index_date from features.int_cohort
+    select cohort_id, patient_id, index_date from features.int_cohort
 ),
 
 index_dates as (
@@ -212,8 +212,7 @@ in_hospital_at_date as (
 
 final as (
     select
-        cohort.patient_id,
-        cohort.index_date,
+        cohort.cohort_id,
         coalesce(statuses_at_date.housebound_value = 1, false)
         or coalesce(statuses_at_date.care_home_value = 1, false) as housebound,
         coalesce(statuses_at_date.housebound_value = 1, false) as has_housebound_code,
@@ -243,8 +242,7 @@ final as (
 )
 
 select
-    patient_id,
-    index_date,
+    cohort_id,
     housebound,
     has_housebound_code,
     is_care_home_resident,

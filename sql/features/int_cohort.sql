@@ -45,6 +45,8 @@ registered as (
 
 final as (
     select
+        -- a compact key for the joins of the feature models (unique per patient and date)
+        row_number() over () as cohort_id,
         registered.patient_id,
         registered.index_date,
         registered.practice_code,
@@ -61,6 +63,7 @@ final as (
 )
 
 select
+    cohort_id,
     patient_id,
     index_date,
     practice_code,

@@ -1,8 +1,8 @@
--- one row per patient per index date: electronic Frailty Index (Clegg 2016), deficit count, category and one 0/1 column per deficit
+-- one row per patient per index date (keyed by int_cohort.cohort_id): electronic Frailty Index (Clegg 2016), deficit count, category and one 0/1 column per deficit
 with
 
 cohort as (
-    select patient_id, index_date from features.int_cohort
+    select cohort_id, patient_id, index_date from features.int_cohort
 ),
 
 first_code_dates as (
@@ -112,8 +112,7 @@ value_flags as (
 -- polypharmacy: 5 or more distinct medicines in the 12 months up to D
 deficit_flags as (
     select
-        cohort.patient_id,
-        cohort.index_date,
+        cohort.cohort_id,
         (
             coalesce(first_codes.efi_activity_limitation <= cohort.index_date, false)
             or coalesce(value_flags.efi_activity_limitation, false)
@@ -260,9 +259,7 @@ deficit_flags as (
     left join value_flags
         on cohort.patient_id = value_flags.patient_id
         and cohort.index_date = value_flags.index_date
-    left join medicines
-        on cohort.patient_id = medicines.patient_id
-        and cohort.index_date = medicines.index_date
+    left join medicines on cohort.cohort_id = medicines.cohort_id
 ),
 
 counted as (
@@ -326,8 +323,7 @@ final as (
 )
 
 select
-    patient_id,
-    index_date,
+    cohort_id,
     efi_deficit_count,
     efi,
     efi_category,

@@ -1,8 +1,8 @@
--- one row per patient per index date: Hospital Frailty Risk Score (Gilbert 2018) over spells admitted in the lookback up to the index date
+-- one row per patient per index date (keyed by int_cohort.cohort_id): Hospital Frailty Risk Score (Gilbert 2018) over spells admitted in the lookback up to the index date
 with
 
 cohort as (
-    select patient_id, index_date from features.int_cohort
+    select cohort_id, patient_id, index_date from features.int_cohort
 ),
 
 index_dates as (
@@ -56,8 +56,7 @@ scores as (
 
 final as (
     select
-        cohort.patient_id,
-        cohort.index_date,
+        cohort.cohort_id,
         cast(coalesce(scores.hfrs, 0) as double) as hfrs,
         case
             when coalesce(scores.hfrs, 0) < 5 then 'low'
@@ -72,8 +71,7 @@ final as (
 )
 
 select
-    patient_id,
-    index_date,
+    cohort_id,
     hfrs,
     hfrs_band,
     n_hfrs_categories,

@@ -1,8 +1,8 @@
--- one row per patient per index date: distinct medicines (BNF chemical substance) issued in the 12 months up to the index date
+-- one row per patient per index date (keyed by int_cohort.cohort_id): distinct medicines (BNF chemical substance) issued in the 12 months up to the index date
 with
 
 cohort as (
-    select patient_id, index_date from features.int_cohort
+    select cohort_id, patient_id, index_date from features.int_cohort
 ),
 
 index_dates as (
@@ -61,8 +61,7 @@ medicines_at_date as (
 
 final as (
     select
-        cohort.patient_id,
-        cohort.index_date,
+        cohort.cohort_id,
         coalesce(medicines_at_date.n_distinct_medicines_12m, 0) as n_distinct_medicines_12m,
     from cohort
     left join medicines_at_date
@@ -71,7 +70,6 @@ final as (
 )
 
 select
-    patient_id,
-    index_date,
+    cohort_id,
     n_distinct_medicines_12m,
 from final

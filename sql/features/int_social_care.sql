@@ -1,8 +1,8 @@
--- one row per patient per index date: adult social care packages active at the index date
+-- one row per patient per index date (keyed by int_cohort.cohort_id): adult social care packages active at the index date
 with
 
 cohort as (
-    select patient_id, index_date from features.int_cohort
+    select cohort_id, patient_id, index_date from features.int_cohort
 ),
 
 index_dates as (
@@ -32,8 +32,7 @@ active_services as (
 
 final as (
     select
-        cohort.patient_id,
-        cohort.index_date,
+        cohort.cohort_id,
         coalesce(active_services.social_care_hours_per_week, 0) as social_care_hours_per_week,
         coalesce(active_services.has_home_care, false) as has_home_care,
         coalesce(active_services.has_care_home_placement, false) as has_care_home_placement,
@@ -44,8 +43,7 @@ final as (
 )
 
 select
-    patient_id,
-    index_date,
+    cohort_id,
     social_care_hours_per_week,
     has_home_care,
     has_care_home_placement,

@@ -1,8 +1,8 @@
--- one row per patient per index date: unplanned A&E attendances and GP-recorded falls up to the index date
+-- one row per patient per index date (keyed by int_cohort.cohort_id): unplanned A&E attendances and GP-recorded falls up to the index date
 with
 
 cohort as (
-    select patient_id, index_date from features.int_cohort
+    select cohort_id, patient_id, index_date from features.int_cohort
 ),
 
 index_dates as (
@@ -71,8 +71,7 @@ falls as (
 
 final as (
     select
-        cohort.patient_id,
-        cohort.index_date,
+        cohort.cohort_id,
         coalesce(unplanned_attendances.n_ae_unplanned_90d, 0) as n_ae_unplanned_90d,
         coalesce(unplanned_attendances.n_ae_unplanned_prev_90d, 0) as n_ae_unplanned_prev_90d,
         coalesce(unplanned_attendances.n_ae_unplanned_365d, 0) as n_ae_unplanned_365d,
@@ -87,8 +86,7 @@ final as (
 )
 
 select
-    patient_id,
-    index_date,
+    cohort_id,
     n_ae_unplanned_90d,
     n_ae_unplanned_prev_90d,
     n_ae_unplanned_365d,

@@ -44,6 +44,9 @@ pytestmark = pytest.mark.slow
 
 PATIENTS = 800
 SEED = 5
+# One deployment, one key: with a key per warehouse, pseudonyms (and so the order of the
+# training rows and the fitted model) would differ between the runs being compared.
+KEY = {"CASEFINDER_PSEUDONYM_KEY": "5eed" * 16}
 
 
 @dataclass(frozen=True)
@@ -136,13 +139,14 @@ class Paths:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The children's environment: one shared Prefect server and the deployment's key."""
     with prefect_server(tmp_path_factory.mktemp("prefect-server")) as url:
-        yield url
+        yield {"PREFECT_API_URL": url, **KEY}
 
 
 @pytest.fixture(scope="module")
-def extracts(tmp_path_factory: pytest.TempPathFactory, server: str) -> Path:
+def extracts(tmp_path_factory: pytest.TempPathFactory, server: dict[str, str]) -> Path:
     root = tmp_path_factory.mktemp("crash-extracts")
     result = run_casefinder(
         [
@@ -157,7 +161,7 @@ def extracts(tmp_path_factory: pytest.TempPathFactory, server: str) -> Path:
             root / "truth",
         ],
         Sandbox(root / "sandbox"),
-        env={"PREFECT_API_URL": server},
+        env=server,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return root / "extracts"
@@ -180,14 +184,16 @@ def _paths(root: Path, extracts: Path) -> Paths:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory, extracts: Path, server: str) -> Paths:
+def reference(
+    tmp_path_factory: pytest.TempPathFactory, extracts: Path, server: dict[str, str]
+) -> Paths:
     """An uninterrupted run."""
     root = tmp_path_factory.mktemp("reference")
     paths = _paths(root, extracts)
     result = run_casefinder_gate_off(
         _run_args(paths),
         Sandbox(root / "sandbox"),
-        env={"PREFECT_API_URL": server},
+        env=server,
         timeout=1800,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -229,6 +235,20 @@ def _warehouse_facts(warehouse: Path) -> dict[str, object]:
     }
 
 
+def _xlsx_cells(out: Path) -> dict[str, list[tuple]]:
+    """The first sheet's cell values of every list workbook (the files carry a timestamp)."""
+    import openpyxl
+
+    cells = {}
+    for path in sorted(out.glob("lists/*/*/proactive_care_list.xlsx")):
+        book = openpyxl.load_workbook(path, read_only=True)
+        try:
+            cells[str(path.relative_to(out))] = list(book.worksheets[0].iter_rows(values_only=True))
+        finally:
+            book.close()
+    return cells
+
+
 def _list_rows(out: Path) -> dict[str, list[list[str]]]:
     rows = {}
     for path in sorted(out.glob("lists/*/*/proactive_care_list.csv")):
@@ -237,7 +257,7 @@ def _list_rows(out: Path) -> dict[str, list[list[str]]]:
     return rows
 
 
-def _kill_during(point: KillPoint, paths: Paths, sandbox: Sandbox, server: str) -> str:
+def _kill_during(point: KillPoint, paths: Paths, sandbox: Sandbox, server: dict[str, str]) -> str:
     """Start a run with the kill point armed, SIGKILL its process group there; return its log."""
     marker = sandbox.root / "reached"
     log_path = sandbox.root / "crashed-run.log"
@@ -258,7 +278,7 @@ def _kill_during(point: KillPoint, paths: Paths, sandbox: Sandbox, server: str) 
                 *_run_args(paths),
             ],
             cwd=sandbox.cwd,
-            env=child_env(sandbox, {"PREFECT_API_URL": server}),
+            env=child_env(sandbox, server),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -281,7 +301,7 @@ def _kill_during(point: KillPoint, paths: Paths, sandbox: Sandbox, server: str) 
 
 @pytest.mark.parametrize("point", KILL_POINTS, ids=[p.name for p in KILL_POINTS])
 def test_kill_during_stage_then_rerun(
-    point: KillPoint, tmp_path: Path, extracts: Path, reference: Paths, server: str
+    point: KillPoint, tmp_path: Path, extracts: Path, reference: Paths, server: dict[str, str]
 ) -> None:
     paths = _paths(tmp_path, extracts)
     _kill_during(point, paths, Sandbox(tmp_path / "crash-sandbox"), server)
@@ -294,7 +314,7 @@ def test_kill_during_stage_then_rerun(
     again = run_casefinder_gate_off(
         _run_args(paths),
         Sandbox(tmp_path / "rerun-sandbox"),
-        env={"PREFECT_API_URL": server},
+        env=server,
         timeout=1800,
     )
     assert again.returncode == 0, again.stderr[-3000:]
@@ -308,6 +328,7 @@ def test_kill_during_stage_then_rerun(
     assert {k: got_lists.get(k) for k in csvs} == {k: ref_lists[k] for k in csvs}, (
         "lists differ from the uninterrupted run"
     )
+    assert _xlsx_cells(paths.out) == _xlsx_cells(reference.out)
     # Same files, no leftovers (staging folders, half-renamed folders), nothing extra.
     assert sorted(_files(paths.out)) == sorted(_files(reference.out))
     assert sorted(p.name for p in paths.out.rglob(".*")) == sorted(
@@ -320,7 +341,9 @@ def test_kill_during_stage_then_rerun(
     assert sorted(p.name for p in models.iterdir()) == sorted(p.name for p in ref_models.iterdir())
 
 
-def test_rerun_is_idempotent(tmp_path: Path, extracts: Path, reference: Paths, server: str) -> None:
+def test_rerun_is_idempotent(
+    tmp_path: Path, extracts: Path, reference: Paths, server: dict[str, str]
+) -> None:
     """The same week again after a complete run: same lists, nothing added."""
     import shutil
 
@@ -332,7 +355,7 @@ def test_rerun_is_idempotent(tmp_path: Path, extracts: Path, reference: Paths, s
     again = run_casefinder_gate_off(
         _run_args(paths),
         Sandbox(tmp_path / "sandbox"),
-        env={"PREFECT_API_URL": server},
+        env=server,
         timeout=1800,
     )
     assert again.returncode == 0, again.stderr[-3000:]

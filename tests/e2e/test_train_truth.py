@@ -136,8 +136,9 @@ def test_registry_files_and_commands(trained, capsys):
     assert main(["models", "show", version, "--warehouse", str(trained["warehouse"])]) == 0
     shown = capsys.readouterr().out
     assert "housebound" in shown and "AUROC" in shown
-    assert main(["models", "show", version, "--json", "--warehouse",
-                 str(trained["warehouse"])]) == 0
+    assert (
+        main(["models", "show", version, "--json", "--warehouse", str(trained["warehouse"])]) == 0
+    )
     assert json.loads(capsys.readouterr().out)["version"] == version
 
 
@@ -171,14 +172,17 @@ def test_shuffled_outcome_dates_break_performance(trained):
         parts = []
         for part in sample.partition_by("index_date", maintain_order=True):
             order = rng.permutation(part.height)
-            parts.append(part.with_columns(
-                pl.Series("outcome", part["outcome"].to_numpy()[order]),
-                pl.Series("outcome_date", part["outcome_date"].to_numpy()[order]),
-            ))
+            parts.append(
+                part.with_columns(
+                    pl.Series("outcome", part["outcome"].to_numpy()[order]),
+                    pl.Series("outcome_date", part["outcome_date"].to_numpy()[order]),
+                )
+            )
         shuffled = pl.concat(parts)
         con.register("shuffled_df", shuffled.to_arrow())
-        con.execute("create or replace table features.feat_training_sample as "
-                    "select * from shuffled_df")
+        con.execute(
+            "create or replace table features.feat_training_sample as select * from shuffled_df"
+        )
     finally:
         con.close()
     staging = registry.new_staging_dir(registry.models_dir(copy))
@@ -201,7 +205,7 @@ def test_train_command_exits_2_when_the_gate_fails(trained, monkeypatch, capsys)
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith("casefinder: error: model not registered: housebound AUROC")
-    assert "< 0.99" in err and "\n" == err[-1] and err.count("\n") == 1
+    assert "< 0.99" in err and err[-1] == "\n" and err.count("\n") == 1
     from models import registry
 
     assert registry.latest_version(trained["warehouse"]) == before

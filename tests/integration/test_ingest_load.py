@@ -379,3 +379,36 @@ def test_logs_never_carry_identifiers(tmp_path: Path, caplog: pytest.LogCaptureF
         for column in ("nhs_number", "given_name", "date_of_birth"):
             assert patient[column] not in text
     assert "9990000061" not in text
+
+
+def test_an_unbalanced_quote_quarantines_its_line_and_the_rest_still_loads(
+    tmp_path: Path,
+) -> None:
+    directory = write_extract_set(tmp_path / "set")
+    path = directory / "gp_events.csv"
+    lines = path.read_text(encoding="utf-8").strip().split("\n")
+    lines.insert(2, '9990000018,"2025-01-01,22298006,')  # row 2: the quote never closes
+    lines.insert(5, "9990000018,2025-01-01,22298006,1,x")  # row 5: too many fields
+    lines.insert(6, '9990000026,2025-02-01,"22298006,')  # row 6: another runaway quote
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    con = _con()
+    result = _load(con, directory, as_of=date(2026, 11, 16))
+    rejected = con.execute(
+        "select row_number, rule, original_values from quarantine.rejected_rows order by 1"
+    ).fetchall()
+    assert [(r[0], r[1]) for r in rejected] == [
+        (2, "csv_parse"),
+        (5, "csv_parse"),
+        (6, "csv_parse"),
+    ]
+    assert json.loads(rejected[0][2]) == {"csv_line": '9990000018,"2025-01-01,22298006,'}
+    counts = result.files["gp_events"]
+    assert (counts.read, counts.loaded, counts.quarantined) == (8, 5, 3)
+    assert con.execute("select _row_number from raw.gp_events order by 1").fetchall() == [
+        (1,),
+        (3,),
+        (4,),
+        (7,),
+        (8,),
+    ]
+    assert con.execute("select count(*) from core.core_gp_events").fetchone() == (5,)

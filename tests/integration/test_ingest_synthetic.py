@@ -21,7 +21,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnectio
     load_extract_set(con, discover(result.out_dir), b"k" * 32)
     con.execute(
         "create table truth as select file, try_cast(row_number as bigint) as row_number, "
-        "\"column\" as column_name, kind from read_csv(?, all_varchar = true)",
+        '"column" as column_name, kind from read_csv(?, all_varchar = true)',
         [str(result.truth_dir / "defects.csv")],
     )
     return con
@@ -84,7 +84,9 @@ def test_counts_reconcile_and_file_level_quirks_are_recorded(
         "select file, rows_read, rows_loaded, rows_quarantined, rows_duplicate from audit.loads"
     ).fetchall():
         assert read == loaded_rows + quarantined + duplicates, file
-    extra = loaded.execute("select file, column_name from truth where kind = 'extra_column'").fetchall()
+    extra = loaded.execute(
+        "select file, column_name from truth where kind = 'extra_column'"
+    ).fetchall()
     for file, column in extra:
         recorded = loaded.execute(
             "select extra_columns from audit.loads where file = ?", [file]

@@ -6,9 +6,9 @@ from datetime import date
 
 import duckdb
 import pytest
+from helpers.core_tables import add_patient, create_core_tables, insert
 
 from pipelines.warehouse import build_model, ensure_layers
-from helpers.core_tables import add_patient, create_core_tables, insert
 
 D = date(2025, 1, 1)
 
@@ -35,13 +35,28 @@ def _person(con, pid: str, age: int = 80, housebound: bool = False, **core) -> N
     )
 
 
-def _spell(con, pid: str, admitted: str, method: str = "21", discharged: str | None = None,
-           destination: str | None = "19") -> None:
-    insert(con, "core_acute_spells", [{
-        "spell_id": f"s-{pid}-{admitted}", "patient_id": pid, "admission_date": admitted,
-        "discharge_date": discharged or admitted, "admission_method": method,
-        "discharge_destination": destination,
-    }])
+def _spell(
+    con,
+    pid: str,
+    admitted: str,
+    method: str = "21",
+    discharged: str | None = None,
+    destination: str | None = "19",
+) -> None:
+    insert(
+        con,
+        "core_acute_spells",
+        [
+            {
+                "spell_id": f"s-{pid}-{admitted}",
+                "patient_id": pid,
+                "admission_date": admitted,
+                "discharge_date": discharged or admitted,
+                "admission_method": method,
+                "discharge_destination": destination,
+            }
+        ],
+    )
 
 
 def _outcomes(con, horizon: int = 365) -> dict[str, tuple]:
@@ -54,10 +69,10 @@ def _outcomes(con, horizon: int = 365) -> dict[str, tuple]:
 
 def test_outcome_window_is_after_the_index_date_up_to_the_horizon(con):
     cases = {
-        "same_day": ("2025-01-01", "21"),     # on D: not after D
+        "same_day": ("2025-01-01", "21"),  # on D: not after D
         "next_day": ("2025-01-02", "21"),
-        "last_day": ("2026-01-01", "21"),     # D + 365
-        "too_late": ("2026-01-02", "21"),     # D + 366
+        "last_day": ("2026-01-01", "21"),  # D + 365
+        "too_late": ("2026-01-02", "21"),  # D + 366
         "elective": ("2025-03-01", "11"),
         "maternity": ("2025-03-01", "31"),
         "method_2a": ("2025-03-01", "2A"),
@@ -68,8 +83,14 @@ def test_outcome_window_is_after_the_index_date_up_to_the_horizon(con):
     _person(con, "nothing")
     out = _outcomes(con)
     assert {pid: out[pid][0] for pid in out} == {
-        "same_day": False, "next_day": True, "last_day": True, "too_late": False,
-        "elective": False, "maternity": False, "method_2a": True, "nothing": False,
+        "same_day": False,
+        "next_day": True,
+        "last_day": True,
+        "too_late": False,
+        "elective": False,
+        "maternity": False,
+        "method_2a": True,
+        "nothing": False,
     }
     assert out["next_day"] == (True, date(2025, 1, 2), "emergency_admission")
 
@@ -86,8 +107,14 @@ def test_death_counts_and_the_earliest_event_dates_the_outcome(con):
     _person(con, "admitted_then_died", date_of_death="2025-05-01")
     _spell(con, "admitted_then_died", "2025-04-01")
     _person(con, "died_in_hospital")
-    _spell(con, "died_in_hospital", "2025-02-01", method="12", discharged="2025-02-10",
-           destination="79")
+    _spell(
+        con,
+        "died_in_hospital",
+        "2025-02-01",
+        method="12",
+        discharged="2025-02-10",
+        destination="79",
+    )
     out = _outcomes(con)
     assert out["died"] == (True, date(2025, 5, 1), "death")
     assert out["admitted_then_died"] == (True, date(2025, 4, 1), "emergency_admission")
@@ -96,10 +123,15 @@ def test_death_counts_and_the_earliest_event_dates_the_outcome(con):
 
 def _sample(con, opt_out_types=("type1", "ndoo")) -> dict[str, tuple]:
     build_model(con, "feat_outcomes", {"horizon_days": 365})
-    build_model(con, "feat_training_sample", {
-        "opt_out_types": list(opt_out_types), "as_of": date(2026, 6, 1),
-        "holdout_after": date(2024, 12, 1),
-    })
+    build_model(
+        con,
+        "feat_training_sample",
+        {
+            "opt_out_types": list(opt_out_types),
+            "as_of": date(2026, 6, 1),
+            "holdout_after": date(2024, 12, 1),
+        },
+    )
     rows = con.execute(
         "select patient_id, outcome, period, sex_code, imd_decile_code "
         "from features.feat_training_sample"
@@ -114,10 +146,14 @@ def test_sample_is_65_plus_or_housebound_and_not_opted_out(con):
     _person(con, "type1", age=80)
     _person(con, "ndoo", age=80)
     _person(con, "dead_before", age=80, date_of_death="2024-06-01")
-    insert(con, "core_opt_outs", [
-        {"patient_id": "type1", "opt_out_type": "type1", "recorded_date": "2020-01-01"},
-        {"patient_id": "ndoo", "opt_out_type": "ndoo", "recorded_date": "2020-01-01"},
-    ])
+    insert(
+        con,
+        "core_opt_outs",
+        [
+            {"patient_id": "type1", "opt_out_type": "type1", "recorded_date": "2020-01-01"},
+            {"patient_id": "ndoo", "opt_out_type": "ndoo", "recorded_date": "2020-01-01"},
+        ],
+    )
     insert(con, "core_lsoa_imd", [{"lsoa_code": "E01000001", "imd_decile": 3}])
     sample = _sample(con)
     assert set(sample) == {"old", "young_housebound"}

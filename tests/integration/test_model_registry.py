@@ -29,26 +29,29 @@ def _sample(n_people: int, signal: str, seed: int = 0) -> pl.DataFrame:
         adm = rng.poisson(0.2 + 2 * frailty)
         alone = rng.random(n_people) < 0.3
         housebound = (frailty > 0.3) | (rng.random(n_people) < 0.1)
-        if signal == "strong":
-            lp = -3.2 + 1.2 * adm + 2.5 * alone + 3 * efi
-        else:  # outcome driven by eFI alone: the model cannot beat it
-            lp = -3 + 6 * efi
+        # "strong": admissions and living alone add to eFI; else eFI alone drives the outcome,
+        # so the model cannot beat it
+        lp = -3.2 + 1.2 * adm + 2.5 * alone + 3 * efi if signal == "strong" else -3 + 6 * efi
         y = rng.random(n_people) < 1 / (1 + np.exp(-lp))
-        frames.append(pl.DataFrame({
-            "patient_id": [f"p{i:06d}" for i in range(n_people)],
-            "index_date": [d] * n_people,
-            "age": base_age + k // 12,
-            "housebound": housebound,
-            "efi": efi,
-            "hfrs": rng.gamma(1.0, 2.0, n_people),
-            "n_emergency_admissions_365d": adm,
-            "lives_alone": alone,
-            "outcome": y,
-            "sex_code": np.where(rng.random(n_people) < 0.55, "2", "1"),
-            "ethnic_category_code": rng.choice(["A", "H", "M", "Z"], n_people),
-            "imd_decile_code": rng.integers(1, 11, n_people),
-            "period": ["holdout" if k >= 9 else "development"] * n_people,
-        }))
+        frames.append(
+            pl.DataFrame(
+                {
+                    "patient_id": [f"p{i:06d}" for i in range(n_people)],
+                    "index_date": [d] * n_people,
+                    "age": base_age + k // 12,
+                    "housebound": housebound,
+                    "efi": efi,
+                    "hfrs": rng.gamma(1.0, 2.0, n_people),
+                    "n_emergency_admissions_365d": adm,
+                    "lives_alone": alone,
+                    "outcome": y,
+                    "sex_code": np.where(rng.random(n_people) < 0.55, "2", "1"),
+                    "ethnic_category_code": rng.choice(["A", "H", "M", "Z"], n_people),
+                    "imd_decile_code": rng.integers(1, 11, n_people),
+                    "period": ["holdout" if k >= 9 else "development"] * n_people,
+                }
+            )
+        )
     return pl.concat(frames)
 
 
@@ -63,13 +66,25 @@ def _warehouse(tmp_path: Path, sample: pl.DataFrame) -> Path:
 
 def _staging(wh: Path) -> Path:
     staging = registry.new_staging_dir(registry.models_dir(wh))
-    (staging / workflow.SAMPLE_FILE).write_text(json.dumps({
-        "as_of": "2026-01-01", "horizon_days": 365,
-        "index_dates": ["2024-01-01", "2024-11-26"], "holdout_index_dates": ["2024-10-27"],
-        "sample_rows": 1, "sample_patients": 1, "sample_outcomes": 1,
-        "excluded_opt_out_patients": 0, "opt_out_types": ["type1", "ndoo"],
-        "provenance": {"snapshot_ids": ["s1"], "extract_checksums": {"gp_patients": "ab" * 32}},
-    }))
+    (staging / workflow.SAMPLE_FILE).write_text(
+        json.dumps(
+            {
+                "as_of": "2026-01-01",
+                "horizon_days": 365,
+                "index_dates": ["2024-01-01", "2024-11-26"],
+                "holdout_index_dates": ["2024-10-27"],
+                "sample_rows": 1,
+                "sample_patients": 1,
+                "sample_outcomes": 1,
+                "excluded_opt_out_patients": 0,
+                "opt_out_types": ["type1", "ndoo"],
+                "provenance": {
+                    "snapshot_ids": ["s1"],
+                    "extract_checksums": {"gp_patients": "ab" * 32},
+                },
+            }
+        )
+    )
     return staging
 
 
@@ -99,9 +114,16 @@ def test_a_good_model_is_registered_with_provenance_card_and_plots(tmp_path, str
     version = registry.register(wh, staging)
     assert version.startswith("2026-01-01-") and len(version) == len("2026-01-01-") + 8
     folder = registry.models_dir(wh) / version
-    for name in ("model.txt", "calibrator.json", "metadata.json", "model_card.md",
-                 "model_card.html", "plots/calibration.png", "plots/roc.png",
-                 "plots/subgroup_auroc.png"):
+    for name in (
+        "model.txt",
+        "calibrator.json",
+        "metadata.json",
+        "model_card.md",
+        "model_card.html",
+        "plots/calibration.png",
+        "plots/roc.png",
+        "plots/subgroup_auroc.png",
+    ):
         assert (folder / name).is_file(), name
     meta = json.loads((folder / "metadata.json").read_text())
     assert meta["feature_names"] == NAMES
@@ -110,8 +132,17 @@ def test_a_good_model_is_registered_with_provenance_card_and_plots(tmp_path, str
     assert meta["code_version"] and meta["params"]["best_iteration"] >= 1
     assert meta["metrics"]["cohorts"]["housebound"]["model"]["auroc"] > 0.7
     card = (folder / "model_card.md").read_text()
-    for section in ("Intended use", "Population", "Outcome", "Data", "Performance",
-                    "Subgroups", "Limitations", "eFI alone", "HFRS alone"):
+    for section in (
+        "Intended use",
+        "Population",
+        "Outcome",
+        "Data",
+        "Performance",
+        "Subgroups",
+        "Limitations",
+        "eFI alone",
+        "HFRS alone",
+    ):
         assert section in card
     assert "data:image/png;base64," in (folder / "model_card.html").read_text()
 
@@ -148,8 +179,11 @@ def test_same_data_and_seed_give_the_same_model_file(tmp_path, strong_sample):
 def test_a_model_that_does_not_beat_efi_is_not_registered(tmp_path):
     wh = _warehouse(tmp_path, _sample(2500, "efi_only"))
     staging = _train(wh)
-    with pytest.raises(QualityGateError, match=r"model not registered: housebound AUROC "
-                                               r"0\.\d{3} beats eFI alone \(0\.\d{3}\) by "):
+    with pytest.raises(
+        QualityGateError,
+        match=r"model not registered: housebound AUROC "
+        r"0\.\d{3} beats eFI alone \(0\.\d{3}\) by ",
+    ):
         workflow.check_gate(staging)
     workflow.discard_staging(staging)
     assert registry.latest_version(wh) is None

@@ -220,3 +220,31 @@ def test_dates_of_birth_are_coarsened_outside_the_identity_table(loaded_warehous
         "select distinct extract(day from birth_month) from core.core_patients"
     ).fetchall()
     assert rows == [(1,)], "birth_month must be the first of the month, not the date of birth"
+
+
+def test_a_different_key_is_refused_by_a_built_warehouse(tmp_path) -> None:
+    """A lost key file recreated silently would give every patient a new id (hazard H1)."""
+    from datetime import date
+
+    from helpers.extract_set import write_extract_set
+
+    from pipelines.ingest.extracts import discover
+    from pipelines.ingest.load import load_extract_set
+    from pipelines.warehouse import connect, key_fingerprint
+
+    week1 = write_extract_set(tmp_path / "week1")
+    week2 = write_extract_set(tmp_path / "week2", extract_date=date(2026, 11, 23))
+    con = connect(tmp_path / "warehouse.duckdb")
+    try:
+        load_extract_set(con, discover(week1), KEY)
+        recorded = con.execute(
+            "select value from audit.warehouse_meta where key = 'key_fingerprint'"
+        ).fetchone()
+        assert recorded == (key_fingerprint(KEY),)
+        with pytest.raises(CasefinderError, match="not the one this warehouse was built with"):
+            load_extract_set(con, discover(week2), KEY[::-1])
+        assert con.execute("select count(*) from audit.snapshots").fetchone() == (1,)
+        load_extract_set(con, discover(week2), KEY)  # the right key still works
+        assert con.execute("select count(*) from audit.snapshots").fetchone() == (2,)
+    finally:
+        con.close()

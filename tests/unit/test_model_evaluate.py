@@ -15,7 +15,10 @@ def test_top_fraction_ppv_and_sensitivity_by_hand():
     score = np.linspace(1.0, 0.0, 20)
     top = ev.top_fraction_metrics(y, score, fractions=(0.10, 0.20))
     assert top["top_10pct"] == {
-        "n_flagged": 2, "ppv": 0.5, "sensitivity": 0.25, "score_cutoff": pytest.approx(score[1])
+        "n_flagged": 2,
+        "ppv": 0.5,
+        "sensitivity": 0.25,
+        "score_cutoff": pytest.approx(score[1]),
     }
     assert top["top_20pct"]["n_flagged"] == 4
     assert top["top_20pct"]["ppv"] == 0.25

@@ -69,8 +69,12 @@ def test_model_learns_the_signal():
     est, frame, y = _fit()
     X = as_matrix(frame, NAMES)
     f = frame[3000:]
-    oracle = (0.04 * (f["age"] - 65) + 4 * f["efi"] + 0.6 * f["n_emergency_admissions_365d"]
-              + 0.7 * f["housebound"].cast(pl.Int8)).to_numpy()
+    oracle = (
+        0.04 * (f["age"] - 65)
+        + 4 * f["efi"]
+        + 0.6 * f["n_emergency_admissions_365d"]
+        + 0.7 * f["housebound"].cast(pl.Int8)
+    ).to_numpy()
     best = roc_auc_score(y[3000:], oracle)
     assert roc_auc_score(y[3000:], est.predict_proba(X[3000:])[:, 1]) > 0.95 * best
     assert roc_auc_score(y[3000:], f["noise"].to_numpy()) < 0.6

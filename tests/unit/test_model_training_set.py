@@ -45,8 +45,8 @@ def test_folds_split_people_not_rows_and_are_seeded():
     ids = [f"p{i:05d}" for i in range(5000)]
     repeated = ids * 3  # three index dates
     folds = assign_folds(pl.Series(repeated), seed=42)
-    per_person = pl.DataFrame({"id": repeated, "fold": folds}).group_by("id").agg(
-        pl.col("fold").n_unique()
+    per_person = (
+        pl.DataFrame({"id": repeated, "fold": folds}).group_by("id").agg(pl.col("fold").n_unique())
     )
     assert per_person["fold"].max() == 1  # nobody is in two folds
     shares = {f: float(np.mean(folds == f)) for f in ("fit", "valid", "calib")}
@@ -58,13 +58,25 @@ def test_folds_split_people_not_rows_and_are_seeded():
 
 def test_subgroup_labels():
     assert [age_band(a) for a in (50, 65, 74, 75, 84, 85, None)] == [
-        "<65", "65-74", "65-74", "75-84", "75-84", "85+", "unknown"
+        "<65",
+        "65-74",
+        "65-74",
+        "75-84",
+        "75-84",
+        "85+",
+        "unknown",
     ]
     assert imd_quintile(1) == "1 (most deprived)"
     assert imd_quintile(4) == "2"
     assert imd_quintile(10) == "5 (least deprived)"
     assert imd_quintile(None) == "unknown"
     assert [ethnic_group(c) for c in ("A", "D", "H", "M", "S", "Z", "99", None)] == [
-        "White", "Mixed", "Asian", "Black", "Other", "not stated/known", "not stated/known",
+        "White",
+        "Mixed",
+        "Asian",
+        "Black",
+        "Other",
+        "not stated/known",
+        "not stated/known",
         "not stated/known",
     ]
