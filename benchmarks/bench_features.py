@@ -128,13 +128,14 @@ def generate(db: Path, patients: int, diagnoses: int) -> dict:
             meth like '2%', meth like '1%', '19', null
         from (
             select i, date '2021-01-01' + cast(random() * 1550 as integer) as adm,
-                ['21', '22', '11', '12', '31', '81'][1 + cast(floor(random() * 6) as integer)] as meth
+                ['21', '22', '11', '12', '31', '81'][1 + cast(floor(random() * 6) as integer)]
+                    as meth
             from range({n_spells}) t(i)
         )
         """
     )
     con.execute(
-        f"""
+        """
         insert into core.core_acute_diagnoses
         select x.spell_id, x.patient_id, x.admission_date, x.pos,
             case when x.u < 0.4 then w.icd10_3char else x.noise end || '0',
@@ -156,7 +157,8 @@ def generate(db: Path, patients: int, diagnoses: int) -> dict:
             random() < 0.05, null,
             case when random() < 0.3 then ['394923006', '160734000', '1234567'][1 + i % 3] end,
             random() < 0.3
-        from (select i, timestamp '2021-01-01' + to_minutes(cast(random() * 2200000 as bigint)) as ts
+        from (select i,
+                timestamp '2021-01-01' + to_minutes(cast(random() * 2200000 as bigint)) as ts
               from range({n // 2}) t(i))
         """
     )
@@ -169,7 +171,8 @@ def generate(db: Path, patients: int, diagnoses: int) -> dict:
              'community_matron', 'therapy', 'older_adult_mental_health', 'palliative_care',
              'other'][1 + cast(floor(random() * 9) as integer)],
             'routine', random() < 0.9, 30, 'home'
-        from (select i, timestamp '2022-01-01' + to_minutes(cast(random() * 1700000 as bigint)) as ts
+        from (select i,
+                timestamp '2022-01-01' + to_minutes(cast(random() * 1700000 as bigint)) as ts
               from range({5 * n}) t(i))
         """
     )
@@ -187,20 +190,28 @@ def generate(db: Path, patients: int, diagnoses: int) -> dict:
     con.execute(
         f"""
         insert into core.core_caseload
-        select 'p' || cast(floor(random() * {n}) as bigint), 'team', date '2023-01-01' + cast(i % 700 as integer), null
+        select 'p' || cast(floor(random() * {n}) as bigint), 'team',
+            date '2023-01-01' + cast(i % 700 as integer), null
         from range({n // 20}) t(i)
         """
     )
     counts = {
         t: con.execute(f"select count(*) from core.{t}").fetchall()[0][0]
-        for t in ("core_patients", "core_gp_events", "core_gp_medications", "core_acute_spells",
-                  "core_acute_diagnoses", "core_ae_attendances", "core_community_contacts")
+        for t in (
+            "core_patients",
+            "core_gp_events",
+            "core_gp_medications",
+            "core_acute_spells",
+            "core_acute_diagnoses",
+            "core_ae_attendances",
+            "core_community_contacts",
+        )
     }
     con.close()
     return {"seconds": round(time.perf_counter() - t0, 1), "rows": counts, "peak_gb": _peak_gb()}
 
 
-def build(db: Path, n_dates: int, threads: int | None) -> dict:
+def build(db: Path, n_dates: int, threads: int | None, memory_limit: str | None) -> dict:
     """Time `build_features` at `n_dates` monthly index dates (a fresh process)."""
     import duckdb
 
@@ -209,11 +220,18 @@ def build(db: Path, n_dates: int, threads: int | None) -> dict:
     con = duckdb.connect(str(db))
     if threads:
         con.execute(f"set threads = {threads}")
+    if memory_limit:
+        con.execute(f"set memory_limit = '{memory_limit}'")
     t0 = time.perf_counter()
     rows = build_features(con, monthly_dates(AS_OF, n_dates))
     seconds = time.perf_counter() - t0
     con.close()
-    return {"dates": n_dates, "rows": rows, "seconds": round(seconds, 1), "peak_gb": round(_peak_gb(), 2)}
+    return {
+        "dates": n_dates,
+        "rows": rows,
+        "seconds": round(seconds, 1),
+        "peak_gb": round(_peak_gb(), 2),
+    }
 
 
 def hfrs(db: Path) -> dict:
@@ -269,7 +287,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--diagnoses", type=int, default=1_000_000)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/casefinder-bench"))
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--phase", choices=("all", "generate", "one", "twelve", "hfrs"), default="all")
+    parser.add_argument(
+        "--memory-limit", default=None, help="DuckDB memory_limit for the builds, e.g. 6GB"
+    )
+    parser.add_argument(
+        "--phase", choices=("all", "generate", "one", "twelve", "hfrs"), default="all"
+    )
     args = parser.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
     db = args.workdir / f"core_{args.patients}.duckdb"
@@ -277,18 +300,31 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(generate(db, args.patients, args.diagnoses)))
         return 0
     if args.phase in ("one", "twelve"):
-        print(json.dumps(build(db, 1 if args.phase == "one" else 12, args.threads)))
+        n_dates = 1 if args.phase == "one" else 12
+        print(json.dumps(build(db, n_dates, args.threads, args.memory_limit)))
         return 0
     if args.phase == "hfrs":
         print(json.dumps(hfrs(db)))
         return 0
     results = {}
     for phase in ("generate", "one", "twelve", "hfrs"):
-        cmd = [sys.executable, "-m", "benchmarks.bench_features", "--phase", phase,
-               "--patients", str(args.patients), "--diagnoses", str(args.diagnoses),
-               "--workdir", str(args.workdir)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "benchmarks.bench_features",
+            "--phase",
+            phase,
+            "--patients",
+            str(args.patients),
+            "--diagnoses",
+            str(args.diagnoses),
+            "--workdir",
+            str(args.workdir),
+        ]
         if args.threads:
             cmd += ["--threads", str(args.threads)]
+        if args.memory_limit:
+            cmd += ["--memory-limit", args.memory_limit]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         results[phase] = json.loads(out.strip().splitlines()[-1])
         print(phase, results[phase], flush=True)

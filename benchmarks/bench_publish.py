@@ -155,12 +155,14 @@ def timed(warehouse: Path, out: Path) -> dict:
         pub.commit_publication(con, EXTRACT_DATE, out, lists_staging, reports_staging, manifest)
         t["commit"] = time.perf_counter() - s
     total = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak = usage.ru_maxrss / 1024 / 1024
     return {
         "housebound": housebound,
         "scored": scored,
         "neighbourhoods": len(manifest),
         "seconds": round(total, 1),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
         "steps": {k: round(v, 1) for k, v in t.items()},
         "peak_gb": round(peak, 2),
         "budget": {"seconds": 120, "peak_gb": 8},

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 from features.codelists import load_codelists
 from features.dictionary import KEY_COLUMNS, feature_names
 from pipelines.errors import CasefinderError
-from pipelines.warehouse import build_model
+from pipelines.warehouse import bind_used, build_model, read_sql
 
 log = logging.getLogger("casefinder.features")
 
@@ -32,6 +32,20 @@ MODELS: tuple[str, ...] = (
     "int_community_use",
     "int_social_care",
     "feat_patients",
+)
+
+# Models read once, by `feat_patients`, are views: computed inside its one query instead of
+# being written to the warehouse first (wide tables of one row per patient per date cost
+# more to write than to compute). The others are tables (read twice, or parameterised).
+VIEW_MODELS: frozenset[str] = frozenset(
+    {
+        "int_efi",
+        "int_circumstances",
+        "int_acute_use",
+        "int_urgent_care",
+        "int_community_use",
+        "int_social_care",
+    }
 )
 
 # The `core` tables the feature SQL reads.
@@ -88,7 +102,22 @@ def params_with_defaults(params: Mapping[str, Any] | None = None) -> dict[str, A
 def build_one(
     con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any] | None = None
 ) -> int:
-    """Materialise one feature model; return its row count."""
+    """Materialise one feature model, or define it as a view; its row count (0 for a view)."""
+    existing = con.execute(
+        "select table_type from information_schema.tables "
+        "where table_schema = 'features' and table_name = ?",
+        [name],
+    ).fetchall()
+    want = "VIEW" if name in VIEW_MODELS else "BASE TABLE"
+    if existing and existing[0][0] != want:
+        con.execute(f"drop {'view' if existing[0][0] == 'VIEW' else 'table'} features.{name}")
+    if name in VIEW_MODELS:
+        sql = read_sql(name).rstrip().rstrip(";")
+        if bind_used(sql, params_with_defaults(params)):
+            raise ValueError(f"{name} takes parameters, so it cannot be a view")
+        con.execute(f"create or replace view features.{name} as\n{sql}")
+        log.info("defined view features.%s", name)
+        return 0
     build_model(con, name, params_with_defaults(params))
     # Counted again with fetchall(): build_model's fetchone() leaves a result open on `con`,
     # which makes DuckDB 2.0 refuse a later `con.sql()` (e.g. in models.explain).

@@ -53,6 +53,31 @@ MARKDOWN_NOTES = """
   patient; weights summed exactly (decimal) then bands low < 5, intermediate 5-15, high > 15.
 - **Open at D** (caseload, social care packages, hospital spells): started on or before D
   and not ended (discharged) on or before D.
+- **Windows in days vs months**: features named `_30d`, `_90d`, `_365d` use day windows
+  (D - N days, D]; `_prev_90d` is days 91-180 before D; `_12m` and the eFI polypharmacy
+  deficit use 12 calendar months (D - 12 months, D]; HFRS uses 2 calendar years.
+- **Bed days**: emergency spells admitted in the 365 days up to D, each counting
+  `min(discharge, D) - admission` days (a spell still open counts up to D).
+- **Referrals** (UCR, reablement): distinct `referral_id` (a contact without one counts
+  alone) with a contact in the window; reablement episodes add social care reablement
+  packages started in the window.
+
+## How it is computed
+
+`features.build.build_features(con, index_dates)` (and the Prefect flow
+`pipelines.flows.features.build_features(warehouse, index_dates)`) loads the code lists as
+`ref.*` tables, writes `features.feat_index_dates` and builds the models of
+`features.build.MODELS` in order. All SQL computes over every index date at once (one row per
+patient per index date), so one weekly date and a 12-date training set share one code path.
+"Ever recorded" facts are reduced to a first date per patient before being compared with the
+dates; "latest value" facts become validity periods (from a record to the next one) joined
+to the dates; window counts are range joins. `int_cohort` numbers each patient and date
+(`cohort_id`) so that the family models join on one integer. Models read once by
+`feat_patients` are views (computed inside its query); the others are tables.
+
+Command line: `casefinder features --warehouse FILE --as-of D --out FILE.parquet` writes the
+features at D with `nhs_number` as the only identifier; `casefinder features --describe`
+prints this dictionary (`--format markdown` for this page).
 """
 
 

@@ -77,6 +77,21 @@ def load_features(
     for name in feature_names:
         if not _IDENT.match(name):
             raise ValueError(f"model feature name {name!r} is not a plain column name")
+    columns = {
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns"
+            " where table_schema = 'features' and table_name = 'feat_patients'"
+        ).fetchall()
+    }
+    missing = [n for n in feature_names if n not in columns]
+    if missing:
+        from pipelines.errors import CasefinderError
+
+        raise CasefinderError(
+            f"the registered model needs features missing from features.feat_patients "
+            f"({', '.join(missing[:5])}); retrain with `casefinder run --retrain`"
+        )
     cols = ", ".join(f'cast(f."{n}" as double) as "{n}"' for n in feature_names)
     table = con.sql(
         f"""

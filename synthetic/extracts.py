@@ -32,14 +32,9 @@ assert set(SOCIAL_KIND_NAMES) <= set(SOCIAL_TYPES)
 
 @dataclass(frozen=True)
 class Cut:
-    """The extract date and the rules that follow from it."""
+    """Where the extract is cut: nothing dated after `extract_day` is written."""
 
     extract_day: int
-    seed: int
-    chunk: int
-
-    def rng(self, stream: int) -> np.random.Generator:
-        return np.random.default_rng(np.random.SeedSequence([self.seed, self.chunk, 3, stream]))
 
 
 def unit_hash(*keys: np.ndarray | int) -> np.ndarray:

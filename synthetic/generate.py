@@ -130,7 +130,7 @@ def _chunk_job(job: _ChunkJob) -> _ChunkOutput:
     static_rng = np.random.default_rng(np.random.SeedSequence([job.seed, job.chunk, 0]))
     people = make_people(job.start, job.numbers.size, job.numbers, job.geo, static_rng, ref)
     events = simulate_chunk(people, ref, job.seed, job.chunk, job.extract_day)
-    cut = Cut(extract_day=job.extract_day, seed=job.seed, chunk=job.chunk)
+    cut = Cut(extract_day=job.extract_day)
     extract = ChunkExtract(events, job.geo, ref, cut)
     out = _ChunkOutput(frames={}, defects={}, truth=extract.truth())
     for file_no, name in enumerate(PER_PERSON_FILES):

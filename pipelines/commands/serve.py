@@ -20,7 +20,15 @@ HELP = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `casefinder serve`."""
     parser.add_argument("--extracts", type=Path, required=True, help="the extract set folder")
-    parser.add_argument("--warehouse", type=Path, required=True, help="the DuckDB warehouse file")
+    # dest is not `warehouse`: the CLI locks `args.warehouse` for a command's whole duration,
+    # but `serve` only waits; each run it starts takes the warehouse lock itself.
+    parser.add_argument(
+        "--warehouse",
+        dest="warehouse_file",
+        type=Path,
+        required=True,
+        help="the DuckDB warehouse file",
+    )
     parser.add_argument("--out", type=Path, required=True, help="where lists and reports go")
     parser.add_argument(
         "--cron", default=DEFAULT_CRON, help=f'cron schedule (default: "{DEFAULT_CRON}")'
@@ -79,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     dask_address = args.dask_address or load_settings().dask_address
     if dask_address and "dask_address" in accepted:
         extra["dask_address"] = dask_address
-    params = deployment_parameters(args.extracts, args.warehouse, args.out, extra)
+    params = deployment_parameters(args.extracts, args.warehouse_file, args.out, extra)
     params = {k: v for k, v in params.items() if k in accepted}
     sys.stderr.write(
         f"casefinder: serving {args.name} ({args.cron!r}, {args.timezone}); Ctrl-C to stop\n"

@@ -37,17 +37,27 @@ observation_codes as (
     select * from ref.observation_codes
 ),
 
+-- GP events with a circumstances code, scanned once
+misc_events as materialized (
+    select
+        gp_events.patient_id,
+        gp_events.event_date,
+        gp_events.snomed_code,
+        misc_codes.category,
+    from gp_events
+    inner join misc_codes on gp_events.snomed_code = misc_codes.code
+),
+
 -- housebound status: the latest `housebound` / `no_longer_housebound` code on or before D
 -- (on a day with both, housebound wins)
 housebound_codes as (
     select
-        gp_events.patient_id,
-        gp_events.event_date,
-        bool_or(misc_codes.category = 'housebound') as is_housebound,
-    from gp_events
-    inner join misc_codes on gp_events.snomed_code = misc_codes.code
-    where misc_codes.category in ('housebound', 'no_longer_housebound')
-    group by gp_events.patient_id, gp_events.event_date
+        misc_events.patient_id,
+        misc_events.event_date,
+        bool_or(misc_events.category = 'housebound') as is_housebound,
+    from misc_events
+    where misc_events.category in ('housebound', 'no_longer_housebound')
+    group by misc_events.patient_id, misc_events.event_date
 ),
 
 -- residence: GP care home residence codes, and every A&E attendance that recorded an
@@ -55,12 +65,11 @@ housebound_codes as (
 -- elsewhere); the latest on or before D decides (on a day with both, care home wins)
 residence_records as (
     select
-        gp_events.patient_id,
-        gp_events.event_date as record_date,
+        misc_events.patient_id,
+        misc_events.event_date as record_date,
         true as is_care_home,
-    from gp_events
-    inner join misc_codes on gp_events.snomed_code = misc_codes.code
-    where misc_codes.category = 'care_home_residence'
+    from misc_events
+    where misc_events.category = 'care_home_residence'
     union all
     select
         ae_attendances.patient_id,
@@ -84,12 +93,13 @@ residence_days as (
 -- DNACPR: the latest not-for-resuscitation / for-resuscitation code on or before D
 dnacpr_days as (
     select
-        gp_events.patient_id,
-        gp_events.event_date,
+        misc_events.patient_id,
+        misc_events.event_date,
         bool_or(dnacpr_codes.is_dnacpr) as is_dnacpr,
-    from gp_events
-    inner join dnacpr_codes on gp_events.snomed_code = dnacpr_codes.code
-    group by gp_events.patient_id, gp_events.event_date
+    from misc_events
+    inner join dnacpr_codes on misc_events.snomed_code = dnacpr_codes.code
+    where misc_events.category = 'dnacpr'
+    group by misc_events.patient_id, misc_events.event_date
 ),
 
 -- Clinical Frailty Scale: the latest valid score (1-9) on or before D (highest on a tie)
@@ -162,13 +172,12 @@ statuses_at_date as (
 -- registers and situations that hold once ever recorded on or before D
 first_recorded as (
     select
-        gp_events.patient_id,
-        misc_codes.category,
-        min(gp_events.event_date) as first_recorded_date,
-    from gp_events
-    inner join misc_codes on gp_events.snomed_code = misc_codes.code
-    where misc_codes.category in ('lives_alone', 'carer', 'no_carer', 'dementia', 'palliative_care')
-    group by gp_events.patient_id, misc_codes.category
+        patient_id,
+        category,
+        min(event_date) as first_recorded_date,
+    from misc_events
+    where category in ('lives_alone', 'carer', 'no_carer', 'dementia', 'palliative_care')
+    group by patient_id, category
 ),
 
 ever_at_date as (

@@ -2,11 +2,17 @@
 with
 
 index_dates as (
-    select index_date from features.feat_index_dates
+    select
+        index_date,
+        row_number() over (order by index_date) as date_number,
+    from features.feat_index_dates
 ),
 
 patients as (
-    select * from core.core_patients
+    select
+        *,
+        row_number() over () as patient_number,
+    from core.core_patients
 ),
 
 practices as (
@@ -25,6 +31,8 @@ ethnic_groups as (
 -- or before D
 registered as (
     select
+        -- a compact key for the joins of the feature models: unique per patient and date
+        patients.patient_number * 100000 + index_dates.date_number as cohort_id,
         patients.patient_id,
         index_dates.index_date,
         patients.birth_month,
@@ -45,8 +53,7 @@ registered as (
 
 final as (
     select
-        -- a compact key for the joins of the feature models (unique per patient and date)
-        row_number() over () as cohort_id,
+        registered.cohort_id,
         registered.patient_id,
         registered.index_date,
         registered.practice_code,

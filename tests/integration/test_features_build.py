@@ -18,7 +18,7 @@ from helpers.core_tables import (
 )
 
 from features.build import MODELS, build_features
-from features.dictionary import KEY_COLUMNS, FEATURES, feature_names
+from features.dictionary import FEATURES, KEY_COLUMNS, feature_names
 from pipelines.warehouse import connect, query_model
 
 D = date(2024, 6, 30)

@@ -1,4 +1,4 @@
-"""Point-in-time correctness: for every feature family, records dated after D change nothing at D."""
+"""Point-in-time correctness: for every feature family, records after D change nothing at D."""
 
 from __future__ import annotations
 
@@ -295,7 +295,8 @@ def _after_social_care(con: duckdb.DuckDBPyConnection) -> None:
         ],
     )
     con.execute(
-        "update core.core_social_care_services set end_date = date '2024-07-15' where service_type = 'home_care'"
+        "update core.core_social_care_services set end_date = date '2024-07-15' "
+        "where service_type = 'home_care'"
     )
 
 

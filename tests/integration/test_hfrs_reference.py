@@ -1,4 +1,4 @@
-"""HFRS (Gilbert 2018): worked examples, window and bands, comorbidipy, NHS Digital artificial HES."""
+"""HFRS (Gilbert 2018): worked examples, window, bands, comorbidipy, NHS Digital artificial HES."""
 
 from __future__ import annotations
 

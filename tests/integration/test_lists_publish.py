@@ -369,3 +369,17 @@ def test_a_failed_publication_leaves_the_previous_one_untouched(published, monke
     assert after == before
     assert not [p for p in (out / "lists").iterdir() if p.name.startswith(".")]
     assert con.execute("select count(*) from audit.publications").fetchone()[0] == 2
+
+
+def test_a_model_needing_missing_features_is_refused_clearly(tmp_path):
+    from pipelines.errors import CasefinderError
+
+    class StaleModel(FakeModel):
+        feature_names_ = ("age", "a_feature_that_was_removed")
+
+    con = connect(tmp_path / "wh.duckdb")
+    _create(con, {AS_OF: PATIENTS})
+    build_model(con, "score_cohort", {"as_of": AS_OF, "opt_out_types": ["type1"]})
+    with pytest.raises(CasefinderError, match="a_feature_that_was_removed"):
+        score_cohort(con, StaleModel(), AS_OF, TIERS, dictionary=FAKE_DICTIONARY)
+    con.close()

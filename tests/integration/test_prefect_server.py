@@ -24,6 +24,8 @@ import httpx
 import pytest
 from helpers.extract_set import write_extract_set
 
+from pipelines.locking import warehouse_lock
+
 pytestmark = pytest.mark.slow
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -240,3 +242,51 @@ def test_prefect_yaml_deploys_to_a_process_pool_and_a_worker_runs_it(
         _stop(worker)
         worker_log.close()
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_casefinder_serve_registers_the_weekly_run_with_its_schedule(
+    prefect_server: str, tmp_path: Path
+) -> None:
+    extracts = write_extract_set(tmp_path / "extracts")
+    home = tmp_path / "prefect-client"
+    serve_log = (tmp_path / "serve.log").open("w")
+    served = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "casefinder"),
+            "serve",
+            "--extracts",
+            str(extracts),
+            "--warehouse",
+            str(tmp_path / "warehouse.duckdb"),
+            "--out",
+            str(tmp_path / "out"),
+            "--name",
+            "casefinder-weekly-cli",
+            "--paused",
+        ],
+        env=_env(home, prefect_server),
+        cwd=tmp_path,
+        stdout=serve_log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deployment = _wait_for(
+            lambda: _deployment(prefect_server, "casefinder-weekly-cli"), "the deployment"
+        )
+        flow = httpx.get(f"{prefect_server}/flows/{deployment['flow_id']}", timeout=10).json()
+        assert flow["name"] == "weekly_run"
+        schedule = deployment["schedules"][0]["schedule"]
+        assert (schedule["cron"], schedule["timezone"]) == ("0 6 * * 1", "Europe/London")
+        assert deployment["parameters"] == {
+            "extracts": str(extracts.resolve()),
+            "warehouse": str((tmp_path / "warehouse.duckdb").resolve()),
+            "out": str((tmp_path / "out").resolve()),
+        }
+        assert deployment["entrypoint"] == "pipelines.flows.weekly.weekly_run"
+        # Serving only waits: the warehouse stays free until a run starts.
+        with warehouse_lock(tmp_path / "warehouse.duckdb"):
+            pass
+    finally:
+        _stop(served)
+        serve_log.close()
