@@ -84,7 +84,10 @@ def scale(base_warehouse: Path, work: Path, patients: int) -> Path:
     shutil.copy(base_warehouse, target)
     with connect(target) as con:
         build_features(con, [EXTRACT_DATE])
-        n = con.execute("select count(*) from core.core_patients").fetchone()[0]
+        # Size by people alive and registered at the extract date (the ICS's list size).
+        n = con.execute(
+            "select count(*) from features.feat_patients where index_date = ?", [EXTRACT_DATE]
+        ).fetchone()[0]
         copies = max(1, -(-patients // n))
         for table in CLONED_CORE:
             cols = [r[0] for r in con.execute(f"describe core.{table}").fetchall()]

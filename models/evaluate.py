@@ -202,8 +202,16 @@ def evaluate(
     return result
 
 
-def quality_gate(metrics: Mapping[str, Any]) -> list[str]:
-    """The failed checks of the quality gate, each as a short sentence (empty list = pass)."""
+def quality_gate(
+    metrics: Mapping[str, Any],
+    min_auroc_gain: float | None = None,
+    slope_range: tuple[float, float] | None = None,
+) -> list[str]:
+    """The failed checks of the quality gate, each as a short sentence (empty list = pass).
+
+    Defaults: `GATE_MIN_AUROC_GAIN` and `GATE_SLOPE_RANGE` (read at call time)."""
+    min_gain = GATE_MIN_AUROC_GAIN if min_auroc_gain is None else min_auroc_gain
+    low, high = GATE_SLOPE_RANGE if slope_range is None else slope_range
     cohort = metrics["cohorts"].get(GATE_COHORT)
     if cohort is None:
         return [f"no {GATE_COHORT} rows in the hold-out"]
@@ -214,13 +222,12 @@ def quality_gate(metrics: Mapping[str, Any]) -> list[str]:
         failures.append(f"{GATE_COHORT} hold-out AUROC cannot be computed (one outcome class only)")
     else:
         gain = model_auc - efi_auc
-        if gain < GATE_MIN_AUROC_GAIN:
+        if gain < min_gain:
             failures.append(
                 f"{GATE_COHORT} AUROC {model_auc:.3f} beats eFI alone ({efi_auc:.3f}) by "
-                f"{gain:.3f} < {GATE_MIN_AUROC_GAIN:.2f}"
+                f"{gain:.3f} < {min_gain:.2f}"
             )
     slope = cohort["model"]["calibration_slope"]
-    low, high = GATE_SLOPE_RANGE
     if slope is None:
         failures.append(f"{GATE_COHORT} calibration slope cannot be estimated (too few rows)")
     elif not low <= slope <= high:

@@ -309,13 +309,6 @@ def evaluate_model(warehouse: Path, staging: Path, seed: int) -> dict[str, Any]:
         "hfrs": "HFRS alone (1-D logistic map fitted on the calibration fold)",
         "logistic": "L2 logistic regression on the same features (fit fold)",
     }
-    metrics["gate"] = {
-        "failures": ev.quality_gate(metrics),
-        "min_auroc_gain_over_efi": ev.GATE_MIN_AUROC_GAIN,
-        "slope_range": list(ev.GATE_SLOPE_RANGE),
-        "cohort": ev.GATE_COHORT,
-    }
-    metrics["gate"]["passed"] = not metrics["gate"]["failures"]
     _write_json(staging / METRICS_FILE, metrics)
     _record_time(staging, "evaluate", started)
     return headline(metrics)
@@ -330,14 +323,28 @@ def headline(metrics: dict[str, Any]) -> dict[str, Any]:
         out[f"{cohort}.model.calibration_slope"] = scorers["model"]["calibration_slope"]
         out[f"{cohort}.model.brier"] = scorers["model"]["brier"]
         out[f"{cohort}.n"] = scorers["model"]["n"]
-    out["gate_passed"] = metrics.get("gate", {}).get("passed")
     return out
 
 
-def check_gate(staging: Path) -> None:
-    """Raise `QualityGateError` (one line) when the staged model failed the quality gate."""
+def check_gate(
+    staging: Path,
+    min_auroc_gain: float | None = None,
+    slope_range: tuple[float, float] | None = None,
+) -> None:
+    """Apply the quality gate to the staged metrics, record the result in `metrics.json`, and
+    raise `QualityGateError` (one line) when the model failed it."""
     metrics = _read_json(staging / METRICS_FILE)
-    failures = metrics["gate"]["failures"]
+    gain = ev.GATE_MIN_AUROC_GAIN if min_auroc_gain is None else min_auroc_gain
+    low, high = ev.GATE_SLOPE_RANGE if slope_range is None else slope_range
+    failures = ev.quality_gate(metrics, gain, (low, high))
+    metrics["gate"] = {
+        "failures": failures,
+        "passed": not failures,
+        "min_auroc_gain_over_efi": gain,
+        "slope_range": [low, high],
+        "cohort": ev.GATE_COHORT,
+    }
+    _write_json(staging / METRICS_FILE, metrics)
     if failures:
         raise QualityGateError("model not registered: " + "; ".join(failures))
 

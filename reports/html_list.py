@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from html import escape
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
 from reports.lists import (
     CHANGE_VALUES,
@@ -66,6 +68,92 @@ def _changes(nl: NeighbourhoodList) -> list[dict[str, Any]]:
     ]
 
 
+_NO_REASON = (
+    '<p class="muted">No single factor stands out: the score comes from many small '
+    "contributions.</p>"
+)
+
+
+def _e(value: Any) -> str:
+    """HTML-escaped text of a value (quotes too: safe in attributes); None is empty."""
+    return "" if value is None else escape(str(value), quote=True)
+
+
+def _num(value: Any, missing: str = "") -> str:
+    return missing if value is None else _e(value)
+
+
+def patient_rows(nl: NeighbourhoodList) -> Markup:
+    """The table body: per patient a row and a hidden detail row with reasons and evidence.
+
+    Built here rather than in the template because it is most of the page (thousands of
+    rows); every value goes through `html.escape`, as autoescaping would.
+    """
+    out: list[str] = []
+    for row in nl.rows:
+        reasons = nl.reasons.get(row["_patient_id"], [])
+        flags = "".join(
+            f'<span class="flag">{label}</span>'
+            for key, label in (
+                ("in_hospital", "in hospital"),
+                ("on_caseload", "on caseload"),
+                ("care_home_resident", "care home"),
+            )
+            if row[key] == "true"
+        )
+        was = row.get("_previous_rank")
+        name = f"{row['family_name']} {row['given_name']}".lower()
+        out.append(
+            f'<tr class="patient" data-rank="{_e(row["rank"])}" data-name="{_e(name)}"'
+            f' data-practice="{_e(row["practice_code"])}" data-score="{_e(row["risk_score"])}"'
+            f' data-change="{_e(row["change"])}" data-tier="{_e(row["risk_tier"])}"'
+            f' data-efi="{_num(row["efi"], "-1")}" data-hfrs="{_num(row["hfrs"], "-1")}"'
+            f' data-hospital="{_e(row["in_hospital"])}" data-caseload="{_e(row["on_caseload"])}"'
+            f' data-carehome="{_e(row["care_home_resident"])}">\n'
+            f'<td class="num">{_e(row["rank"])}</td><td>{_e(row["nhs_number"])}</td>'
+            f"<td>{_e(row['family_name'])}, {_e(row['given_name'])}</td>"
+            f"<td>{_e(row['date_of_birth'])}</td><td>{_e(row['practice_code'])}</td>"
+            f'<td class="num">{float(row["risk_score"]):.2f}</td>'
+            f'<td><span class="tier tier-{_e(row["risk_tier"])}">{_e(row["risk_tier"])}</span></td>'
+            f'<td class="chg-{_e(row["change"])}">{_e(row["change"])}'
+            + (f' <span class="muted">(was {_e(was)})</span>' if was else "")
+            + f"</td><td>{flags}</td>"
+            f'<td class="num">{_num(row["efi"])}'
+            + (
+                f' <span class="muted">{_e(row["efi_category"])}</span>'
+                if row["efi_category"]
+                else ""
+            )
+            + f'</td><td class="num">{_num(row["hfrs"])}'
+            + (f' <span class="muted">{_e(row["hfrs_band"])}</span>' if row["hfrs_band"] else "")
+            + "</td>"
+            f'<td><button type="button" class="expand" aria-expanded="false">'
+            f"reasons ({len(reasons)})</button></td>\n</tr>\n"
+            '<tr class="detail" hidden><td colspan="12">\n'
+        )
+        if reasons:
+            out.append('<ol class="reasons">\n')
+            for reason in reasons:
+                out.append(f'<li><span class="reason">{_e(reason.text)}</span>\n')
+                if reason.evidence:
+                    out.append(
+                        '<table class="evidence"><tr><th>date</th><th>source</th>'
+                        "<th>code</th><th>term</th></tr>\n"
+                    )
+                    out.extend(
+                        f"<tr><td>{_e(ev.date)}</td><td>{_e(ev.source)}</td>"
+                        f"<td>{_e(ev.code)}</td><td>{_e(ev.term)}</td></tr>"
+                        for ev in reason.evidence
+                    )
+                    out.append("</table>")
+                out.append("</li>\n")
+            out.append("</ol>")
+        else:
+            out.append(_NO_REASON)
+        out.append("\n</td></tr>\n")
+    return Markup("".join(out))  # every value above is escaped
+
+
 def render_page(nl: NeighbourhoodList) -> str:
     """The page's HTML text."""
     previous_as_of = nl.previous_as_of
@@ -99,6 +187,7 @@ def render_page(nl: NeighbourhoodList) -> str:
         standard_labels=STANDARD_LABELS,
         standard_weeks=weeks,
         column_notes=COLUMN_NOTES,
+        patient_rows=patient_rows(nl),
         summary_json=json_for_script(summary),
     )
 

@@ -112,10 +112,10 @@ class _Sim:
             name: Table()
             for name in ("gp", "meds", "spells", "ae", "cc", "social", "caseload", "optout")
         }
-        self.med_by_indication: dict[str, np.ndarray] = {}
+        by_indication: dict[str, list[int]] = {}
         for i, ind in enumerate(ref.med_indication):
-            self.med_by_indication.setdefault(ind, []).append(i)  # type: ignore[arg-type]
-        self.med_by_indication = {k: np.array(v) for k, v in self.med_by_indication.items()}
+            by_indication.setdefault(ind, []).append(i)
+        self.med_by_indication = {k: np.array(v) for k, v in by_indication.items()}
         self.slug_bit = {s: i for i, s in enumerate(ref.deficit_slugs)}
         self.chronic_meds = np.array(
             [i for i, ind in enumerate(ref.med_indication) if ind != "acute"], dtype=np.int64
@@ -647,9 +647,6 @@ class _Sim:
             np.full(w.size, LOCATIONS.index("clinic")),
             rng,
         )
-
-        # Caseload episodes end.
-        # (ends are drawn when they start; see _become_housebound)
 
         # Latent state moves on.
         self.death[a[di]] = death_day[di]

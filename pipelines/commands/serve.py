@@ -42,11 +42,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--name", default=DEPLOYMENT_NAME, help=f"deployment name (default: {DEPLOYMENT_NAME})"
     )
     parser.add_argument(
-        "--dask-address",
-        default=None,
-        help="Dask scheduler for scale-out (default: CASEFINDER_DASK_ADDRESS, else none)",
-    )
-    parser.add_argument(
         "--paused", action="store_true", help="register the schedule paused (runs only on demand)"
     )
 
@@ -70,7 +65,6 @@ def run(args: argparse.Namespace) -> int:
     from prefect.settings import PREFECT_API_URL
 
     from pipelines.flows.deploy import deployment_parameters, serve_flow
-    from pipelines.settings import load_settings
 
     if not PREFECT_API_URL.value():
         raise CasefinderError(
@@ -82,12 +76,10 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise CasefinderError(f"the weekly flow is not available: {exc}") from None
 
+    # Runs inherit this process's environment, so CASEFINDER_* settings (the notify webhook,
+    # the Dask address) set where `serve` starts apply to every run it starts.
     accepted = set(inspect.signature(weekly_run.fn).parameters)
-    extra = {}
-    dask_address = args.dask_address or load_settings().dask_address
-    if dask_address and "dask_address" in accepted:
-        extra["dask_address"] = dask_address
-    params = deployment_parameters(args.extracts, args.warehouse_file, args.out, extra)
+    params = deployment_parameters(args.extracts, args.warehouse_file, args.out)
     params = {k: v for k, v in params.items() if k in accepted}
     sys.stderr.write(
         f"casefinder: serving {args.name} ({args.cron!r}, {args.timezone}); Ctrl-C to stop\n"

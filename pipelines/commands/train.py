@@ -109,4 +109,8 @@ def run(args: argparse.Namespace) -> int:
             f"{_fmt(m.get(f'{cohort}.model.calibration_slope'))}; Brier "
             f"{_fmt(m.get(f'{cohort}.model.brier'))}\n"
         )
+    from models.registry import models_dir
+
+    card = models_dir(Path(args.warehouse)) / result["version"] / "model_card.html"
+    out.write(f"model card: {card}\n")
     return 0

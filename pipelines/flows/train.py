@@ -49,8 +49,10 @@ def evaluate(warehouse: Path, staging: Path, seed: int) -> dict[str, Any]:
 
 
 @task(name="quality-gate", cache_policy=NO_CACHE)
-def quality_gate(staging: Path) -> None:
-    workflow.check_gate(staging)
+def quality_gate(
+    staging: Path, min_auroc_gain: float | None, slope_range: tuple[float, float] | None
+) -> None:
+    workflow.check_gate(staging, min_auroc_gain, slope_range)
 
 
 @task(name="register", cache_policy=NO_CACHE)
@@ -73,12 +75,16 @@ def train(
     calibration: str = "sigmoid",
     calibration_population: str = "housebound",
     n_jobs: int = 2,
+    min_auroc_gain: float | None = None,
+    slope_range: tuple[float, float] | None = None,
     opt_out_types: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     """Train, evaluate and (if it passes the quality gate) register a risk model.
 
     Returns the version and headline metrics only; raises `QualityGateError` when the model
-    fails the gate (nothing is registered then).
+    fails the gate (housebound hold-out AUROC at least `min_auroc_gain` above eFI alone and
+    calibration slope within `slope_range`; None = the defaults in `models.evaluate`, 0.03 and
+    0.8-1.2); nothing is registered then.
     """
     if opt_out_types is None:
         opt_out_types = tuple(load_settings().opt_out_policy["model_training"])
@@ -89,7 +95,7 @@ def train(
         fitted = fit(warehouse, staging, seed, search, n_jobs)
         calibrated = calibrate(warehouse, staging, seed, calibration, calibration_population)
         metrics = evaluate(warehouse, staging, seed)
-        quality_gate(staging)
+        quality_gate(staging, min_auroc_gain, slope_range)
         version = register(warehouse, staging)
     finally:
         discard_staging(staging)

@@ -1,0 +1,1 @@
+"""Ingestion: reading extracts, contract rules, quarantine, loading `raw`/`core`, summaries."""

@@ -24,7 +24,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -299,44 +299,97 @@ def _kill_during(point: KillPoint, paths: Paths, sandbox: Sandbox, server: dict[
     return text
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """A run killed at a point, then run again."""
+
+    paths: Paths
+    rerun: subprocess.CompletedProcess[str]
+    visible_after_kill: list[str]
+
+
+@pytest.fixture(scope="module")
+def outcomes(
+    tmp_path_factory: pytest.TempPathFactory, extracts: Path, server: dict[str, str]
+) -> Callable[[KillPoint], Outcome]:
+    """Kill at a point and run again, once per point for the module (two tests read it)."""
+    cache: dict[str, Outcome] = {}
+
+    def get(point: KillPoint) -> Outcome:
+        if point.name not in cache:
+            root = tmp_path_factory.mktemp(f"kill-{point.name}")
+            paths = _paths(root, extracts)
+            _kill_during(point, paths, Sandbox(root / "crash-sandbox"), server)
+            visible = [
+                str(path.relative_to(paths.out))
+                for path in paths.out.rglob("proactive_care_list.*")
+                if not any(part.startswith(".") for part in path.relative_to(paths.out).parts)
+            ]
+            rerun = run_casefinder_gate_off(
+                _run_args(paths), Sandbox(root / "rerun-sandbox"), env=server, timeout=1800
+            )
+            cache[point.name] = Outcome(paths, rerun, visible)
+        return cache[point.name]
+
+    return get
+
+
+def _visible(files: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in files.items() if not any(p.startswith(".") for p in k.split("/"))}
+
+
 @pytest.mark.parametrize("point", KILL_POINTS, ids=[p.name for p in KILL_POINTS])
 def test_kill_during_stage_then_rerun(
-    point: KillPoint, tmp_path: Path, extracts: Path, reference: Paths, server: dict[str, str]
+    point: KillPoint, outcomes: Callable[[KillPoint], Outcome], reference: Paths
 ) -> None:
-    paths = _paths(tmp_path, extracts)
-    _kill_during(point, paths, Sandbox(tmp_path / "crash-sandbox"), server)
+    outcome = outcomes(point)
+    paths = outcome.paths
+    # Nothing of an unfinished publication was visible after the kill.
+    assert outcome.visible_after_kill == [], f"{point.name}: visible after the kill"
 
-    # Nothing of an unfinished publication is visible: any list file is in a hidden folder.
-    for path in paths.out.rglob("proactive_care_list.*"):
-        hidden = [part for part in path.relative_to(paths.out).parts if part.startswith(".")]
-        assert hidden, f"{point.name}: {path.relative_to(paths.out)} visible after the kill"
+    assert outcome.rerun.returncode == 0, outcome.rerun.stderr[-3000:]
+    assert "Traceback" not in outcome.rerun.stderr
 
-    again = run_casefinder_gate_off(
-        _run_args(paths),
-        Sandbox(tmp_path / "rerun-sandbox"),
-        env=server,
-        timeout=1800,
-    )
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert "Traceback" not in again.stderr
-
-    # The lists equal those of the uninterrupted run, byte for byte.
-    ref_lists = {k: v for k, v in _files(reference.out).items() if k.startswith("lists/")}
-    got_lists = {k: v for k, v in _files(paths.out).items() if k.startswith("lists/")}
-    csvs = sorted(k for k in ref_lists if k.endswith(".csv"))
+    # The lists equal those of the uninterrupted run, byte for byte (CSV), cell for cell
+    # (the workbooks carry a creation time).
+    ref_files, got_files = _visible(_files(reference.out)), _visible(_files(paths.out))
+    csvs = sorted(k for k in ref_files if k.startswith("lists/") and k.endswith(".csv"))
     assert csvs, "the reference run published no list"
-    assert {k: got_lists.get(k) for k in csvs} == {k: ref_lists[k] for k in csvs}, (
+    assert {k: got_files.get(k) for k in csvs} == {k: ref_files[k] for k in csvs}, (
         "lists differ from the uninterrupted run"
     )
     assert _xlsx_cells(paths.out) == _xlsx_cells(reference.out)
-    # Same files, no leftovers (staging folders, half-renamed folders), nothing extra.
-    assert sorted(_files(paths.out)) == sorted(_files(reference.out))
-    assert sorted(p.name for p in paths.out.rglob(".*")) == sorted(
-        p.name for p in reference.out.rglob(".*")
-    )
-    # Nothing duplicated in the warehouse; no stray model folders.
+    # The same visible files, nothing duplicated in the warehouse.
+    assert sorted(got_files) == sorted(ref_files)
     assert _warehouse_facts(paths.warehouse) == _warehouse_facts(reference.warehouse)
-    models = paths.warehouse.parent / "models"
+
+
+STRAYS_LEFT = pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "H7 gap: a process killed with SIGKILL leaves its hidden staging folder behind for "
+        "ever (models/registry.py new_staging_dir `.staging-<uuid>`; reports/publish.py "
+        "staging_path `.tmp-<as_of>-<pid>`, which holds full identifiable lists); the next "
+        "run does not clean them up"
+    ),
+)
+STRAY_POINTS = {"train", "publish-staged", "publish-commit"}
+
+
+@pytest.mark.parametrize(
+    "point",
+    [pytest.param(p, marks=[STRAYS_LEFT] if p.name in STRAY_POINTS else []) for p in KILL_POINTS],
+    ids=[p.name for p in KILL_POINTS],
+)
+def test_no_stray_files_after_kill_and_rerun(
+    point: KillPoint, outcomes: Callable[[KillPoint], Outcome], reference: Paths
+) -> None:
+    """No half-done folder (staging, renamed-away) is left in the output or model folders."""
+    outcome = outcomes(point)
+    assert outcome.rerun.returncode == 0, outcome.rerun.stderr[-3000:]
+    assert sorted(_files(outcome.paths.out)) == sorted(_files(reference.out))
+    assert sorted(p.name for p in outcome.paths.out.rglob(".*")) == []
+    models = outcome.paths.warehouse.parent / "models"
     ref_models = reference.warehouse.parent / "models"
     assert sorted(p.name for p in models.iterdir()) == sorted(p.name for p in ref_models.iterdir())
 

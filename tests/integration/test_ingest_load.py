@@ -100,6 +100,18 @@ def test_core_tables_have_the_documented_columns(tmp_path: Path) -> None:
     ).fetchone() == (date(1931, 2, 1),)
 
 
+def test_core_tables_match_the_shared_core_fixture(tmp_path: Path) -> None:
+    """Feature tests build `core` from tests/helpers/core_tables.py: ingest must agree."""
+    from helpers.core_tables import CORE_TABLES as SHARED
+
+    con = _con()
+    _load(con, write_extract_set(tmp_path / "set"))
+    assert set(SHARED) == set(CORE_TABLES)
+    for table, columns in SHARED.items():
+        described = con.execute(f"describe core.{table}").fetchall()
+        assert [(r[0], r[1].lower()) for r in described] == list(columns.items()), table
+
+
 def test_same_files_again_change_nothing(tmp_path: Path) -> None:
     con = _con()
     directory = write_extract_set(tmp_path / "set")
@@ -412,3 +424,16 @@ def test_an_unbalanced_quote_quarantines_its_line_and_the_rest_still_loads(
         (8,),
     ]
     assert con.execute("select count(*) from core.core_gp_events").fetchone() == (5,)
+
+
+def test_a_bare_carriage_return_inside_a_value_does_not_reject_the_file(tmp_path: Path) -> None:
+    directory = write_extract_set(tmp_path / "set")
+    path = directory / "gp_medications.csv"
+    text = path.read_text(encoding="utf-8").replace("Atorvastatin 20mg", "Atorva\rstatin 20mg")
+    path.write_bytes(text.encode())
+    con = _con()
+    result = _load(con, directory, as_of=date(2026, 11, 16))
+    counts = result.files["gp_medications"]
+    assert counts.read == counts.loaded + counts.quarantined + counts.duplicates
+    assert counts.loaded == 2  # the two rows without the stray CR
+    assert counts.quarantined >= 1

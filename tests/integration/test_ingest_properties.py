@@ -50,7 +50,8 @@ def test_random_event_rows_are_loaded_or_quarantined_never_lost(rows: list[dict]
     with tempfile.TemporaryDirectory() as tmp:
         directory = write_extract_set(Path(tmp) / "set", manifest=False)
         with (directory / "gp_events.csv").open("w", encoding="utf-8", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=EVENT_COLUMNS, lineterminator="\n")
+            # CRLF: the writer then quotes values holding a bare CR or LF (RFC 4180).
+            writer = csv.DictWriter(fh, fieldnames=EVENT_COLUMNS, lineterminator="\r\n")
             writer.writeheader()
             writer.writerows(rows)
         try:

@@ -149,3 +149,25 @@ TRY_LOCK = textwrap.dedent(
         sys.exit(2)
     """
 )
+
+
+@pytest.mark.slow
+def test_weekly_flow_refuses_a_held_warehouse_before_touching_it(
+    prefect_harness: None, holder, tmp_path: Path
+) -> None:
+    """A deployment run (no CLI around it) takes the lock itself, first thing."""
+    from helpers.extract_set import write_extract_set
+
+    from pipelines.flows.weekly import weekly_run
+
+    proc, warehouse = holder
+    before = warehouse.read_bytes()
+    extracts = write_extract_set(tmp_path / "extracts")
+    state = weekly_run(
+        extracts=extracts, warehouse=warehouse, out=tmp_path / "out", return_state=True
+    )
+    assert state.is_failed()
+    assert "being used by another casefinder run" in state.message
+    assert f"pid {proc.pid}" in state.message
+    assert warehouse.read_bytes() == before
+    assert not (tmp_path / "out").exists()
