@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
@@ -33,8 +34,10 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 # A file with more than this share of its rows quarantined is flagged.
 QUARANTINE_RATE_FLAG = 0.05
-# A neighbourhood list that shrinks by more than this against the previous run is flagged.
+# A neighbourhood list that shrinks by more than this against the previous run is flagged,
+# when it had at least LIST_MIN_ROWS rows (smaller lists move by chance).
 LIST_DROP_FLAG = 0.20
+LIST_MIN_ROWS = 20
 # How many quarantine reasons the report lists.
 TOP_REASONS = 10
 # Fixed bins of the risk score for the histogram chart (the PSI uses quantile bins).
@@ -44,6 +47,7 @@ SCORE_HISTOGRAM_EDGES = tuple(round(i / 10, 1) for i in range(11))
 _KEY_COLUMNS = {"patient_id", "index_date", "practice_code", "neighbourhood_code"}
 
 PROFILE_TABLE = "audit.drift_profiles"
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 @dataclass(frozen=True)
@@ -260,7 +264,7 @@ def _stored_profiles(con: duckdb.DuckDBPyConnection, as_of: str) -> dict[tuple[s
 def _previous_as_of(
     con: duckdb.DuckDBPyConnection, as_of: str, previous_summary: Mapping[str, Any] | None
 ) -> str | None:
-    if previous_summary and previous_summary.get("as_of"):
+    if previous_summary:
         return str(previous_summary["as_of"])
     for table, column in ((PROFILE_TABLE, "as_of"), ("scores.scores", "as_of")):
         if _table_exists(con, table):
@@ -392,6 +396,11 @@ def collect(
     edges and shares, no rows) so that next week's run can measure drift against them.
     """
     as_of = str(summary.get("as_of") or date.today().isoformat())
+    if previous_summary is not None and not (
+        previous_summary.get("as_of") and str(previous_summary["as_of"]) < as_of
+    ):
+        log.warning("previous run summary is not dated before %s; ignored", as_of)
+        previous_summary = None
     data = ReportData(
         as_of=as_of,
         previous_as_of=_previous_as_of(con, as_of, previous_summary),
@@ -473,7 +482,9 @@ def collect(
                 "rows": rows,
                 "previous": prev_rows,
                 "change": change,
-                "flagged": change is not None and change < -LIST_DROP_FLAG,
+                "flagged": change is not None
+                and change < -LIST_DROP_FLAG
+                and (prev_rows or 0) >= LIST_MIN_ROWS,
             }
         )
     data.cohort = {k: int(v) for k, v in (summary.get("cohort") or {}).items() if v is not None}
@@ -611,6 +622,7 @@ def render(data: ReportData, checks_: list[Check]) -> str:
             volume_drop=VOLUME_DROP_FLAG,
             quarantine_flag=QUARANTINE_RATE_FLAG,
             list_drop=LIST_DROP_FLAG,
+            list_min=LIST_MIN_ROWS,
         )
     )
 
@@ -645,12 +657,17 @@ def write_run_report(
 
 
 def previous_summary_for(reports_dir: Path, as_of: str) -> dict[str, Any] | None:
-    """The latest `run_summary.json` under `OUT/reports/` dated before `as_of`, if any."""
+    """The latest `run_summary.json` under `OUT/reports/<date>/` dated before `as_of`, if any.
+
+    Only folders named as a date count (not the hidden staging folders of a publication).
+    """
     reports_dir = Path(reports_dir)
     if not reports_dir.is_dir():
         return None
     earlier = sorted(
-        p for p in reports_dir.glob("*/run_summary.json") if p.parent.name < str(as_of)
+        p
+        for p in reports_dir.glob("*/run_summary.json")
+        if _ISO_DATE.fullmatch(p.parent.name) and p.parent.name < str(as_of)
     )
     for path in reversed(earlier):
         try:

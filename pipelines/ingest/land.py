@@ -238,7 +238,7 @@ def _collect_rejects(
     """CSV lines DuckDB rejected, one per data row (row number = record line - 1).
 
     Also returns the byte offset to resume reading at when a quote ran away to the end of
-    the file (the last reject then stands for its own physical line only), else None.
+    the file (that reject, now the last, stands for its own physical line only), else None.
     """
     exists = con.execute(
         "select count(*) from duckdb_tables() where table_name = ?", [_REJECTS]

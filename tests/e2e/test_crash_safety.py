@@ -66,16 +66,12 @@ KILL_POINTS = (
     KillPoint("ingest", "ingest", "pipelines.ingest.load", "load_file", "after", 4),
     # Model fitted and calibrated in the staging folder, not registered.
     KillPoint("train", "train", "models.workflow", "calibrate_model", "after"),
-    # Model folder renamed into the registry, its row not yet written.
-    KillPoint("train-register", "train", "models.registry", "_record", "before"),
     # Three feature models rebuilt at the as-of date, the rest not.
     KillPoint("features", "build_features", "features.build", "build_one", "after", 3),
     # Scores written, the flow not finished.
     KillPoint("score", "score", "models.scoring", "score_cohort", "after"),
-    # Lists and reports staged in hidden folders (with identifiers), not committed.
-    KillPoint("publish-staged", "publish", "reports.publish", "stage_reports", "after"),
     # Reports folder renamed into place inside the open transaction; lists not yet.
-    KillPoint("publish-commit", "publish", "reports.publish", "_swap_in", "after"),
+    KillPoint("publish", "publish", "reports.publish", "_swap_in", "after"),
 )
 
 # The child: wrap the weekly stages to know which one is running, wrap the kill point, then
@@ -373,7 +369,7 @@ STRAYS_LEFT = pytest.mark.xfail(
         "run does not clean them up"
     ),
 )
-STRAY_POINTS = {"train", "publish-staged", "publish-commit"}
+STRAY_POINTS = {"train", "publish"}
 
 
 @pytest.mark.parametrize(

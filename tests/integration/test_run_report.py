@@ -268,6 +268,23 @@ def test_previous_summary_is_the_latest_earlier_date(tmp_path: Path) -> None:
     assert previous_summary_for(tmp_path, THIS_WEEK) == {"as_of": LAST_WEEK}
     assert previous_summary_for(tmp_path, "2026-11-02") is None
     assert previous_summary_for(tmp_path / "missing", THIS_WEEK) is None
+    # A publication's hidden staging folder ('.tmp-<date>-<pid>') sorts before any date.
+    (tmp_path / f".tmp-{THIS_WEEK}-123").mkdir()
+    (tmp_path / f".tmp-{THIS_WEEK}-123" / "run_summary.json").write_text('{"as_of": "x"}')
+    assert previous_summary_for(tmp_path, "2026-11-03") == {"as_of": "2026-11-02"}
+
+
+def test_a_previous_summary_of_the_same_date_is_ignored(tmp_path: Path) -> None:
+    con = _warehouse(drop_last_week_features=True)
+    con.execute("delete from scores.scores where as_of = ?", [LAST_WEEK])
+    con.execute("delete from audit.loads where snapshot_id = 1")
+    con.execute("delete from audit.snapshots where snapshot_id = 1")
+    same_day = _summary(THIS_WEEK, 2000, {"NB01": 500})
+    path, found = build_run_report(
+        con, _summary(THIS_WEEK, 1000, {"NB01": 5}), tmp_path / "r.html", same_day, FEATURES
+    )
+    assert found == []
+    assert "no previous run to compare with" in path.read_text(encoding="utf-8")
 
 
 def test_checks_for_run_reads_the_published_summaries(tmp_path: Path) -> None:
