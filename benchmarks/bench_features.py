@@ -40,7 +40,7 @@ def _peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
 
 
-def generate(db: Path, patients: int, diagnoses: int) -> dict:
+def generate(db: Path, patients: int, diagnoses: int, light: bool = False) -> dict:
     """Random core tables: ~30 GP events, ~24 prescriptions, community contacts per patient."""
     import duckdb
 
@@ -94,6 +94,8 @@ def generate(db: Path, patients: int, diagnoses: int) -> dict:
         """
     )
     n_codes = con.execute("select count(*) from bench_codes").fetchall()[0][0]
+    if light:  # only what the HFRS comparison reads: patients, practices, spells, diagnoses
+        n_codes = 0
     con.execute(
         f"""
         insert into core.core_gp_events
@@ -103,7 +105,7 @@ def generate(db: Path, patients: int, diagnoses: int) -> dict:
             select 'p' || (i % {n}) as patient_id,
                 date '2019-01-01' + cast(random() * 2300 as integer) as event_date,
                 1 + cast(floor(random() * {n_codes}) as bigint) as idx, random() as u
-            from range({30 * n}) t(i)
+            from range({0 if light else 30 * n}) t(i)
         ) e
         join bench_codes c on c.idx = e.idx
         """
@@ -115,7 +117,7 @@ def generate(db: Path, patients: int, diagnoses: int) -> dict:
             code || 'AAAAAA', code, null
         from (
             select i, lpad(cast(cast(random() * 400 as integer) as varchar), 9, '0') as code
-            from range({24 * n}) t(i)
+            from range({0 if light else 24 * n}) t(i)
         )
         """
     )
@@ -173,7 +175,7 @@ def generate(db: Path, patients: int, diagnoses: int) -> dict:
             'routine', random() < 0.9, 30, 'home'
         from (select i,
                 timestamp '2022-01-01' + to_minutes(cast(random() * 1700000 as bigint)) as ts
-              from range({5 * n}) t(i))
+              from range({0 if light else 5 * n}) t(i))
         """
     )
     con.execute(
@@ -296,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/casefinder-bench"))
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument(
+        "--light", action="store_true", help="generate only what the HFRS comparison reads"
+    )
+    parser.add_argument(
         "--memory-limit", default=None, help="DuckDB memory_limit for the builds, e.g. 6GB"
     )
     parser.add_argument(
@@ -305,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     args.workdir.mkdir(parents=True, exist_ok=True)
     db = args.workdir / f"core_{args.patients}.duckdb"
     if args.phase == "generate":
-        print(json.dumps(generate(db, args.patients, args.diagnoses)))
+        print(json.dumps(generate(db, args.patients, args.diagnoses, args.light)))
         return 0
     if args.phase in ("one", "twelve"):
         n_dates = 1 if args.phase == "one" else 12

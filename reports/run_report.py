@@ -348,6 +348,11 @@ def _model(con: duckdb.DuckDBPyConnection, version: str | None) -> tuple[dict[st
     return _flat_metrics(metrics), row[1]
 
 
+def model_metrics(con: duckdb.DuckDBPyConnection, version: str | None) -> dict[str, float]:
+    """The registered model's metrics as flat `cohort.scorer.metric` numbers (empty if none)."""
+    return _model(con, version)[0]
+
+
 def _opt_outs(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     if not _table_exists(con, "core.core_opt_outs"):
         return []

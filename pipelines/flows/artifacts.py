@@ -16,6 +16,10 @@ from prefect.states import Completed
 
 from pipelines.notify import WARNING_STATE_NAME
 from pipelines.privacy import redact
+from pipelines.warehouse import connect
+
+# The model metrics shown in the run-summary artifact (the run report shows them all).
+HEADLINE = ("auroc", "auprc", "brier", "calibration_slope", "calibration_intercept", "n")
 
 
 class _CheckLike(Protocol):
@@ -175,8 +179,15 @@ def run_checks(warehouse: Path, out: Path, as_of: date) -> list[Any]:
 
 
 @task(name="run-artifacts", cache_policy=NO_CACHE)
-def run_artifacts(out: Path, as_of: date, checks: list[Any]) -> int:
+def run_artifacts(warehouse: Path, out: Path, as_of: date, checks: list[Any]) -> int:
     """Prefect artifacts summarising the published run (counts only)."""
+    from reports.run_report import model_metrics
+
     folder = Path(out) / "reports" / as_of.isoformat()
     summary = json.loads((folder / "run_summary.json").read_text(encoding="utf-8"))
+    with connect(warehouse, read_only=True) as con:
+        metrics = model_metrics(con, summary.get("model_version"))
+    summary["model_metrics"] = {
+        k: v for k, v in metrics.items() if ".model." in k and k.rsplit(".", 1)[-1] in HEADLINE
+    }
     return len(publish_run_artifacts(summary, checks, str(folder / "run_report.html")))

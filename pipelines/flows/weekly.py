@@ -9,11 +9,14 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
+from pipelines.flows.artifacts import final_state, run_artifacts, run_checks
 from pipelines.flows.features import build_features
 from pipelines.flows.ingest import ingest
 from pipelines.flows.publish import publish
 from pipelines.flows.score import score
 from pipelines.flows.train import train
+from pipelines.locking import warehouse_lock
+from pipelines.notify import flow_run_hook
 
 
 @task(name="resolve-as-of", cache_policy=NO_CACHE)
@@ -30,7 +33,13 @@ def needs_training(warehouse: Path, retrain: bool) -> bool:
     return retrain or latest_version(warehouse) is None
 
 
-@flow(name="weekly_run")
+@flow(
+    name="weekly_run",
+    # One message on a failed, crashed or "Completed with warnings" run (pipelines/notify.py).
+    on_failure=[flow_run_hook],
+    on_completion=[flow_run_hook],
+    on_crashed=[flow_run_hook],
+)
 def weekly_run(
     extracts: Path,
     warehouse: Path,
@@ -40,18 +49,26 @@ def weekly_run(
 ) -> dict[str, Any]:
     """The weekly job. Training runs before the as-of features are built because it rebuilds
     `features.feat_patients` at its own index dates. Returns paths and counts only."""
-    ingested = ingest(extracts, warehouse, as_of=as_of)
-    day = resolve_as_of(as_of, ingested["as_of"])
-    trained = train(warehouse, as_of=day) if needs_training(warehouse, retrain) else None
-    features = build_features(warehouse, [day])
-    scored = score(warehouse, day)
-    published = publish(warehouse, out, day, data_docs=ingested.get("data_docs"))
-    return {
-        "as_of": day.isoformat(),
-        "snapshot_id": ingested["snapshot_id"],
-        "trained": trained["version"] if trained else None,
-        "feature_rows": features,
-        "model_version": scored["model_version"],
-        "scored": scored["scored"],
-        **published,
-    }
+    # A second run on the same warehouse fails here at once (re-entrant under the CLI).
+    with warehouse_lock(warehouse):
+        ingested = ingest(extracts, warehouse, as_of=as_of)
+        day = resolve_as_of(as_of, ingested["as_of"])
+        trained = train(warehouse, as_of=day) if needs_training(warehouse, retrain) else None
+        features = build_features(warehouse, [day])
+        scored = score(warehouse, day)
+        published = publish(warehouse, out, day, data_docs=ingested.get("data_docs"))
+        # Thresholds of the run report decide the final state; artifacts summarise the run.
+        checks = run_checks(warehouse, out, day)
+        run_artifacts(warehouse, out, day, checks)
+        result = {
+            "as_of": day.isoformat(),
+            "snapshot_id": ingested["snapshot_id"],
+            "trained": trained["version"] if trained else None,
+            "feature_rows": features,
+            "model_version": scored["model_version"],
+            "scored": scored["scored"],
+            **published,
+        }
+    report = Path(out) / "reports" / day.isoformat() / "run_report.html"
+    # "Completed with warnings" when a threshold is breached; callers still get `result`.
+    return final_state(checks, data=result, report=str(report))

@@ -22,6 +22,7 @@ from pipelines.ingest.land import Landed
 from pipelines.ingest.rules import Rule, key_expression
 
 _FAIL = "_cf_fail"
+_MASK_BITS = 62
 _DUPS = "_cf_dups"
 
 
@@ -51,14 +52,18 @@ def find_failures(
     Leaves temp table `_cf_fail(row_number, rule_index)`.
     """
     con.execute(f"create or replace temp table {_FAIL} (row_number bigint, rule_index integer)")
-    if rules:
-        cases = ", ".join(f"case when ({r.condition}) then {i} end" for i, r in enumerate(rules))
-        any_fails = " or ".join(f"({r.condition})" for r in rules)
+    # Each condition is evaluated once per row into a bit mask; only failing rows are expanded.
+    for start in range(0, len(rules), _MASK_BITS):
+        chunk = rules[start : start + _MASK_BITS]
+        bits = " | ".join(
+            f"(case when ({r.condition}) then {1 << i} else 0 end)" for i, r in enumerate(chunk)
+        )
         con.execute(
-            f"insert into {_FAIL} select row_number, rule_index from ("
-            f"select _row_number as row_number, unnest([{cases}]) as rule_index "
-            f"from raw.{file} where _load_id = $load_id and ({any_fails})) "
-            "where rule_index is not null",
+            f"insert into {_FAIL} select m.row_number, b.bit + {start} from ("
+            f"select _row_number as row_number, ({bits}) as mask "
+            f"from raw.{file} where _load_id = $load_id) m "
+            f"join range({len(chunk)}) b(bit) on (m.mask >> b.bit) & 1 = 1 "
+            "where m.mask <> 0",
             {"load_id": load_id},
         )
     counts = dict(

@@ -19,7 +19,7 @@ from pipelines.contract import ColumnType, ExtractFile
 MACROS = (
     "create or replace macro raw.blank_to_null(x) as nullif(trim(x), '')",
     "create or replace macro raw.nhs_digits(x) as"
-    " nullif(regexp_replace(trim(x), '[ -]', '', 'g'), '')",
+    " nullif(replace(replace(trim(x), ' ', ''), '-', ''), '')",
     "create or replace macro raw.nhs_check_ok(n) as"
     " regexp_full_match(n, '[0-9]{10}')"
     " and n <> repeat(left(n, 1), 10)"
@@ -30,9 +30,10 @@ MACROS = (
     " + (ascii(substr(n, 9, 1)) - 48) * 2) % 11) % 11 = ascii(substr(n, 10, 1)) - 48",
     "create or replace macro raw.nhs_is_valid(x) as coalesce(raw.nhs_check_ok(raw.nhs_digits(x)),"
     " false)",
+    # YYYY-MM-DD: the shape, digits elsewhere, then a real calendar date (cheaper than a regex).
     "create or replace macro raw.parse_date(x) as case"
-    " when regexp_full_match(trim(x), '[0-9]{4}-[0-9]{2}-[0-9]{2}')"
-    " then cast(try_strptime(trim(x), '%Y-%m-%d') as date) end",
+    " when trim(x) like '____-__-__' and translate(trim(x), '0123456789', '') = '--'"
+    " then try_cast(trim(x) as date) end",
     "create or replace macro raw.parse_datetime(x) as case"
     " when regexp_full_match(trim(x),"
     " '[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,6})?)?')"

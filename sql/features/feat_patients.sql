@@ -99,9 +99,9 @@ final as (
         efi.efi_urinary_system_disease,
         efi.efi_vision_problems,
         efi.efi_weight_loss,
-        hfrs.hfrs,
-        hfrs.hfrs_band,
-        hfrs.n_hfrs_categories,
+        coalesce(hfrs.hfrs, 0) as hfrs,
+        coalesce(hfrs.hfrs_band, 'low') as hfrs_band,
+        coalesce(hfrs.n_hfrs_categories, 0) as n_hfrs_categories,
         acute_use.n_emergency_admissions_30d,
         acute_use.n_emergency_admissions_90d,
         acute_use.n_emergency_admissions_prev_90d,
@@ -135,7 +135,8 @@ final as (
     from cohort
     inner join circumstances on cohort.cohort_id = circumstances.cohort_id
     inner join efi on cohort.cohort_id = efi.cohort_id
-    inner join hfrs on cohort.cohort_id = hfrs.cohort_id
+    -- HFRS rows exist only for patients with a category in the lookback: absent = 0
+    left join hfrs on cohort.cohort_id = hfrs.cohort_id
     inner join acute_use on cohort.cohort_id = acute_use.cohort_id
     inner join urgent_care on cohort.cohort_id = urgent_care.cohort_id
     inner join community_use on cohort.cohort_id = community_use.cohort_id

@@ -1,4 +1,4 @@
--- one row per patient per index date (keyed by int_cohort.cohort_id): Hospital Frailty Risk Score (Gilbert 2018) over spells admitted in the lookback up to the index date
+-- one row per patient per index date with any HFRS category (keyed by int_cohort.cohort_id; absent = 0): Hospital Frailty Risk Score (Gilbert 2018) over spells admitted in the lookback up to the index date
 with
 
 cohort as (
@@ -57,15 +57,15 @@ scores as (
 final as (
     select
         cohort.cohort_id,
-        cast(coalesce(scores.hfrs, 0) as double) as hfrs,
+        cast(scores.hfrs as double) as hfrs,
         case
-            when coalesce(scores.hfrs, 0) < 5 then 'low'
-            when coalesce(scores.hfrs, 0) <= 15 then 'intermediate'
+            when scores.hfrs < 5 then 'low'
+            when scores.hfrs <= 15 then 'intermediate'
             else 'high'
         end as hfrs_band,
-        coalesce(scores.n_hfrs_categories, 0) as n_hfrs_categories,
+        scores.n_hfrs_categories,
     from cohort
-    left join scores
+    inner join scores
         on cohort.patient_id = scores.patient_id
         and cohort.index_date = scores.index_date
 )

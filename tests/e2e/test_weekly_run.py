@@ -1,9 +1,10 @@
 """End to end: synth -> `casefinder run` -> lists checked; the same people a week later.
 
 Runs as a new user would: the CLI on a fresh extract set, then the same population a week
-later (same seed, extract date + 7 days). The model quality gate is switched off here: at
-4,000 synthetic patients the housebound calibration slope is too noisy for the gate, and the
-gate is tested with the model (tests/e2e/test_train_truth.py); this test is about the lists.
+later (same seed, extract date + 7 days). The model quality gate's thresholds are relaxed
+here: at 4,000 synthetic patients the housebound calibration slope is too noisy for the
+gate, which is tested with the model (tests/e2e/test_train_truth.py); this test is about
+the lists.
 """
 
 from __future__ import annotations
@@ -66,13 +67,15 @@ def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
 def weeks(
     tmp_path_factory: pytest.TempPathFactory, prefect_harness: None
 ) -> Iterator[dict[str, Any]]:
-    from models import workflow
+    from models import evaluate
 
     root = tmp_path_factory.mktemp("weekly")
     for day, name in ((WEEK1, "w1"), (WEEK2, "w2")):
         _synth(root / "extracts" / name, day)
     mp = pytest.MonkeyPatch()
-    mp.setattr(workflow, "check_gate", lambda staging: None)
+    # Permissive gate thresholds (the gate still runs and records its result).
+    mp.setattr(evaluate, "GATE_MIN_AUROC_GAIN", -1.0)
+    mp.setattr(evaluate, "GATE_SLOPE_RANGE", (0.0, 100.0))
     yield {"root": root}
     mp.undo()
 

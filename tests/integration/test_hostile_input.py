@@ -121,7 +121,29 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, CaseRun]:
     return runs
 
 
-@pytest.mark.parametrize("case", hc.CASES, ids=[c.name for c in hc.CASES])
+# Cases that show a gap in someone else's code, until it is fixed (see the report).
+KNOWN_GAPS = {
+    "nul_in_name": (
+        "H8 gap: a NUL byte inside gp_patients.given_name is loaded into "
+        "core.core_patient_identity as is (no rule rejects control characters in free-text "
+        "columns, pipelines/ingest/rules.py); it would reach the CSV, XLSX and HTML lists"
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(
+            c,
+            marks=[pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[c.name])]
+            if c.name in KNOWN_GAPS
+            else [],
+        )
+        for c in hc.CASES
+    ],
+    ids=[c.name for c in hc.CASES],
+)
 def test_hostile_extract_through_ingest(case: hc.HostileCase, corpus: dict[str, CaseRun]) -> None:
     run = corpus[case.name]
     result, warehouse = run.result, run.warehouse
