@@ -22,6 +22,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -101,7 +102,7 @@ while p.poll() is None:
 wall = time.perf_counter() - t
 time.sleep(0.2)
 u = resource.getrusage(resource.RUSAGE_CHILDREN)
-sys.stderr.write((err[0] if err else b"").decode(errors="replace")[-4000:])
+sys.stderr.write((err[0] if err else b"").decode(errors="replace")[-200000:])
 print(json.dumps({"wall": wall, "cpu": u.ru_utime + u.ru_stime, "peak_tree_mb": peak / 2**20,
                   "max_process_mb": u.ru_maxrss / 1024, "rc": p.returncode, "load": load,
                   "load_end": os.getloadavg()[0],
@@ -135,8 +136,11 @@ class StageError(RuntimeError):
     """A benchmarked command exited non-zero."""
 
 
-def run_isolated(cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
-    """Run `cmd` under the measuring wrapper; wall, CPU, peak tree RSS, stdout."""
+def run_isolated(cmd: list[str], env: dict[str, str], log: Path | None = None) -> dict[str, Any]:
+    """Run `cmd` under the measuring wrapper; wall, CPU, peak tree RSS, stdout.
+
+    With `log`, the command's whole stdout and stderr (Prefect's task log) are kept there.
+    """
     proc = subprocess.run(
         [PYTHON, "-c", _WRAPPER, *cmd],
         capture_output=True,
@@ -149,6 +153,8 @@ def run_isolated(cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
         result = json.loads(proc.stdout.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):
         raise StageError(f"benchmark wrapper failed: {proc.stderr[-2000:]}") from None
+    if log is not None:
+        log.write_text(f"$ {' '.join(cmd)}\n{result['out']}\n--- stderr ---\n{proc.stderr}")
     if result["rc"] != 0:
         raise StageError(f"{' '.join(cmd[:4])} exited {result['rc']}: {proc.stderr[-2000:]}")
     return result
@@ -160,6 +166,38 @@ def last_json(stdout: str) -> dict[str, Any]:
         if line.startswith("{"):
             return json.loads(line)
     raise StageError(f"no JSON in output: {stdout[-500:]}")
+
+
+_TASK_DONE = re.compile(
+    r"^(\d\d):(\d\d):(\d\d(?:\.\d+)?) \| \w+\s*\| Task run '(.+?)(?:-[0-9a-f]{3,})?' - "
+    r"Finished in state"
+)
+_FLOW_START = re.compile(r"^(\d\d):(\d\d):(\d\d(?:\.\d+)?) \| \w+\s*\| Flow run '.+?' - Beginning")
+
+
+def task_seconds(log_text: str) -> dict[str, float]:
+    """Seconds per Prefect task of a sequential flow run, from its console log.
+
+    A task's time is from the previous task's end (or the first flow's start) to its own
+    end, so waiting for the temporary server and flow start-up land on the next task.
+    """
+    out: dict[str, float] = {}
+    previous: float | None = None
+    for line in log_text.splitlines():
+        start = _FLOW_START.match(line)
+        if start and previous is None:
+            h, m, sec = start.groups()
+            previous = int(h) * 3600 + int(m) * 60 + float(sec)
+            continue
+        done = _TASK_DONE.match(line)
+        if not done:
+            continue
+        h, m, sec, name = done.groups()
+        now = int(h) * 3600 + int(m) * 60 + float(sec)
+        if previous is not None:
+            out[name] = out.get(name, 0.0) + (now - previous) % 86400
+        previous = now
+    return out
 
 
 def generator_fingerprint() -> str:
@@ -210,7 +248,7 @@ class SizeRun:
     def measure(
         self, stage: str, cmd: list[str], records: int | None = None, note: str = ""
     ) -> dict[str, Any]:
-        r = run_isolated(cmd, self.env)
+        r = run_isolated(cmd, self.env, self.dir / f"{stage}.log")
         m = Measurement(
             stage=stage,
             patients=self.patients,
@@ -426,7 +464,10 @@ class SizeRun:
             if models_from
             else "fresh warehouse, no model: ingest, train, features, score, publish"
         )
-        self.measure(stage, cmd, records=self.patients, note=note)
+        r = self.measure(stage, cmd, records=self.patients, note=note)
+        log = self.dir / f"{stage}.log"
+        r["measurement"].detail = {"tasks": task_seconds(log.read_text()) if log.exists() else {}}
+        self.save()
 
     def warm_up_prefect(self) -> None:
         """Create Prefect's database before the first timed flow (untimed)."""

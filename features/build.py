@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -65,6 +67,24 @@ CORE_INPUTS: tuple[str, ...] = (
 
 DEFAULT_PARAMS: dict[str, Any] = {"hfrs_lookback_years": 2}
 
+# DuckDB's buffer limit while a feature model builds (its default is 80% of the machine's
+# memory): keeps a 1,000,000-patient, 12-date build within the 8 GB budget by spilling to
+# disk. Restored to the connection's own setting afterwards.
+MEMORY_LIMIT = "5GB"
+
+
+@contextmanager
+def memory_limit(con: duckdb.DuckDBPyConnection, limit: str = MEMORY_LIMIT) -> Iterator[None]:
+    """Cap DuckDB's memory for a block, then put the previous setting back."""
+    previous = con.execute("select current_setting('memory_limit')").fetchall()[0][0]
+    if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", limit):
+        raise ValueError(f"not a memory size: {limit!r}")
+    con.execute(f"set memory_limit = '{limit}'")
+    try:
+        yield
+    finally:
+        con.execute(f"set memory_limit = '{previous}'")
+
 
 def check_core_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Stop with one clear line when the warehouse lacks a `core` table the features read."""
@@ -118,7 +138,8 @@ def build_one(
         con.execute(f"create or replace view features.{name} as\n{sql}")
         log.info("defined view features.%s", name)
         return 0
-    build_model(con, name, params_with_defaults(params))
+    with memory_limit(con):
+        build_model(con, name, params_with_defaults(params))
     # Counted again with fetchall(): build_model's fetchone() leaves a result open on `con`,
     # which makes DuckDB 2.0 refuse a later `con.sql()` (e.g. in models.explain).
     rows = int(con.execute(f"select count(*) from features.{name}").fetchall()[0][0])

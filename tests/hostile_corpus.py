@@ -37,7 +37,39 @@ from helpers.extract_set import (
 SCRIPT = "<script>alert('casefinder-xss')</script>"
 IMG_ONERROR = '<img src=x onerror="alert(1)">'
 # Markers searched for in published HTML: none may appear unescaped.
-HTML_MARKERS = ("<script>alert", "onerror=", "<img src=x", "onmouseover=")
+HTML_MARKERS = ("<script>alert", "<img src=x", "<b onmouseover")
+
+
+def unsafe_html(text: str) -> list[str]:
+    """What the corpus's script did to a page: elements, handlers or scripts it injected.
+
+    Parses the page (escaped text such as `&lt;img src=x onerror=...&gt;` is harmless and
+    is not reported); returns descriptions of injected markup.
+    """
+    from html.parser import HTMLParser
+
+    found: list[str] = [m for m in HTML_MARKERS if m in text]
+
+    class Finder(HTMLParser):
+        in_script = False
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.in_script = tag == "script"
+            for name, value in attrs:
+                if name in ("onerror", "onmouseover") or (tag == "img" and value == "x"):
+                    found.append(f"<{tag} {name}={value!r}>")
+
+        def handle_endtag(self, tag: str) -> None:
+            self.in_script = False
+
+        def handle_data(self, data: str) -> None:
+            if self.in_script and ("casefinder-xss" in data or "alert(1)" in data):
+                found.append("injected script text")
+
+    Finder().feed(text)
+    return found
+
+
 SQL_DROP = "1'; drop table core.core_patients; --"
 LONG = 100_000
 

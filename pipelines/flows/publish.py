@@ -10,6 +10,8 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
+from pipelines.flows.scaleout import dask_task_runner, stage_lists_distributed
+from pipelines.settings import load_settings
 from pipelines.warehouse import connect
 from reports import publish as pub
 
@@ -62,16 +64,27 @@ def discard_staging(out: Path, as_of: date) -> None:
 
 @flow(name="publish")
 def publish(
-    warehouse: Path, out: Path, as_of: date, data_docs: str | None = None
+    warehouse: Path,
+    out: Path,
+    as_of: date,
+    data_docs: str | None = None,
+    dask_address: str | None = None,
 ) -> dict[str, Any]:
     """Publish the lists of every neighbourhood at `as_of` under `out` (see OUTPUTS.md).
 
     `data_docs` is the Great Expectations Data Docs index of the ingest, linked from the
-    run report.
+    run report. With `dask_address` (default: CASEFINDER_DASK_ADDRESS) each neighbourhood's
+    files are staged by its own task on Dask (pipelines/flows/scaleout.py).
     """
+    dask_address = dask_address or load_settings().dask_address
     tables = build_list_tables(warehouse, as_of)
     try:
-        lists_staging, manifest = stage_lists(warehouse, as_of, out)
+        if dask_address:
+            lists_staging, manifest = stage_lists_distributed.with_options(
+                task_runner=dask_task_runner(dask_address)
+            )(warehouse, as_of, out)
+        else:
+            lists_staging, manifest = stage_lists(warehouse, as_of, out)
         reports_staging, summary = stage_reports(warehouse, as_of, out, manifest, data_docs)
         final = commit_publication(warehouse, as_of, out, lists_staging, reports_staging, manifest)
     except BaseException:

@@ -115,3 +115,22 @@ def test_lightgbm_dask_training_matches_single_process_within_tolerance() -> Non
     assert 1 <= spread.best_iteration_ <= 120
     assert spread.booster_.num_trees() == spread.best_iteration_
     assert spread.get_params()["n_estimators"] == 120
+
+
+def test_publish_flow_with_a_dask_address_publishes_identical_lists(
+    prefect_harness: None, scored_warehouse: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    from pipelines.flows.publish import publish
+
+    as_of = lists_case.AS_OF
+    other = tmp_path / "copy" / "wh.duckdb"
+    other.parent.mkdir()
+    shutil.copy(scored_warehouse, other)
+    single = publish(scored_warehouse, tmp_path / "out-single", as_of)
+    spread = publish(other, tmp_path / "out-dask", as_of, dask_address="local")
+    assert spread["lists"] == single["lists"]
+    folder = f"lists/{as_of.isoformat()}"
+    assert _tree(tmp_path / "out-dask" / folder) == _tree(tmp_path / "out-single" / folder)
+    assert len(_tree(tmp_path / "out-dask" / folder)) == 6
