@@ -226,8 +226,16 @@ def machine() -> dict[str, Any]:
 class SizeRun:
     """Every stage at one population size, in pipeline order, under `work/<size>/`."""
 
-    def __init__(self, patients: int, work: Path, stages: tuple[str, ...], regenerate: bool):
+    def __init__(
+        self,
+        patients: int,
+        work: Path,
+        stages: tuple[str, ...],
+        regenerate: bool,
+        models_from: Path | None = None,
+    ):
         self.patients = patients
+        self.models_from = models_from
         self.dir = work / str(patients)
         self.stages = stages
         self.regenerate = regenerate
@@ -349,6 +357,13 @@ class SizeRun:
     def warehouse(self, name: str) -> Path:
         return self.dir / name / "warehouse.duckdb"
 
+    def loaded_warehouse(self) -> Path:
+        """The stage-by-stage warehouse, else one a whole run left (for the reference ratios)."""
+        for name in ("a", "c", "b"):
+            if self.warehouse(name).exists():
+                return self.warehouse(name)
+        raise StageError("no ingested warehouse: run the ingest or a whole-run stage first")
+
     def fresh(self, name: str) -> Path:
         folder = self.dir / name
         if folder.exists():
@@ -385,7 +400,8 @@ class SizeRun:
         self.save()
 
     def hfrs(self) -> None:
-        cmd = [PYTHON, "-m", "benchmarks.stages", "hfrs", "--warehouse", str(self.warehouse("a"))]
+        wh = self.loaded_warehouse()
+        cmd = [PYTHON, "-m", "benchmarks.stages", "hfrs", "--warehouse", str(wh)]
         cmd += ["--as-of", self.as_of, "--work", str(self.dir)]
         r = self.measure("hfrs", cmd, note="int_hfrs vs comorbidipy.hfrs, same diagnosis rows")
         detail = last_json(r["out"])
@@ -439,7 +455,8 @@ class SizeRun:
         self.save()
 
     def shap(self) -> None:
-        cmd = [PYTHON, "-m", "benchmarks.stages", "shap", "--warehouse", str(self.warehouse("a"))]
+        wh = self.loaded_warehouse()
+        cmd = [PYTHON, "-m", "benchmarks.stages", "shap", "--warehouse", str(wh)]
         cmd += ["--as-of", self.as_of]
         r = self.measure("shap", cmd, note="registered model, features at the as-of date")
         detail = last_json(r["out"])
@@ -447,21 +464,32 @@ class SizeRun:
         r["measurement"].detail = detail
         self.save()
 
-    def whole_run(self, name: str, models_from: str | None) -> None:
+    def model_source(self) -> Path:
+        """A registered model for the run without training: this size's, else `--models-from`."""
+        from models.registry import models_dir
+
+        for name in ("b", "a"):
+            if self.warehouse(name).exists() and any(
+                models_dir(self.warehouse(name)).glob("*/metadata.json")
+            ):
+                return models_dir(self.warehouse(name))
+        if self.models_from is not None:
+            return self.models_from
+        raise StageError("no registered model: run the train or run-train stage first")
+
+    def whole_run(self, name: str, with_model: bool) -> None:
+        source = self.model_source() if with_model else None
         wh = self.fresh(name)
-        if models_from:
+        if source is not None:
             from models.registry import models_dir
 
-            source = models_dir(self.warehouse(models_from))
-            if not source.exists():
-                raise StageError(f"no registered model under {source}")
             shutil.copytree(source, models_dir(wh), ignore=shutil.ignore_patterns(".staging-*"))
         cmd = [CASEFINDER, "run", "--extracts", str(self.extracts), "--warehouse", str(wh)]
         cmd += ["--out", str(self.dir / name / "out")]
-        stage = "run" if models_from else "run-train"
+        stage = "run" if with_model else "run-train"
         note = (
             "fresh warehouse, model registered: ingest, features, score, publish"
-            if models_from
+            if with_model
             else "fresh warehouse, no model: ingest, train, features, score, publish"
         )
         r = self.measure(stage, cmd, records=self.patients, note=note)
@@ -493,8 +521,8 @@ class SizeRun:
             "train": self.train,
             "publish": self.publish,
             "shap": self.shap,
-            "run-train": lambda: self.whole_run("b", None),
-            "run": lambda: self.whole_run("c", "b" if "run-train" in self.stages else "a"),
+            "run-train": lambda: self.whole_run("b", with_model=False),
+            "run": lambda: self.whole_run("c", with_model=True),
         }
         for stage in STAGES:
             if stage not in self.stages:
@@ -679,6 +707,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--regenerate", action="store_true", help="never reuse an extract set")
     parser.add_argument(
+        "--models-from",
+        type=Path,
+        default=None,
+        help="registry folder to copy for the run without training when this size trained none",
+    )
+    parser.add_argument(
         "--render-only", action="store_true", help="re-render the table from saved results"
     )
     args = parser.parse_args(argv)
@@ -686,7 +720,7 @@ def main(argv: list[str] | None = None) -> int:
         for size in args.sizes:
             started = time.perf_counter()
             print(f"{size:,} patients", file=sys.stderr, flush=True)
-            SizeRun(size, args.work, tuple(args.stages), args.regenerate).run()
+            SizeRun(size, args.work, tuple(args.stages), args.regenerate, args.models_from).run()
             print(f"  ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
     args.out.write_text(to_markdown(load_results(args.work, args.sizes)))
     print(args.out.read_text())

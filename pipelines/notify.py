@@ -112,6 +112,17 @@ def event_for_state(state_type: str, state_name: str | None) -> str | None:
     return None
 
 
+def _result_of(state: Any) -> dict[str, Any]:
+    """The run's returned dict when the state still holds it in memory (paths, counts)."""
+    if not state.is_completed():
+        return {}
+    try:
+        value = state.result(raise_on_failure=False)
+    except Exception:  # noqa: BLE001 - a notification must never fail the run
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def flow_run_hook(flow: Any, flow_run: Any, state: Any) -> None:
     """A Prefect flow state hook: `@flow(on_failure=[flow_run_hook], on_completion=[...],
     on_crashed=[...])`. Sends one message for a failed, crashed or warning run; nothing for a
@@ -122,9 +133,12 @@ def flow_run_hook(flow: Any, flow_run: Any, state: Any) -> None:
     if event is None:
         return
     params = dict(getattr(flow_run, "parameters", None) or {})
-    as_of = params.get("as_of")
+    result = _result_of(state)
+    as_of = params.get("as_of") or result.get("as_of")
     out = params.get("out") or params.get("out_dir")
     report = f"{out}/reports/{as_of}/run_report.html" if out and as_of else None
+    if result.get("reports_dir"):
+        report = f"{result['reports_dir']}/run_report.html"
     message = state.message or f"{flow.name} finished as {state.name}"
     notify(
         event,

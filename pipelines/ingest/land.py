@@ -112,32 +112,20 @@ def land_file(con: duckdb.DuckDBPyConnection, info: ExtractFileInfo, load_id: in
     return _land_csv(con, info, load_id)
 
 
-def _read(
-    con: duckdb.DuckDBPyConnection,
-    sql: str,
-    path: Path,
-    info: ExtractFileInfo,
-    lenient_sql: str | None = None,
-) -> None:
-    """Run the landing statement; when strict CSV parsing gives up on the whole file (e.g. a
-    bare carriage return inside a value), retry leniently so rows are quarantined, not the
-    file rejected."""
-    for statement in (sql, lenient_sql):
-        if statement is None:
-            break
-        for table in (_LAND, _REJECTS, _REJECT_SCANS):
-            con.execute(f"drop table if exists {table}")
-        try:
-            con.execute(statement, {"path": str(path)})
-        except duckdb.Error as exc:
-            # DuckDB's message can quote the offending line: keep it out of the error.
-            log.debug("reading %s failed: %s", info.path.name, type(exc).__name__)
-            continue
-        if statement is lenient_sql:
-            log.warning("%s is not strict RFC 4180 CSV: read leniently", info.path.name)
-        return
-    kind = "RFC 4180 CSV" if info.format == "csv" else "Parquet"
-    raise ExtractError(f"{info.path.name} cannot be read as {kind}")
+def _read(con: duckdb.DuckDBPyConnection, sql: str, path: Path, info: ExtractFileInfo) -> None:
+    """Run the landing statement; a file DuckDB cannot read at all is a fatal error.
+
+    (A lenient retry is not possible here: a failed statement aborts the load's transaction.)
+    """
+    for table in (_LAND, _REJECTS, _REJECT_SCANS):
+        con.execute(f"drop table if exists {table}")
+    try:
+        con.execute(sql, {"path": str(path)})
+    except duckdb.Error as exc:
+        # DuckDB's message can quote the offending line: keep it out of the error.
+        log.debug("reading %s failed: %s", info.path.name, type(exc).__name__)
+        kind = "RFC 4180 CSV" if info.format == "csv" else "Parquet"
+        raise ExtractError(f"{info.path.name} cannot be read as {kind}") from None
 
 
 def _append_raw(
@@ -198,7 +186,7 @@ def _land_csv(con: duckdb.DuckDBPyConnection, info: ExtractFileInfo, load_id: in
     all_rejects: list[tuple[int, str, str, str]] = []
     with tempfile.TemporaryDirectory(prefix="casefinder-ingest-") as scratch:
         for segment in range(_MAX_SEGMENTS):
-            _read(con, sql, path, info, sql.replace("strict_mode = true", "strict_mode = false"))
+            _read(con, sql, path, info)
             rejects, resume_at = _collect_rejects(con, path)
             row_number = _row_number_expression(con, rejects)
             # After a runaway quote DuckDB resynchronises somewhere later: the rows it kept

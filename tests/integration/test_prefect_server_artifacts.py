@@ -72,11 +72,12 @@ def _flow(checks: list[_Check]):
         on_failure=[flow_run_hook],
         on_crashed=[flow_run_hook],
     )
-    def probe(as_of: str = "2026-11-16", out: str = "out", fail: bool = False):
+    def probe(as_of: str | None = None, out: str = "out", fail: bool = False):
         if fail:
             raise RuntimeError(f"extract broken near {NHS}")
         artifacts(SUMMARY, checks)
-        return final_state(checks, data={"listed": 8}, report="out/run_report.html")
+        data = {"listed": 8, "as_of": "2026-11-16", "reports_dir": "out/reports/2026-11-16"}
+        return final_state(checks, data=data, report="out/run_report.html")
 
     return probe
 
@@ -94,7 +95,7 @@ def test_warning_run_has_artifacts_named_state_and_one_notification(
     assert state.is_completed()
     assert state.name == WARNING_STATE_NAME
     assert "volume:gp_events" in state.message
-    assert state.result() == {"listed": 8}
+    assert state.result()["listed"] == 8
 
     summary_md = Artifact.get("casefinder-run-summary")
     assert summary_md is not None
@@ -125,4 +126,5 @@ def test_clean_run_sends_nothing_and_failed_run_sends_one_redacted_message(
     assert len(webhook) == 1
     assert webhook[0]["event"] == "failed"
     assert "extract broken near [redacted]" in webhook[0]["message"]
+    assert webhook[0]["as_of"] is None  # failed before an as-of date was known
     assert NHS not in json.dumps(webhook)
