@@ -237,6 +237,8 @@ def _xlsx_cells(out: Path) -> dict[str, list[tuple]]:
 
     cells = {}
     for path in sorted(out.glob("lists/*/*/proactive_care_list.xlsx")):
+        if any(part.startswith(".") for part in path.relative_to(out).parts):
+            continue  # a hidden staging folder: not published (see the stray-files test)
         book = openpyxl.load_workbook(path, read_only=True)
         try:
             cells[str(path.relative_to(out))] = list(book.worksheets[0].iter_rows(values_only=True))
@@ -248,6 +250,8 @@ def _xlsx_cells(out: Path) -> dict[str, list[tuple]]:
 def _list_rows(out: Path) -> dict[str, list[list[str]]]:
     rows = {}
     for path in sorted(out.glob("lists/*/*/proactive_care_list.csv")):
+        if any(part.startswith(".") for part in path.relative_to(out).parts):
+            continue
         with path.open(encoding="utf-8", newline="") as fh:
             rows[str(path.relative_to(out))] = list(csv.reader(fh))
     return rows
