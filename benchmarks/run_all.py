@@ -233,8 +233,10 @@ class SizeRun:
         stages: tuple[str, ...],
         regenerate: bool,
         models_from: Path | None = None,
+        reuse_stale: bool = False,
     ):
         self.patients = patients
+        self.reuse_stale = reuse_stale
         self.models_from = models_from
         self.dir = work / str(patients)
         self.stages = stages
@@ -305,12 +307,21 @@ class SizeRun:
             and (self.extracts / "manifest.json").exists()
         ):
             meta = json.loads(meta_path.read_text())
-            if meta.get("fingerprint") == fingerprint and meta.get("seed") == SEED:
+            same = meta.get("fingerprint") == fingerprint and meta.get("seed") == SEED
+            if same or self.reuse_stale:
                 m = Measurement(**meta["measurement"])
                 m.note = f"extract set reused (measured {meta['measured_at']})"
+                if not same:
+                    m.note += "; written by an earlier version of the generator"
                 self.add(m)
                 print(f"  synth              reused ({m.wall_s:.0f} s)", file=sys.stderr)
                 return
+            print(
+                "  synth: the generator changed since this extract set was written: regenerating"
+                " (--reuse-stale keeps it)",
+                file=sys.stderr,
+                flush=True,
+            )
         if self.dir.exists():
             shutil.rmtree(self.dir)
         self.dir.mkdir(parents=True)
@@ -707,6 +718,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--regenerate", action="store_true", help="never reuse an extract set")
     parser.add_argument(
+        "--reuse-stale",
+        action="store_true",
+        help="reuse an extract set even if the generator changed since it was written",
+    )
+    parser.add_argument(
         "--models-from",
         type=Path,
         default=None,
@@ -720,7 +736,14 @@ def main(argv: list[str] | None = None) -> int:
         for size in args.sizes:
             started = time.perf_counter()
             print(f"{size:,} patients", file=sys.stderr, flush=True)
-            SizeRun(size, args.work, tuple(args.stages), args.regenerate, args.models_from).run()
+            SizeRun(
+                size,
+                args.work,
+                tuple(args.stages),
+                args.regenerate,
+                args.models_from,
+                args.reuse_stale,
+            ).run()
             print(f"  ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
     args.out.write_text(to_markdown(load_results(args.work, args.sizes)))
     print(args.out.read_text())

@@ -85,6 +85,9 @@ def _configure_logging(level: str) -> None:
         stream=sys.stderr,
     )
     install_redaction()
+    # Third-party loggers that are chatty at INFO (GX logs every expectation default it reads).
+    for noisy in ("great_expectations", "distributed", "urllib3", "httpx", "alembic"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 _ENVIRONMENT_ERRNOS = {

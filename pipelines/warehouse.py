@@ -33,6 +33,16 @@ MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {}
 _PARAM = re.compile(r"(?<![\w$:])\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
+def _first(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
+    """The first row of a result, consuming it whole.
+
+    DuckDB 2.0 keeps a result opened by `execute` pending until every row is fetched, and a
+    pending result makes the next `con.sql(...)` fail; `fetchone()` would leave it pending.
+    """
+    rows = result.fetchall()
+    return rows[0] if rows else None
+
+
 def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the warehouse file (creating it and its schemas unless read-only).
 
@@ -122,15 +132,15 @@ def ensure_layers(con: duckdb.DuckDBPyConnection) -> None:
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
     """The warehouse's recorded schema version (None for a new file); refuses nonsense."""
-    exists = con.execute(
-        "select count(*) from duckdb_tables()"
-        " where schema_name = 'audit' and table_name = 'warehouse_meta'"
-    ).fetchone()
+    exists = _first(
+        con.execute(
+            "select count(*) from duckdb_tables()"
+            " where schema_name = 'audit' and table_name = 'warehouse_meta'"
+        )
+    )
     if not exists or not exists[0]:
         return None
-    row = con.execute(
-        "select value from audit.warehouse_meta where key = 'schema_version'"
-    ).fetchone()
+    row = _first(con.execute("select value from audit.warehouse_meta where key = 'schema_version'"))
     if row is None:
         return None
     try:
@@ -180,7 +190,7 @@ def build_model(
     schema = path.parent.name
     sql = path.read_text(encoding="utf-8").rstrip().rstrip(";")
     con.execute(f"create or replace table {schema}.{name} as\n{sql}", bind_used(sql, params))
-    count = con.execute(f"select count(*) from {schema}.{name}").fetchone()
+    count = _first(con.execute(f"select count(*) from {schema}.{name}"))
     return int(count[0]) if count else 0
 
 
@@ -279,16 +289,18 @@ def _check_key_fingerprint(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
     would get a new `patient_id` (list changes, score history and caseload links would break:
     hazard H1). Connections without `audit.warehouse_meta` (in-memory tests) are not checked.
     """
-    exists = con.execute(
-        "select count(*) from duckdb_tables()"
-        " where schema_name = 'audit' and table_name = 'warehouse_meta' and not temporary"
-    ).fetchone()
+    exists = _first(
+        con.execute(
+            "select count(*) from duckdb_tables()"
+            " where schema_name = 'audit' and table_name = 'warehouse_meta' and not temporary"
+        )
+    )
     if not exists or not exists[0]:
         return
     fingerprint = key_fingerprint(key)
-    row = con.execute(
-        "select value from audit.warehouse_meta where key = 'key_fingerprint'"
-    ).fetchone()
+    row = _first(
+        con.execute("select value from audit.warehouse_meta where key = 'key_fingerprint'")
+    )
     if row is None:
         con.execute("insert into audit.warehouse_meta values ('key_fingerprint', ?)", [fingerprint])
     elif row[0] != fingerprint:

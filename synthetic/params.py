@@ -80,20 +80,29 @@ PHI_NOISE = 0.6
 PHI_DEPRIVATION = 0.06  # per IMD decile below the middle
 PHI_DRIFT = 0.05  # per year
 PHI_DRIFT_FRAIL = 0.10  # extra per year times expit(phi)
-PHI_DIFFUSION = 0.15  # per sqrt(year)
+PHI_DIFFUSION = 0.25  # per sqrt(year)
 PHI_JUMP_ADMISSION = 0.12
 PHI_JUMP_FALL = 0.05
 HIDDEN_RISK_SD = 0.35  # unobservable personal risk (never coded anywhere)
 
 # Hazards (per year); see docs/synthetic-data.md for the formulas.
 EMERGENCY_FLOOR = 0.02
-EMERGENCY_LOG_INTERCEPT = 0.35
-EMERGENCY_PHI_SLOPE = 1.05
-EMERGENCY_RECENT_ADMISSION = 0.5
-EMERGENCY_RECENT_FALL = 0.35
+EMERGENCY_LOG_INTERCEPT = -1.15
+EMERGENCY_PHI_SLOPE = 0.4
+EMERGENCY_RECENT_ADMISSION = 0.9
+EMERGENCY_RECENT_FALL = 1.0
 EMERGENCY_HOUSEBOUND = 0.25
+# Conditions that raise the emergency hazard beyond their share of the eFI count (log scale):
+# the eFI weighs every deficit equally, a model can learn that these weigh more.
+EMERGENCY_CONDITION_WEIGHTS = {
+    "heart-failure": 0.8,
+    "respiratory-disease": 0.6,
+    "cognitive-problems": 0.5,
+    "skin-ulcer": 0.5,
+    "ckd": 0.3,
+}
 DEATH_LOG_INTERCEPT = -1.2
-DEATH_PHI_SLOPE = 1.0
+DEATH_PHI_SLOPE = 0.8
 DEATH_AGE_SLOPE = 0.05  # per year above 80
 DIED_IN_HOSPITAL = 0.45
 FALL_BASE = 0.005

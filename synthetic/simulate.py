@@ -329,9 +329,14 @@ class _Sim:
         def minutes(k: int, lo: int = 8 * 60, hi: int = 18 * 60) -> np.ndarray:
             return rng.integers(lo, hi, k)
 
+        conditions = np.zeros(na)
+        for slug, weight in params.EMERGENCY_CONDITION_WEIGHTS.items():
+            bit = np.uint64(self.slug_bit[slug])
+            conditions += weight * ((self.defmask[a] >> bit) & np.uint64(1)).astype(np.float64)
         base_em = np.exp(
             params.EMERGENCY_LOG_INTERCEPT
             + params.EMERGENCY_PHI_SLOPE * phi
+            + conditions
             + hidden
             + params.EMERGENCY_RECENT_ADMISSION * self.recent_adm[a]
             + params.EMERGENCY_RECENT_FALL * self.recent_fall[a]
