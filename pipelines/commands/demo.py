@@ -7,10 +7,10 @@ from pathlib import Path
 
 NAME = "demo"
 HELP = (
-    "generate a synthetic ICS under OUT/extracts (20,000 patients) and run the weekly job on "
+    "generate a synthetic ICS under OUT/extracts (50,000 patients) and run the weekly job on "
     "it: warehouse OUT/warehouse.duckdb, lists under OUT/lists, reports under OUT/reports"
 )
-DEMO_PATIENTS = 20_000
+DEMO_PATIENTS = 50_000
 DEMO_SEED = 42
 
 
