@@ -35,9 +35,13 @@ demo: $(STAMP) ## generate a synthetic ICS and run the weekly job on it (outputs
 	$(BIN)/casefinder demo --out $(DATA)/demo
 
 .PHONY: test
-test: $(STAMP) ## lint, then run every test (unit, integration, e2e, browser)
+test: $(STAMP) ## lint, then run the tests (unit, integration, e2e, browser; not `heavy`)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests -m "not heavy"
+
+.PHONY: test-heavy
+test-heavy: $(STAMP) ## the heavy tests: kill -9 at every stage, the hostile input corpus (long)
+	$(BIN)/python -m pytest tests -m heavy
 
 .PHONY: test-unit
 test-unit: $(STAMP) ## unit tests only (pure functions, no database)

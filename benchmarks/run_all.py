@@ -133,7 +133,11 @@ class Measurement:
 
 
 class StageError(RuntimeError):
-    """A benchmarked command exited non-zero."""
+    """A benchmarked command exited non-zero (`result`: its measurements, when it ran)."""
+
+    def __init__(self, message: str, result: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.result = result
 
 
 def run_isolated(cmd: list[str], env: dict[str, str], log: Path | None = None) -> dict[str, Any]:
@@ -156,7 +160,8 @@ def run_isolated(cmd: list[str], env: dict[str, str], log: Path | None = None) -
     if log is not None:
         log.write_text(f"$ {' '.join(cmd)}\n{result['out']}\n--- stderr ---\n{proc.stderr}")
     if result["rc"] != 0:
-        raise StageError(f"{' '.join(cmd[:4])} exited {result['rc']}: {proc.stderr[-2000:]}")
+        last = next((x for x in reversed(proc.stderr.strip().splitlines()) if "error" in x), "")
+        raise StageError(f"exit {result['rc']}: {last or proc.stderr[-300:]}", result)
     return result
 
 
@@ -542,16 +547,18 @@ class SizeRun:
                 steps[stage]()
             except StageError as exc:
                 print(f"  {stage} FAILED: {exc}", file=sys.stderr, flush=True)
+                r = exc.result or {}
+                nan = math.nan
                 self.add(
                     Measurement(
                         stage,
                         self.patients,
-                        math.nan,
-                        math.nan,
-                        math.nan,
-                        math.nan,
-                        os.getloadavg()[0],
-                        note=f"failed: {str(exc)[:200]}",
+                        r.get("wall", nan),
+                        r.get("cpu", nan),
+                        r.get("peak_tree_mb", nan),
+                        r.get("max_process_mb", nan),
+                        r.get("load", os.getloadavg()[0]),
+                        note=f"FAILED after the time shown: {str(exc)[:240]}",
                     )
                 )
         self.save()

@@ -40,7 +40,7 @@ from helpers.cli_process import (
     wait_for,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 
 PATIENTS = 800
 SEED = 5

@@ -34,7 +34,7 @@ from helpers.cli_process import (
 )
 from helpers.extract_set import DEFAULT_ROWS
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 
 # Values that must never be echoed to stdout or stderr.
 IDENTIFIERS = sorted(
