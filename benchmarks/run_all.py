@@ -173,35 +173,37 @@ def last_json(stdout: str) -> dict[str, Any]:
     raise StageError(f"no JSON in output: {stdout[-500:]}")
 
 
-_TASK_DONE = re.compile(
-    r"^(\d\d):(\d\d):(\d\d(?:\.\d+)?) \| \w+\s*\| Task run '(.+?)(?:-[0-9a-f]{3,})?' - "
-    r"Finished in state"
-)
-_FLOW_START = re.compile(r"^(\d\d):(\d\d):(\d\d(?:\.\d+)?) \| \w+\s*\| Flow run '.+?' - Beginning")
+_LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d (\d\d):(\d\d):(\d\d)[,.](\d+) \w+ (\S+): (.*)$")
+_SUBFLOW = re.compile(r"Beginning subflow run '.+?' for flow '(.+?)'")
 
 
 def task_seconds(log_text: str) -> dict[str, float]:
-    """Seconds per Prefect task of a sequential flow run, from its console log.
+    """Seconds per subflow of a `casefinder run`, from its log (subflows run one after another).
 
-    A task's time is from the previous task's end (or the first flow's start) to its own
-    end, so waiting for the temporary server and flow start-up land on the next task.
+    `startup` is from the first log line (the warehouse lock) to the weekly flow's start:
+    imports and Prefect's temporary server. Each subflow lasts until the next one begins
+    (or the weekly flow finishes).
     """
-    out: dict[str, float] = {}
-    previous: float | None = None
+    marks: list[tuple[str, float]] = []
+    end = None
     for line in log_text.splitlines():
-        start = _FLOW_START.match(line)
-        if start and previous is None:
-            h, m, sec = start.groups()
-            previous = int(h) * 3600 + int(m) * 60 + float(sec)
+        m = _LOG_LINE.match(line)
+        if not m:
             continue
-        done = _TASK_DONE.match(line)
-        if not done:
-            continue
-        h, m, sec, name = done.groups()
-        now = int(h) * 3600 + int(m) * 60 + float(sec)
-        if previous is not None:
-            out[name] = out.get(name, 0.0) + (now - previous) % 86400
-        previous = now
+        h, mi, sec, frac, logger, message = m.groups()
+        t = int(h) * 3600 + int(mi) * 60 + int(sec) + float("0." + frac)
+        if not marks:
+            marks.append(("startup", t))
+        sub = _SUBFLOW.search(message)
+        if sub:
+            marks.append((sub.group(1), t))
+        elif logger == "prefect.flow_runs" and message.startswith("Finished in state"):
+            end = t
+    out: dict[str, float] = {}
+    if end is None:
+        return out
+    for (name, t), (_next, t_next) in zip(marks, [*marks[1:], ("end", end)], strict=True):
+        out[name] = out.get(name, 0.0) + (t_next - t) % 86400
     return out
 
 
@@ -619,23 +621,39 @@ def to_markdown(runs: dict[int, dict[str, Any]]) -> str:
         "",
         "## Ratios against references (same run, same files/rows)",
         "",
-        "| patients | ingest / DuckDB raw read | HFRS speed-up vs comorbidipy, 1 date "
-        "| HFRS speed-up, 12 dates | diagnosis rows | TreeSHAP rows/s | predict rows/s "
+        "| patients | ingest / DuckDB raw read (wall) | (CPU) "
+        "| HFRS speed-up vs comorbidipy, 1 date | HFRS speed-up, 12 dates | diagnosis rows "
+        "| TreeSHAP rows/s | predict rows/s "
         "| SHAP / predict |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for size, data in runs.items():
         s = _by_stage(data)
         ingest, raw = s.get("ingest"), s.get("raw-read")
         ratio = ingest["wall_s"] / raw["wall_s"] if ingest and raw else None
+        cpu_ratio = ingest["cpu_s"] / raw["cpu_s"] if ingest and raw else None
         h = s.get("hfrs", {}).get("detail", {})
         sh = s.get("shap", {}).get("detail", {})
         lines.append(
-            f"| {size:,} | {_fmt(ratio, 2)} | {_fmt(h.get('speedup_one_date'), 2)} "
+            f"| {size:,} | {_fmt(ratio, 2)} | {_fmt(cpu_ratio, 1)} "
+            f"| {_fmt(h.get('speedup_one_date'), 2)} "
             f"| {_fmt(h.get('speedup_twelve_dates'), 2)} | {_fmt(h.get('diagnosis_rows'), 0)} "
             f"| {_fmt(sh.get('shap_rows_per_s'), 0)} | {_fmt(sh.get('predict_rows_per_s'), 0)} "
             f"| {_fmt(sh.get('shap_over_predict'), 4)} |"
         )
+    lines += [
+        "",
+        "## Whole weekly runs by subflow (seconds, from the run's log)",
+        "",
+        "| patients | run | subflow seconds |",
+        "|---:|---|---|",
+    ]
+    for size, data in runs.items():
+        for r in data["results"]:
+            tasks = (r.get("detail") or {}).get("tasks")
+            if tasks:
+                parts = ", ".join(f"{k} {v:,.0f}" for k, v in tasks.items())
+                lines.append(f"| {size:,} | {LABELS.get(r['stage'], r['stage'])} | {parts} |")
     lines += ["", "## Budgets (binding at 1,000,000 patients)", ""]
     lines += ["| patients | budget | limit | measured | holds |", "|---:|---|---:|---:|---|"]
     for size, data in runs.items():
@@ -672,8 +690,12 @@ def to_markdown(runs: dict[int, dict[str, Any]]) -> str:
                 "min",
             ),
         ]
+        failed = {r["stage"] for r in data["results"] if r["note"].startswith("FAILED")}
         for name, limit, value, kind in checks:
-            if value is None or (isinstance(value, float) and math.isnan(value)):
+            stage = {"whole run with training (s)": "run-train"}.get(name, "")
+            if stage in failed:
+                holds = "run failed: lower bound only"
+            elif value is None or (isinstance(value, float) and math.isnan(value)):
                 holds = "not measured"
             else:
                 holds = "yes" if (value <= limit if kind == "max" else value >= limit) else "NO"
