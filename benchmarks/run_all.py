@@ -676,7 +676,7 @@ def to_markdown(runs: dict[int, dict[str, Any]]) -> str:
                 s.get("run", {}).get("wall_s"),
                 "max",
             ),
-            ("peak memory of any stage (MB)", BUDGETS["peak_mb"], peak, "max"),
+            ("peak memory of the stages measured (MB)", BUDGETS["peak_mb"], peak, "max"),
             (
                 "ingest / DuckDB raw read",
                 BUDGETS["ingest_over_raw"],
@@ -693,9 +693,14 @@ def to_markdown(runs: dict[int, dict[str, Any]]) -> str:
         failed = {r["stage"] for r in data["results"] if r["note"].startswith("FAILED")}
         for name, limit, value, kind in checks:
             stage = {"whole run with training (s)": "run-train"}.get(name, "")
-            if stage in failed:
+            missing = value is None or (isinstance(value, float) and math.isnan(value))
+            if missing and name.startswith("whole run") and ingest:
+                # every weekly run ingests first: ingest alone bounds the run from below
+                value = ingest["wall_s"]
+                holds = "NO (ingest alone)" if value > limit else "not measured"
+            elif stage in failed:
                 holds = "run failed: lower bound only"
-            elif value is None or (isinstance(value, float) and math.isnan(value)):
+            elif missing:
                 holds = "not measured"
             else:
                 holds = "yes" if (value <= limit if kind == "max" else value >= limit) else "NO"
