@@ -338,7 +338,7 @@ FEATURES: tuple[Feature, ...] = (
     _f(
         "in_hospital",
         "circumstances",
-        "In hospital at the index date: a spell admitted on or before it and not discharged on or before it.",
+        "In hospital at the index date: an emergency or elective spell admitted on or before it and not discharged on or before it.",
         "flag",
         "int_circumstances",
         "In hospital now",

@@ -47,7 +47,8 @@ labelled as (
     from spells where is_emergency and discharge_date <= $as_of
     union all
     select patient_id, 'in_hospital', admission_date, admission_method, term
-    from spells where discharge_date is null or discharge_date > $as_of
+    from spells
+    where (is_emergency or is_elective) and (discharge_date is null or discharge_date > $as_of)
 ),
 
 final as (

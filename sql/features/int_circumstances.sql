@@ -205,7 +205,8 @@ caseload_at_date as (
         and (caseload.end_date is null or caseload.end_date > index_dates.index_date)
 ),
 
--- in hospital at D: a spell admitted on or before D and not discharged by D
+-- in hospital at D: an emergency or elective spell (OUTPUTS.md) admitted on or before D and
+-- not discharged by D
 in_hospital_at_date as (
     select distinct
         acute_spells.patient_id,
@@ -213,6 +214,7 @@ in_hospital_at_date as (
     from acute_spells
     inner join index_dates
         on acute_spells.admission_date <= index_dates.index_date
+        and (acute_spells.is_emergency or acute_spells.is_elective)
         and (
             acute_spells.discharge_date is null
             or acute_spells.discharge_date > index_dates.index_date

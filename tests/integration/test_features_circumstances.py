@@ -147,6 +147,7 @@ def test_caseload_and_in_hospital_are_open_at_d() -> None:
         "admitted_today",
         "discharged_on_d",
         "still_in",
+        "maternity_spell",
     ):
         add_patient(con, pid)
     insert(
@@ -191,6 +192,12 @@ def test_caseload_and_in_hospital_are_open_at_d() -> None:
                 "admission_date": "2024-06-01",
                 "discharge_date": "2024-07-30",
                 "admission_method": "11",
+            },
+            {  # open, but neither emergency nor elective (OUTPUTS.md): not "in hospital"
+                "spell_id": "4",
+                "patient_id": "maternity_spell",
+                "admission_date": "2024-06-29",
+                "admission_method": "31",
             },
         ],
     )
