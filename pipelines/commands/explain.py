@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from pipelines.commands.options import iso_date
 from pipelines.errors import CasefinderError
 from pipelines.settings import load_settings
 
@@ -17,14 +18,6 @@ HELP = (
     "why a patient has their score: risk, tier, rank, every feature's contribution, reasons "
     "with dated evidence and the score history (for clinicians' audit)"
 )
-
-
-def iso_date(text: str) -> date:
-    """argparse type for YYYY-MM-DD."""
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -7,6 +7,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from pipelines.commands.options import iso_date as _date
 from pipelines.errors import CasefinderError
 
 NAME = "features"
@@ -14,13 +15,6 @@ HELP = (
     "export the feature table at an index date (one row per patient alive and registered) "
     "to Parquet, or print the feature dictionary with --describe"
 )
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-from datetime import date
 from pathlib import Path
 
+from pipelines.commands.options import iso_date as _date
 from pipelines.errors import CasefinderError
 
 NAME = "ingest"
 HELP = "load and validate one extract set into the DuckDB warehouse"
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
+from pipelines.commands.options import iso_date
 from pipelines.errors import CasefinderError
 from pipelines.settings import load_settings
 
@@ -16,14 +17,6 @@ HELP = (
     "the weekly job: ingest the extracts, build features at the as-of date, train when no "
     "model is registered (or --retrain), score and publish the lists per neighbourhood"
 )
-
-
-def iso_date(text: str) -> date:
-    """argparse type for YYYY-MM-DD."""
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

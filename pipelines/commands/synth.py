@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date
 from pathlib import Path
+
+from pipelines.commands.options import iso_date as _iso_date
 
 NAME = "synth"
 HELP = "write a synthetic ICS extract set (contract v1) and its truth files"
-
-
-def _iso_date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a YYYY-MM-DD date: {text!r}") from exc
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date
 from pathlib import Path
 
+from pipelines.commands.options import iso_date
 from pipelines.settings import load_settings
 
 NAME = "train"
@@ -14,14 +14,6 @@ HELP = (
     "build the training set, fit, calibrate and evaluate a risk model, and register it if it "
     "passes the quality gate"
 )
-
-
-def iso_date(text: str) -> date:
-    """argparse type for YYYY-MM-DD."""
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
