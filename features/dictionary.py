@@ -154,7 +154,7 @@ def _efi_deficit_features() -> list[Feature]:
             if rule:
                 how += f", or the latest value on or before the index date meets the rule ({rule})"
             lists = ("efi_deficits", "efi_deficits_snomed")
-            if rule and slug != "respiratory-disease":
+            if rule:
                 lists = (*lists, "efi_value_rules", "observation_codes")
         out.append(
             _f(

@@ -36,6 +36,16 @@ events_for_patients as (
     where gp_events.event_date <= $as_of
 ),
 
+-- codes that are both in a deficit's list and an observation of that deficit's value rule
+-- (723245007 COPD exacerbation count): shown once, with their value, by observation_records
+rule_observation_codes as (
+    select distinct
+        observation_codes.snomed_code,
+        value_rules.deficit_slug,
+    from observation_codes
+    inner join value_rules on observation_codes.observation = value_rules.observation
+),
+
 -- eFI deficit codes
 deficit_records as (
     select
@@ -46,6 +56,9 @@ deficit_records as (
         deficit_codes.term,
     from events_for_patients
     inner join deficit_codes on events_for_patients.snomed_code = deficit_codes.code
+    anti join rule_observation_codes
+        on deficit_codes.code = rule_observation_codes.snomed_code
+        and deficit_codes.slug = rule_observation_codes.deficit_slug
 ),
 
 -- observations behind eFI value rules and the Clinical Frailty Scale

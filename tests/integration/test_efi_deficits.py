@@ -7,6 +7,8 @@ from datetime import date
 import pytest
 from helpers.core_tables import add_patient, events, features_on, insert, new_core_db
 
+from pipelines.warehouse import query_model
+
 D = date(2024, 6, 30)
 
 # One code per code-based deficit, from efi_deficits_snomed.csv, each in no other deficit's list.
@@ -95,14 +97,23 @@ VALUE_CASES = [
     ("eGFR 60", "1020291000000106", "2", 60.0, None),
     ("urine ACR 3.1", "1023491000000104", "2", 3.1, "ckd"),
     ("urine ACR 3.0", "1023491000000104", "2", 3.0, None),
+    ("urine ACR measurement 3.1", "271075006", "2", 3.1, "ckd"),
+    ("urine PCR 50.1", "1028731000000100", "2", 50.1, "ckd"),
+    ("urine PCR 50", "1028731000000100", "2", 50.0, None),
+    ("urine protein/creatinine index 51", "1030991000000102", "2", 51.0, "ckd"),
+    ("urine protein/creatinine index 50", "401095009", "2", 50.0, None),
+    ("urine albumin 20.1", "1003301000000109", "2", 20.1, "ckd"),
+    ("urine albumin 20", "271000000", "2", 20.0, None),
+    ("urine microalbumin 3.1", "1010251000000109", "2", 3.1, "ckd"),
+    ("urine microalbumin 3", "46716003", "2", 3.0, None),
     ("falls in 12 months 1", "408594007", "2", 1.0, "falls"),
     ("falls in 12 months 0", "408594007", "2", 0.0, None),
     ("ABPM diastolic 86", "314462001", "2", 86.0, "hypertension"),
     ("ABPM diastolic 85", "314462001", "2", 85.0, None),
     ("ABPM systolic 136", "314449000", "2", 136.0, "hypertension"),
     ("ABPM systolic 135", "314449000", "2", 135.0, None),
-    ("6CIT 8", "273630009", "2", 8.0, "cognitive-problems"),
-    ("6CIT 7", "273630009", "2", 7.0, None),
+    ("6CIT 8", "1085151000000108", "2", 8.0, "cognitive-problems"),
+    ("6CIT 7", "1085151000000108", "2", 7.0, None),
     ("hip T-score -2.5", "1036881000000108", "2", -2.5, "osteoporosis"),
     ("hip T-score -2.4", "1036881000000108", "2", -2.4, None),
     ("ABPI 0.94", "446841001", "2", 0.94, "pvd"),
@@ -111,9 +122,14 @@ VALUE_CASES = [
     ("TSH 0.36", "1022791000000101", "2", 0.36, None),
     ("TSH 5.6", "1022791000000101", "2", 5.6, "thyroid-disorders"),
     ("TSH 5.5", "1022791000000101", "2", 5.5, None),
+    ("TSH level 0.3", "1027151000000105", "2", 0.3, "thyroid-disorders"),
+    ("serum TSH measurement 6", "313440008", "2", 6.0, "thyroid-disorders"),
     ("MUST 1", "870431003", "2", 1.0, "weight-loss"),
     ("MUST 0", "444297006", "2", 0.0, None),
-    ("CHA2DS2-VASc 0 (any AF score)", "713668001", "2", 0.0, "atrial-fibrillation"),
+    ("CHADS2 0 (any AF score)", "1085111000000109", "2", 0.0, "atrial-fibrillation"),
+    ("CHADS2 3 (any AF score)", "763008007", "2", 3.0, "atrial-fibrillation"),
+    # CHA2DS2-VASc (735258002) is not the published CHADS2 rule (Read 38DE. / CTV3 XaP9J)
+    ("CHA2DS2-VASc 4 is not a CHADS2 score", "735258002", "2", 4.0, None),
 ]
 
 
@@ -136,8 +152,109 @@ def test_value_rules_on_latest_value(
 def test_af_score_without_a_value_still_counts() -> None:
     con = new_core_db()
     add_patient(con, "p")
-    insert(con, "core_gp_events", events("p", ("2023-01-10", "423184003")))
+    insert(con, "core_gp_events", events("p", ("2023-01-10", "763007002")))
     assert features_on(con, D)["p"]["efi_atrial_fibrillation"] == 1
+
+
+def _value_deficits(con) -> set[tuple[str, str]]:
+    rows = con.execute(
+        "select patient_id, deficit_slug from features.int_efi_value_deficits"
+    ).fetchall()
+    return {(pid, slug) for pid, slug in rows}
+
+
+def test_copd_exacerbation_count_rule_and_its_code_list_membership() -> None:
+    # Rule: COPD exacerbations in the last 12 months >= 1 (latest value on or before D).
+    # 723245007 is also in the respiratory disease code list (mapped by gm-sde), so any
+    # record of it gives the deficit even with a count of 0: the value rule adds nothing today.
+    con = new_core_db()
+    for pid in ("one", "zero", "one_then_zero", "one_after_d"):
+        add_patient(con, pid)
+    copd = "723245007"
+    insert(con, "core_gp_events", events("one", ("2023-01-10", copd, 1)))
+    insert(con, "core_gp_events", events("zero", ("2023-01-10", copd, 0)))
+    insert(
+        con,
+        "core_gp_events",
+        events("one_then_zero", ("2022-01-10", copd, 2), ("2023-01-10", copd, 0)),
+    )
+    insert(con, "core_gp_events", events("one_after_d", ("2024-07-01", copd, 3)))
+    rows = features_on(con, D)
+    assert _value_deficits(con) == {("one", "respiratory-disease")}
+    assert {pid: rows[pid]["efi_respiratory_disease"] for pid in rows} == {
+        "one": 1,
+        "zero": 1,
+        "one_then_zero": 1,
+        "one_after_d": 0,
+    }
+    assert all(
+        rows[pid]["efi_deficit_count"] == rows[pid]["efi_respiratory_disease"] for pid in rows
+    )
+
+
+def test_evidence_shows_a_rule_observation_once_with_its_value() -> None:
+    # 723245007 is in the respiratory code list and is the COPD rule's observation: one row
+    con = new_core_db()
+    add_patient(con, "p")
+    insert(
+        con,
+        "core_gp_events",
+        events("p", ("2023-01-10", "723245007", 2), ("2023-02-10", "1028731000000100", 60)),
+    )
+    features_on(con, D)
+    con.execute("create or replace table features.evidence_patients as select 'p' as patient_id")
+    rows = query_model(con, "evid_gp_records", {"as_of": D}).fetchall()
+    got = sorted((r[2], r[5], r[6]) for r in rows)
+    assert got == [
+        ("efi_ckd", "1028731000000100", "Urine protein/creatinine ratio: 60.0"),
+        (
+            "efi_respiratory_disease",
+            "723245007",
+            "Number of chronic obstructive pulmonary disease exacerbations in past year: 2.0",
+        ),
+    ]
+
+
+def test_urine_pcr_rule_reads_the_latest_value_on_or_before_d() -> None:
+    con = new_core_db()
+    for pid in ("recovered", "worsened", "abnormal_after_d"):
+        add_patient(con, pid)
+    pcr = "1028731000000100"
+    index = "1030991000000102"  # urine protein/creatinine index: the same observation
+    insert(
+        con,
+        "core_gp_events",
+        events("recovered", ("2022-01-01", pcr, 80), ("2023-01-01", index, 20)),
+    )
+    insert(
+        con,
+        "core_gp_events",
+        events("worsened", ("2022-01-01", index, 20), ("2023-01-01", pcr, 80)),
+    )
+    insert(
+        con,
+        "core_gp_events",
+        events("abnormal_after_d", ("2023-01-01", pcr, 20), ("2024-07-01", pcr, 80)),
+    )
+    rows = features_on(con, D)
+    assert {pid: rows[pid]["efi_ckd"] for pid in rows} == {
+        "recovered": 0,
+        "worsened": 1,
+        "abnormal_after_d": 0,
+    }
+    assert _value_deficits(con) == {("worsened", "ckd")}
+
+
+def test_each_ckd_value_rule_is_judged_on_its_own_latest_value() -> None:
+    # a normal ACR after an abnormal microalbumin does not clear the microalbumin rule
+    con = new_core_db()
+    add_patient(con, "p")
+    insert(
+        con,
+        "core_gp_events",
+        events("p", ("2022-01-01", "1010251000000109", 5), ("2023-01-01", "1023491000000104", 1)),
+    )
+    assert features_on(con, D)["p"]["efi_ckd"] == 1
 
 
 def test_a_later_normal_value_replaces_an_abnormal_one() -> None:
