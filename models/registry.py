@@ -16,11 +16,13 @@ from models.train import RiskModel
 from pipelines.errors import CasefinderError
 from pipelines.provenance import code_version
 from pipelines.settings import load_settings
+from pipelines.staging import create_held, release, remove_abandoned
 from pipelines.warehouse import connect
 
 log = logging.getLogger("casefinder.models.registry")
 
 STATUS_REGISTERED = "registered"
+STAGING_PREFIX = ".staging-"
 
 REGISTRY_DDL = """create table if not exists registry.models (
     model_version varchar primary key,
@@ -41,11 +43,18 @@ def models_dir(warehouse: Path) -> Path:
     return load_settings().models_dir(Path(warehouse))
 
 
+def clean_stale_staging(root: Path) -> int:
+    """Remove the staging folders of trainings whose process has ended (e.g. killed); a live
+    training's folder is held by its process and left alone. Returns how many went."""
+    return remove_abandoned(root, (STAGING_PREFIX,))
+
+
 def new_staging_dir(root: Path) -> Path:
-    """A fresh hidden folder under the registry for a model being trained."""
-    path = root / f".staging-{uuid.uuid4().hex[:12]}"
-    path.mkdir(parents=True)
-    return path
+    """A fresh hidden folder under the registry for a model being trained, held by this
+    process until it is registered or discarded; stale ones of ended runs go first."""
+    root.mkdir(parents=True, exist_ok=True)
+    clean_stale_staging(root)
+    return create_held(root / f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}")
 
 
 def version_id(as_of: str, model_text: bytes, calibrator_text: bytes) -> str:
@@ -127,6 +136,7 @@ def register(warehouse: Path, staging: Path, root: Path | None = None) -> str:
     if target.exists():
         log.info("model %s is already registered (same trees and calibrator)", version)
         shutil.rmtree(staging, ignore_errors=True)
+        release(staging)
         _record(warehouse, _read(target / "metadata.json"), target)
         return version
     created_at = datetime.now(UTC).replace(microsecond=0).isoformat()
@@ -137,6 +147,7 @@ def register(warehouse: Path, staging: Path, root: Path | None = None) -> str:
     metrics_full = _read(staging / "metrics.json")
     write_card(staging, metadata, metrics_full)
     staging.rename(target)
+    release(staging)
     _record(warehouse, metadata, target)
     log.info("registered model %s", version)
     return version

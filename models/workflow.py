@@ -158,10 +158,17 @@ def _need_both_classes(y: np.ndarray, what: str) -> None:
 
 
 def fit_model(
-    warehouse: Path, staging: Path, seed: int, search: bool = False, n_jobs: int = 2
+    warehouse: Path,
+    staging: Path,
+    seed: int,
+    search: bool = False,
+    n_jobs: int = 2,
+    client: Any = None,
 ) -> dict[str, Any]:
     """Fit LightGBM on the fit fold, early-stopped on the validation fold (optionally after a
-    bounded search); write `model.txt`; return the settings and best iteration."""
+    bounded search); write `model.txt`; return the settings and best iteration. With a Dask
+    `client`, the final fit runs data-parallel on its workers (`lightgbm.dask`,
+    models/dask_train.py); a search still runs here."""
     started = time.perf_counter()
     names = model_feature_names()
     frame, folds = _load(warehouse, seed)
@@ -181,14 +188,20 @@ def fit_model(
             base=base,
         )
         base.set_params(**best)
-    est = base.fit(
+    trainer = base
+    if client is not None:
+        from models.dask_train import DaskRiskClassifier
+
+        trainer = DaskRiskClassifier.like(base, client)
+    est = trainer.fit(
         X[m["fit"]], y[m["fit"]], eval_X=X[m["valid"]], eval_y=y[m["valid"]], feature_names=names
     )
     staging.mkdir(parents=True, exist_ok=True)
     (staging / "model.txt").write_text(est.booster_.model_to_string(), encoding="utf-8")
     info = {
         "estimator": "lightgbm.LGBMClassifier (casefinder RiskClassifier)",
-        "settings": est.get_params(),
+        "trainer": "lightgbm",
+        "settings": base.get_params(),
         "lightgbm_params": est.lightgbm_params(),
         "best_iteration": est.best_iteration_,
         "valid_logloss": est.valid_logloss_,
@@ -196,9 +209,12 @@ def fit_model(
         "rows": {k: int(v.sum()) for k, v in m.items()},
         "seed": seed,
     }
+    if client is not None:
+        info.update(est.provenance())
     _write_json(staging / FIT_FILE, info)
     _record_time(staging, "fit", started)
     return {
+        "trainer": info["trainer"],
         "best_iteration": est.best_iteration_,
         "valid_logloss": est.valid_logloss_,
         "rows": info["rows"],
@@ -361,12 +377,17 @@ def discard_staging(staging: Path) -> None:
     evaluated but rejected model keeps its metrics under `models/.rejected/`; else delete."""
     import shutil
 
-    if not staging.exists():
-        return
-    if (staging / METRICS_FILE).exists():
-        rejected = staging.parent / ".rejected" / staging.name.removeprefix(".staging-")
-        rejected.parent.mkdir(parents=True, exist_ok=True)
-        staging.rename(rejected)
-        log.info("rejected model's metrics kept in %s", rejected)
-        return
-    shutil.rmtree(staging, ignore_errors=True)
+    from pipelines.staging import release
+
+    try:
+        if not staging.exists():
+            return
+        if (staging / METRICS_FILE).exists():
+            rejected = staging.parent / ".rejected" / staging.name.removeprefix(".staging-")
+            rejected.parent.mkdir(parents=True, exist_ok=True)
+            staging.rename(rejected)
+            log.info("rejected model's metrics kept in %s", rejected)
+            return
+        shutil.rmtree(staging, ignore_errors=True)
+    finally:
+        release(staging)

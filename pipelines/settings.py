@@ -32,6 +32,22 @@ DEFAULT_OPT_OUT_POLICY: dict[str, tuple[str, ...]] = {
 }
 
 
+# CASEFINDER_DASK_ADDRESS / --dask-address: this value runs a temporary LocalCluster here;
+# anything else must be a scheduler address (tcp://host:8786, tls://..., inproc://...).
+DASK_LOCAL = "local"
+
+
+def check_dask_address(address: str) -> str:
+    """`address` when it is `local` or a Dask scheduler address, else a one-line error."""
+    address = address.strip()
+    if address != DASK_LOCAL and "://" not in address:
+        raise CasefinderError(
+            f"Dask address {address!r} is not a scheduler address like tcp://host:8786 "
+            f"(or {DASK_LOCAL!r} for a cluster on this machine)"
+        )
+    return address
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved settings. Build with `load_settings()`; do not read `os.environ` elsewhere."""
@@ -83,6 +99,16 @@ def _opt_out_policy_from(env: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
     return policy
 
 
+def _dask_address_from(env: Mapping[str, str]) -> str | None:
+    raw = (env.get(ENV_PREFIX + "DASK_ADDRESS") or "").strip()
+    if not raw:
+        return None
+    try:
+        return check_dask_address(raw)
+    except CasefinderError as exc:
+        raise CasefinderError(f"{ENV_PREFIX}DASK_ADDRESS: {exc}") from None
+
+
 def _int_setting(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(ENV_PREFIX + name)
     if raw is None or not raw.strip():
@@ -113,7 +139,7 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         pseudonym_key=env.get(ENV_PREFIX + "PSEUDONYM_KEY") or None,
         key_file=Path(key_file).expanduser() if key_file else None,
         notify_webhook=env.get(ENV_PREFIX + "NOTIFY_WEBHOOK") or None,
-        dask_address=env.get(ENV_PREFIX + "DASK_ADDRESS") or None,
+        dask_address=_dask_address_from(env),
         log_level=env.get(ENV_PREFIX + "LOG_LEVEL", "INFO").upper(),
         horizon_days=_int_setting(env, "HORIZON_DAYS", 365),
         seed=_int_setting(env, "SEED", 42),

@@ -236,6 +236,23 @@ def load_or_create_key(key_file: Path, key_hex: str | None = None) -> bytes:
     return key
 
 
+@contextmanager
+def connect_with_key(
+    path: Path | str, key_file: Path, key_hex: str | None = None
+) -> Iterator[tuple[duckdb.DuckDBPyConnection, bytes]]:
+    """Open the warehouse read-write, then load the pseudonymisation key (`load_or_create_key`).
+
+    The warehouse's checks (openable, not locked, a DuckDB file of a known schema version)
+    come first, so a refused warehouse never leaves a new key file behind.
+    """
+    con = connect(path)
+    try:
+        key = load_or_create_key(key_file, key_hex)
+        yield con, key
+    finally:
+        con.close()
+
+
 def _parse_key(text: str, source: str) -> bytes:
     try:
         key = bytes.fromhex(text)

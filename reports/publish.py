@@ -15,6 +15,7 @@ import duckdb
 
 from pipelines.errors import CasefinderError
 from pipelines.provenance import code_version, sha256_file
+from pipelines.staging import abandoned, create_held, discard, holding, owns, release
 from pipelines.warehouse import build_model, transaction
 from reports.excel_list import write_workbook
 from reports.html_list import write_page
@@ -27,6 +28,12 @@ LIST_MODELS = ("list_week", "list_left_week", "list_profile", "list_service_stan
 CSV_NAME = "proactive_care_list.csv"
 XLSX_NAME = "proactive_care_list.xlsx"
 HTML_NAME = "proactive_care_list.html"
+
+# The folders under OUT that publications are staged in, and the prefixes of their hidden
+# staging (`.tmp-`) and renamed-away (`.old-`) folders.
+PUBLICATION_FOLDERS = ("lists", "reports", "pseudonymised")
+STAGING_PREFIX = ".tmp-"
+OLD_PREFIX = ".old-"
 
 LIST_TABLES_DDL = (
     """create table if not exists lists.list_entries (
@@ -80,13 +87,65 @@ def staging_path(parent: Path, as_of: date) -> Path:
 
 
 def staging_dir(parent: Path, as_of: date) -> Path:
-    """A fresh hidden folder inside `parent` for one publication (same filesystem as the target)."""
+    """A fresh hidden folder inside `parent` for one publication (same filesystem as the target),
+    held by this process until it is renamed into place or discarded. Staging folders of
+    ended runs in `parent` are cleaned up first."""
     parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_folders(parent)
     path = staging_path(parent, as_of)
     if path.exists():
-        shutil.rmtree(path)
-    path.mkdir()
-    return path
+        if not owns(path):
+            raise CasefinderError(
+                f"staging folder {path.name} in {parent} is in use by another run"
+            )
+        discard(path)
+    return create_held(path)
+
+
+def discard_staging(parent: Path, as_of: date) -> None:
+    """Remove this process's staging folder for `as_of` in `parent` (after a failure)."""
+    discard(staging_path(parent, as_of))
+
+
+def _renamed_away_target(path: Path) -> Path | None:
+    """`.old-<name>-<pid>` -> `<name>` beside it (None for any other name)."""
+    if not path.name.startswith(OLD_PREFIX):
+        return None
+    name = path.name.removeprefix(OLD_PREFIX).rpartition("-")[0]
+    return path.parent / name if name else None
+
+
+def clean_stale_folders(parent: Path) -> dict[str, int]:
+    """Tidy what ended (e.g. killed) runs left in `parent`: their staging folders go; a
+    previous publication renamed away just before the kill goes back in place when nothing
+    replaced it (its audit record was rolled back with the kill), else it goes too.
+
+    Folders of live runs are held by their process and left alone. Counts only are logged.
+    """
+    counts = {"removed": 0, "restored": 0}
+    for path in abandoned(parent, (STAGING_PREFIX, OLD_PREFIX)):
+        target = _renamed_away_target(path)
+        if target is not None and not target.exists():
+            path.rename(target)
+            counts["restored"] += 1
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        if not path.exists():
+            counts["removed"] += 1
+    if any(counts.values()):
+        log.info(
+            "cleaned up after ended runs in %s/: %d staging folder(s) removed, "
+            "%d previous publication(s) put back",
+            parent.name,
+            counts["removed"],
+            counts["restored"],
+        )
+    return counts
+
+
+def clean_stale_staging(out_dir: Path) -> int:
+    """`clean_stale_folders` for every publication folder under `OUT`; folders tidied."""
+    return sum(sum(clean_stale_folders(out_dir / name).values()) for name in PUBLICATION_FOLDERS)
 
 
 def stage_lists(
@@ -102,7 +161,7 @@ def stage_lists(
         manifest = _write_lists(con, as_of, staging)
         fsync_tree(staging)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        discard(staging)
         raise
     log.info("staged %d neighbourhood lists for %s", len(manifest), as_of)
     return staging, manifest
@@ -163,27 +222,34 @@ def stage_reports(
             write_run_report(con, summary, staging / "run_report.html", previous)
         fsync_tree(staging)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        discard(staging)
         raise
     return staging, summary
 
 
 def _swap_in(staging: Path, final: Path) -> None:
-    """Rename `staging` to `final`; an existing `final` is renamed away first, then deleted."""
-    old = None
-    if final.exists():
-        old = final.parent / f".old-{final.name}-{os.getpid()}"
-        if old.exists():
-            shutil.rmtree(old)
-        final.rename(old)
-    try:
+    """Rename `staging` to `final`; an existing `final` is renamed away first, then deleted.
+
+    The renamed-away folder is held meanwhile, so only a run that has ended leaves one
+    behind, and the next run's `clean_stale_folders` deals with it.
+    """
+    if not final.exists():
         staging.rename(final)
-    except BaseException:
-        if old is not None:
+        release(staging)
+        _fsync(final.parent)
+        return
+    old = final.parent / f"{OLD_PREFIX}{final.name}-{os.getpid()}"
+    if old.exists():
+        shutil.rmtree(old)
+    with holding(final):
+        final.rename(old)
+        try:
+            staging.rename(final)
+        except BaseException:
             old.rename(final)
-        raise
-    _fsync(final.parent)
-    if old is not None:
+            raise
+        release(staging)
+        _fsync(final.parent)
         shutil.rmtree(old)
 
 
@@ -249,8 +315,7 @@ def commit_publication(
             _swap_in(lists_staging, final_lists)
     except BaseException:
         for leftover in (lists_staging, reports_staging):
-            if leftover.exists():
-                shutil.rmtree(leftover, ignore_errors=True)
+            discard(leftover)
         raise
     log.info("published %d neighbourhood lists for %s", len(manifest), as_of)
     return final_lists

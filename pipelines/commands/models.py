@@ -40,6 +40,13 @@ def _num(value: object) -> str:
     return f"{value:.3f}" if isinstance(value, float) else "n/a"
 
 
+def _trainer(params: dict) -> str:
+    trainer = params.get("trainer", "lightgbm")
+    if params.get("dask_workers"):
+        return f"{trainer} ({params['dask_workers']} Dask workers)"
+    return f"{trainer} (one process)"
+
+
 def run(args: argparse.Namespace) -> int:
     from models import registry
 
@@ -78,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
         f"extract files: {len(meta.get('extract_checksums', {}))} (sha256 in metadata.json)",
         f"features: {len(meta.get('feature_names', []))}",
         f"best iteration: {meta.get('params', {}).get('best_iteration')}",
+        # Models registered before the trainer was recorded were all trained in one process.
+        f"trainer: {_trainer(meta.get('params', {}))}",
         f"calibration: {meta.get('calibration', {}).get('method')}",
         f"path: {meta['path']}",
     ]

@@ -12,3 +12,29 @@ def iso_date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def dask_address(text: str) -> str:
+    """argparse type for `--dask-address`: `local` or a scheduler address (tcp://host:8786)."""
+    from pipelines.errors import CasefinderError
+    from pipelines.settings import check_dask_address
+
+    try:
+        return check_dask_address(text)
+    except CasefinderError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_dask_address(parser: argparse.ArgumentParser, default: str | None, does: str) -> None:
+    """The `--dask-address` option; `does` says what runs on Dask for this command."""
+    parser.add_argument(
+        "--dask-address",
+        type=dask_address,
+        default=default,
+        metavar="ADDRESS",
+        help=(
+            f"run {does} on Dask: a scheduler address (tcp://host:8786) or 'local' for a "
+            "2-process cluster on this machine (default: CASEFINDER_DASK_ADDRESS, else one "
+            "process; see docs/data-engineer.md)"
+        ),
+    )

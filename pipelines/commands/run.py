@@ -8,15 +8,21 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
-from pipelines.commands.options import iso_date
+from pipelines.commands.options import add_dask_address, iso_date
 from pipelines.errors import CasefinderError
 from pipelines.settings import load_settings
 
 NAME = "run"
 HELP = (
     "the weekly job: ingest the extracts, build features at the as-of date, train when no "
-    "model is registered (or --retrain), score and publish the lists per neighbourhood"
+    "model is registered (or --retrain), score and publish the lists per neighbourhood "
+    "(or, with --pseudonymised, the analysts' file without identifiers)"
 )
+
+# The sub-folders of --out holding each kind of publication; one --out never holds both, so
+# a folder given to analysts can never contain a direct-care list (and the reverse).
+LISTS_FOLDER = "lists"
+PSEUDONYMISED_FOLDER = "pseudonymised"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,19 +56,79 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="train and register a new model even when one is registered",
     )
+    add_dask_address(
+        parser,
+        settings.dask_address,
+        "training (lightgbm.dask), scoring and list staging (one task per neighbourhood)",
+    )
+    parser.add_argument(
+        "--pseudonymised",
+        action="store_true",
+        help=(
+            "publish for analysts instead of direct care: one file keyed by the patient_id "
+            "pseudonym under OUT/pseudonymised/<as_of>/, with no NHS number, name, date of "
+            "birth or small-area code (age in 5-year bands), under the analyst_outputs "
+            "opt-out policy; --out must not hold direct-care lists"
+        ),
+    )
+
+
+def check_out_folder(out: Path, pseudonymised: bool, identifiable: tuple[Path, ...] = ()) -> None:
+    """Refuse an --out that mixes the two kinds of publication (direct care and analysts).
+
+    `identifiable` are files that must never be inside an analysts' folder (the warehouse,
+    the pseudonymisation key).
+
+    Raises:
+        CasefinderError: --out is a file, holds the other kind of publication, or (for the
+            pseudonymised publication) contains one of `identifiable`.
+    """
+    if out.exists() and not out.is_dir():
+        raise CasefinderError(f"--out {out} exists and is not a folder")
+    if pseudonymised:
+        if (out / LISTS_FOLDER).exists():
+            raise CasefinderError(
+                f"--out {out} holds direct-care lists ({LISTS_FOLDER}/); give the "
+                "pseudonymised publication a folder of its own"
+            )
+        inside = [p.name for p in identifiable if p.resolve().is_relative_to(out.resolve())]
+        if inside:
+            raise CasefinderError(
+                f"--out {out} contains {' and '.join(inside)}; give the pseudonymised "
+                "publication a folder apart from the warehouse and its key"
+            )
+    elif (out / PSEUDONYMISED_FOLDER).exists():
+        raise CasefinderError(
+            f"--out {out} holds a pseudonymised publication for analysts "
+            f"({PSEUDONYMISED_FOLDER}/); give the direct-care lists a folder of their own"
+        )
 
 
 def weekly(
-    extracts: Path, warehouse: Path, out: Path, as_of: date | None, retrain: bool
+    extracts: Path,
+    warehouse: Path,
+    out: Path,
+    as_of: date | None,
+    retrain: bool,
+    pseudonymised: bool = False,
+    dask_address: str | None = None,
 ) -> dict[str, Any]:
     """Run the weekly flow after checking the paths."""
     from pipelines.flows.weekly import weekly_run
 
     if not extracts.is_dir():
         raise CasefinderError(f"--extracts {extracts} is not a folder")
-    if out.exists() and not out.is_dir():
-        raise CasefinderError(f"--out {out} exists and is not a folder")
-    return weekly_run(extracts=extracts, warehouse=warehouse, out=out, as_of=as_of, retrain=retrain)
+    settings = load_settings()
+    check_out_folder(out, pseudonymised, (warehouse, settings.key_path(warehouse)))
+    return weekly_run(
+        extracts=extracts,
+        warehouse=warehouse,
+        out=out,
+        as_of=as_of,
+        retrain=retrain,
+        pseudonymised=pseudonymised,
+        dask_address=dask_address,
+    )
 
 
 def print_result(result: dict[str, Any], out: TextIO | None = None) -> None:
@@ -83,9 +149,34 @@ def print_result(result: dict[str, Any], out: TextIO | None = None) -> None:
     out.write(f"lists: {result['lists_dir']}\n")
 
 
+def print_pseudonymised_result(result: dict[str, Any], out: TextIO | None = None) -> None:
+    """Tell the user what the analysts' publication holds and where (counts only)."""
+    out = out or sys.stdout
+    cohort = result["cohort"]
+    if result.get("trained"):
+        out.write(f"trained and registered model {result['trained']}\n")
+    out.write(
+        f"as of {result['as_of']}: {cohort['housebound']} housebound, "
+        f"{cohort['excluded_opt_out']} excluded by the analyst opt-out policy "
+        f"({', '.join(result['opt_out_types']) or 'none'}), {cohort['excluded_other']} "
+        f"excluded otherwise, {cohort['published']} in the pseudonymised publication "
+        f"(model {result['model_version']})\n"
+    )
+    out.write(f"pseudonymised publication (no identifiers): {result['pseudonymised_dir']}\n")
+
+
 def run(args: argparse.Namespace) -> int:
     result = weekly(
-        Path(args.extracts), Path(args.warehouse), Path(args.out), args.as_of, args.retrain
+        Path(args.extracts),
+        Path(args.warehouse),
+        Path(args.out),
+        args.as_of,
+        args.retrain,
+        pseudonymised=args.pseudonymised,
+        dask_address=args.dask_address,
     )
-    print_result(result)
+    if args.pseudonymised:
+        print_pseudonymised_result(result)
+    else:
+        print_result(result)
     return 0

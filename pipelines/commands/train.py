@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from pipelines.commands.options import iso_date
+from pipelines.commands.options import add_dask_address, iso_date
 from pipelines.settings import load_settings
 
 NAME = "train"
@@ -58,6 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=2,
         help="LightGBM threads (default: %(default)s; results depend on it)",
     )
+    add_dask_address(parser, settings.dask_address, "the fit data-parallel with lightgbm.dask")
 
 
 def _fmt(value: object) -> str:
@@ -82,10 +83,13 @@ def run(args: argparse.Namespace) -> int:
         search=args.search,
         calibration=args.calibration,
         n_jobs=args.threads,
+        dask_address=args.dask_address,
     )
     m = result["metrics"]
     out = sys.stdout
     out.write(f"registered model {result['version']} (as of {result['as_of']})\n")
+    if result["fit"].get("trainer") == "lightgbm.dask":
+        out.write(f"trained with lightgbm.dask on {args.dask_address}\n")
     ts = result["training_set"]
     out.write(
         f"training set: {ts['sample_rows']} rows, {ts['sample_patients']} patients, "

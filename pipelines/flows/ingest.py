@@ -14,7 +14,7 @@ from pipelines.ingest import load as load_mod
 from pipelines.ingest import summary as summary_mod
 from pipelines.ingest import validation as validation_mod
 from pipelines.settings import load_settings
-from pipelines.warehouse import connect, load_or_create_key
+from pipelines.warehouse import connect, connect_with_key
 
 
 @task(name="discover-extracts", cache_policy=NO_CACHE)
@@ -27,8 +27,9 @@ def discover_extracts(extracts: Path, as_of: date | None) -> extracts_mod.Extrac
 def load_extract_set(extract_set: extracts_mod.ExtractSet, warehouse: Path) -> load_mod.LoadResult:
     """Land, check, quarantine, build `core` and audit, all in one transaction."""
     settings = load_settings()
-    key = load_or_create_key(settings.key_path(warehouse), settings.pseudonym_key)
-    with connect(warehouse) as con:
+    key_file = settings.key_path(warehouse)
+    # The key is created only once the warehouse has passed its checks.
+    with connect_with_key(warehouse, key_file, settings.pseudonym_key) as (con, key):
         return load_mod.load_extract_set(con, extract_set, key)
 
 

@@ -1,8 +1,7 @@
-"""Prefect flow `publish`: list tables, staged files, audit record, atomic rename (wiring only)."""
+"""Prefect flows `publish` and `publish-pseudonymised`: staged files, audit, renames (wiring)."""
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from prefect.cache_policies import NO_CACHE
 from pipelines.flows.scaleout import dask_task_runner, stage_lists_distributed
 from pipelines.settings import load_settings
 from pipelines.warehouse import connect
+from reports import pseudonymised as pseudo
 from reports import publish as pub
 
 
@@ -57,9 +57,7 @@ def commit_publication(
 def discard_staging(out: Path, as_of: date) -> None:
     """Remove this process's staging folders after a failure."""
     for parent in (out / "lists", out / "reports"):
-        staged = pub.staging_path(parent, as_of)
-        if staged.exists():
-            shutil.rmtree(staged, ignore_errors=True)
+        pub.discard_staging(parent, as_of)
 
 
 @flow(name="publish")
@@ -99,4 +97,67 @@ def publish(
         "left": tables["list_left_week"],
         "cohort": summary["cohort"],
         "lists": {code: {"rows": m["rows"], "folder": m["folder"]} for code, m in manifest.items()},
+    }
+
+
+@task(name="build-pseudonymised-table", cache_policy=NO_CACHE)
+def build_pseudonymised_table(warehouse: Path, as_of: date, opt_out_types: tuple[str, ...]) -> int:
+    """Build `lists.list_pseudonymised` (every housebound patient, published or why not)."""
+    with connect(warehouse) as con:
+        return pseudo.build_pseudonymised_table(con, as_of, opt_out_types)
+
+
+@task(name="stage-pseudonymised", cache_policy=NO_CACHE)
+def stage_pseudonymised(
+    warehouse: Path, as_of: date, out: Path, opt_out_types: tuple[str, ...]
+) -> tuple[Path, dict[str, Any]]:
+    """Write the analyst CSV and its summary into a hidden staging folder."""
+    with connect(warehouse) as con:
+        return pseudo.stage(con, as_of, out, opt_out_types)
+
+
+@task(name="commit-pseudonymised", cache_policy=NO_CACHE)
+def commit_pseudonymised(
+    warehouse: Path, as_of: date, out: Path, staging: Path, summary: dict[str, Any]
+) -> Path:
+    """Record the analyst publication and rename it into place, all or nothing."""
+    with connect(warehouse) as con:
+        return pseudo.commit(con, as_of, out, staging, summary)
+
+
+@task(name="discard-pseudonymised-staging", cache_policy=NO_CACHE)
+def discard_pseudonymised_staging(out: Path, as_of: date) -> None:
+    """Remove this process's analyst staging folder after a failure."""
+    pub.discard_staging(out / pseudo.FOLDER, as_of)
+
+
+@flow(name="publish-pseudonymised")
+def publish_pseudonymised(
+    warehouse: Path,
+    out: Path,
+    as_of: date,
+    opt_out_types: tuple[str, ...] | None = None,
+) -> dict[str, Any]:
+    """Publish the pseudonymised analyst file at `as_of` under `out/pseudonymised/<as_of>/`.
+
+    Keyed by `patient_id`; no NHS number, name, date of birth or small-area code. Opt-out
+    types default to the `analyst_outputs` policy (docs/governance.md). Returns the folder and
+    counts only; direct-care lists are not written.
+    """
+    if opt_out_types is None:
+        opt_out_types = tuple(load_settings().opt_out_policy[pseudo.PURPOSE])
+    build_pseudonymised_table(warehouse, as_of, opt_out_types)
+    try:
+        staging, summary = stage_pseudonymised(warehouse, as_of, out, opt_out_types)
+        final = commit_pseudonymised(warehouse, as_of, out, staging, summary)
+    except BaseException:
+        discard_pseudonymised_staging(out, as_of)
+        raise
+    return {
+        "as_of": as_of.isoformat(),
+        "pseudonymised_dir": str(final),
+        "model_version": summary["model_version"],
+        "cohort": summary["cohort"],
+        "rows": summary["rows"],
+        "opt_out_types": list(opt_out_types),
     }

@@ -9,6 +9,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from pipelines.errors import CasefinderError
+from pipelines.flows.scaleout import dask_task_runner, score_distributed
 from pipelines.settings import load_settings
 from pipelines.warehouse import build_model, connect
 
@@ -62,20 +63,29 @@ def score(
     model_version: str | None = None,
     opt_out_types: tuple[str, ...] | None = None,
     risk_tiers: tuple[tuple[str, float], ...] | None = None,
+    dask_address: str | None = None,
 ) -> dict[str, object]:
     """Score the housebound cohort at `as_of` with a registered model (the latest by default).
 
     Opt-out types and risk tiers default to the settings (`opt_out_policy["direct_care_lists"]`,
-    `risk_tiers`). Returns counts and the model version only.
+    `risk_tiers`). With `dask_address` (default: CASEFINDER_DASK_ADDRESS) each neighbourhood
+    is scored and explained by its own task on Dask (pipelines/flows/scaleout.py), with the
+    same results. Returns counts and the model version only.
     """
     settings = load_settings()
+    dask_address = dask_address or settings.dask_address
     opt_out_types = tuple(
         settings.opt_out_policy["direct_care_lists"] if opt_out_types is None else opt_out_types
     )
     risk_tiers = tuple(settings.risk_tiers if risk_tiers is None else risk_tiers)
     version = resolve_model_version(warehouse, model_version)
     housebound = build_score_cohort(warehouse, as_of, opt_out_types)
-    scored = score_and_explain(warehouse, as_of, version, risk_tiers)
+    if dask_address:
+        scored = score_distributed.with_options(task_runner=dask_task_runner(dask_address))(
+            warehouse, as_of, version, risk_tiers
+        )
+    else:
+        scored = score_and_explain(warehouse, as_of, version, risk_tiers)
     return {
         "as_of": as_of.isoformat(),
         "model_version": version,

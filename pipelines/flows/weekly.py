@@ -12,7 +12,7 @@ from prefect.cache_policies import NO_CACHE
 from pipelines.flows.artifacts import final_state, run_artifacts, run_checks
 from pipelines.flows.features import build_features
 from pipelines.flows.ingest import ingest
-from pipelines.flows.publish import publish
+from pipelines.flows.publish import publish, publish_pseudonymised
 from pipelines.flows.score import score
 from pipelines.flows.train import train
 from pipelines.locking import warehouse_lock
@@ -23,6 +23,17 @@ from pipelines.notify import flow_run_hook
 def resolve_as_of(as_of: date | None, ingested_as_of: str) -> date:
     """The run's as-of date: the one given, else the extract set's `extract_date`."""
     return as_of or date.fromisoformat(ingested_as_of)
+
+
+@task(name="clean-stale-staging", cache_policy=NO_CACHE)
+def clean_stale_staging(warehouse: Path, out: Path) -> int:
+    """Remove the hidden staging folders that ended (e.g. killed) runs left in the model
+    registry and under `out`; a live run's folders are held by it and left alone."""
+    from models.registry import clean_stale_staging as clean_models
+    from models.registry import models_dir
+    from reports.publish import clean_stale_staging as clean_out
+
+    return clean_models(models_dir(warehouse)) + clean_out(Path(out))
 
 
 @task(name="needs-training", cache_policy=NO_CACHE)
@@ -46,17 +57,43 @@ def weekly_run(
     out: Path,
     as_of: date | None = None,
     retrain: bool = False,
+    pseudonymised: bool = False,
+    dask_address: str | None = None,
 ) -> dict[str, Any]:
     """The weekly job. Training runs before the as-of features are built because it rebuilds
-    `features.feat_patients` at its own index dates. Returns paths and counts only."""
+    `features.feat_patients` at its own index dates. Returns paths and counts only.
+
+    With `dask_address` (default: CASEFINDER_DASK_ADDRESS) training, scoring and list staging
+    run on Dask (docs/data-engineer.md, "Scaling out with Dask").
+
+    With `pseudonymised`, the publication is the analysts' pseudonymised file under
+    `out/pseudonymised/<as_of>/` instead of the direct-care lists and run report.
+    """
     # A second run on the same warehouse fails here at once (re-entrant under the CLI).
     with warehouse_lock(warehouse):
+        clean_stale_staging(warehouse, out)
         ingested = ingest(extracts, warehouse, as_of=as_of)
         day = resolve_as_of(as_of, ingested["as_of"])
-        trained = train(warehouse, as_of=day) if needs_training(warehouse, retrain) else None
+        trained = (
+            train(warehouse, as_of=day, dask_address=dask_address)
+            if needs_training(warehouse, retrain)
+            else None
+        )
         features = build_features(warehouse, [day])
-        scored = score(warehouse, day)
-        published = publish(warehouse, out, day, data_docs=ingested.get("data_docs"))
+        scored = score(warehouse, day, dask_address=dask_address)
+        if pseudonymised:
+            analyst = publish_pseudonymised(warehouse, out, day)
+            result = {
+                "snapshot_id": ingested["snapshot_id"],
+                "trained": trained["version"] if trained else None,
+                "feature_rows": features,
+                "scored": scored["scored"],
+                **analyst,
+            }
+            return result  # no run report, so no thresholds to check: plain Completed
+        published = publish(
+            warehouse, out, day, data_docs=ingested.get("data_docs"), dask_address=dask_address
+        )
         # Thresholds of the run report decide the final state; artifacts summarise the run.
         checks = run_checks(warehouse, out, day)
         run_artifacts(warehouse, out, day, checks)

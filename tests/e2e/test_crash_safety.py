@@ -364,23 +364,7 @@ def test_kill_during_stage_then_rerun(
     assert _warehouse_facts(paths.warehouse) == _warehouse_facts(reference.warehouse)
 
 
-STRAYS_LEFT = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "H7 gap: a process killed with SIGKILL leaves its hidden staging folder behind for "
-        "ever (models/registry.py new_staging_dir `.staging-<uuid>`; reports/publish.py "
-        "staging_path `.tmp-<as_of>-<pid>`, which holds full identifiable lists); the next "
-        "run does not clean them up"
-    ),
-)
-STRAY_POINTS = {"train", "publish"}
-
-
-@pytest.mark.parametrize(
-    "point",
-    [pytest.param(p, marks=[STRAYS_LEFT] if p.name in STRAY_POINTS else []) for p in KILL_POINTS],
-    ids=[p.name for p in KILL_POINTS],
-)
+@pytest.mark.parametrize("point", KILL_POINTS, ids=[p.name for p in KILL_POINTS])
 def test_no_stray_files_after_kill_and_rerun(
     point: KillPoint, outcomes: Callable[[KillPoint], Outcome], reference: Paths
 ) -> None:

@@ -12,7 +12,8 @@ key (model files, Great Expectations Data Docs, lock file), and the working dire
 
 Also: output files and folders are owner-only; every opt-out exclusion is counted; hostile
 practice and neighbourhood names in a full run give no script in HTML and no file outside
-`--out`. Hazard log H4, H8; docs/governance.md.
+`--out`; the `run --pseudonymised` publication for analysts holds no identifier and no
+patient with an opt-out. Hazard log H4, H8; docs/governance.md.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from helpers.cli_process import (
     run_casefinder_gate_off,
     tree,
 )
+
+from pipelines.warehouse import patient_id_of
 
 pytestmark = pytest.mark.slow
 
@@ -383,14 +386,6 @@ def test_hostile_names_and_codes_through_a_full_run(weekly: Run, tmp_path: Path)
         assert csv_path.parent.parent.parent == out / "lists"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "issue 9.4 gap: `casefinder run --pseudonymised` (an analyst publication keyed by "
-        "patient_id, without NHS numbers, names or dates of birth) is not implemented in "
-        "pipelines/commands/run.py / reports/publish.py"
-    ),
-)
 def test_pseudonymised_publication_has_no_identifiers(weekly: Run, tmp_path: Path) -> None:
     import shutil
 
@@ -417,3 +412,16 @@ def test_pseudonymised_publication_has_no_identifiers(weekly: Run, tmp_path: Pat
     sources["stdout"], sources["stderr"] = result.stdout.encode(), result.stderr.encode()
     leaks = find_leaks(sources, identifiers(weekly.extracts))
     assert leaks == {}, _describe(leaks)
+    # Analysts' folder only: no direct-care list; the analyst_outputs opt-out policy
+    # (type1 and ndoo by default) keeps every opted-out patient out of the file.
+    assert sorted(p.name for p in out.iterdir()) == ["pseudonymised"]
+    (scores_csv,) = out.glob("pseudonymised/*/pseudonymised_scores.csv")
+    with scores_csv.open(encoding="utf-8", newline="") as fh:
+        published = {row["patient_id"] for row in csv.DictReader(fh)}
+    key = bytes.fromhex((tmp_path / "wh" / "casefinder.key").read_text(encoding="ascii").strip())
+    with (weekly.extracts / "opt_outs.csv").open(encoding="utf-8-sig", newline="") as fh:
+        opted_out = {
+            patient_id_of(key, re.sub(r"\D", "", row["nhs_number"])) for row in csv.DictReader(fh)
+        }
+    assert published and opted_out
+    assert not published & opted_out, "an opted-out patient is in the analysts' file"

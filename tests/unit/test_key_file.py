@@ -12,9 +12,15 @@ from pathlib import Path
 
 import pytest
 
+from pipelines import warehouse
 from pipelines.errors import CasefinderError
 from pipelines.settings import load_settings
-from pipelines.warehouse import key_fingerprint, load_or_create_key, patient_id_of
+from pipelines.warehouse import (
+    connect_with_key,
+    key_fingerprint,
+    load_or_create_key,
+    patient_id_of,
+)
 
 GOOD_HEX = "00112233445566778899aabbccddeeff"
 
@@ -173,3 +179,61 @@ def test_default_key_file_sits_beside_the_warehouse(tmp_path: Path) -> None:
     settings = load_settings(env={}, cwd=tmp_path)
     warehouse = tmp_path / "elsewhere" / "w.duckdb"
     assert settings.key_path(warehouse) == warehouse.resolve().parent / "casefinder.key"
+
+
+# --- the key comes only after the warehouse's checks -------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["a folder", "not a database"])
+def test_a_refused_warehouse_leaves_no_key_file(tmp_path: Path, bad: str) -> None:
+    path = tmp_path / "wh" / "warehouse.duckdb"
+    if bad == "a folder":
+        path.mkdir(parents=True)
+    else:
+        path.parent.mkdir()
+        path.write_bytes(b"nhs_number,given_name\n" * 200)
+    key_file = tmp_path / "wh" / "casefinder.key"
+    with pytest.raises(CasefinderError, match="warehouse"), connect_with_key(path, key_file):
+        pytest.fail("the warehouse should have been refused")
+    assert not key_file.exists()
+    assert not [p for p in key_file.parent.iterdir() if "key" in p.name]
+
+
+def test_the_key_is_created_after_the_warehouse_is_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key_file = tmp_path / "casefinder.key"
+    steps: list[str] = []
+
+    class FakeConnection:
+        def close(self) -> None:
+            steps.append("closed")
+
+    def fake_connect(path: Path) -> FakeConnection:
+        steps.append("warehouse checked")
+        assert not key_file.exists(), "the key was created before the warehouse was checked"
+        return FakeConnection()
+
+    monkeypatch.setattr(warehouse, "connect", fake_connect)
+    with connect_with_key(tmp_path / "warehouse.duckdb", key_file) as (_con, key):
+        steps.append("key loaded")
+        assert key_file.read_text(encoding="ascii").strip() == key.hex()
+    assert steps == ["warehouse checked", "key loaded", "closed"]
+
+
+def test_a_bad_key_closes_the_warehouse_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed: list[bool] = []
+
+    class FakeConnection:
+        def close(self) -> None:
+            closed.append(True)
+
+    monkeypatch.setattr(warehouse, "connect", lambda path: FakeConnection())
+    with (
+        pytest.raises(CasefinderError, match="not hexadecimal"),
+        connect_with_key(tmp_path / "warehouse.duckdb", tmp_path / "k", "zz" * 16),
+    ):
+        pytest.fail("the key should have been refused")
+    assert closed == [True]

@@ -1,0 +1,310 @@
+"""The pseudonymised publication for analysts: scores keyed by `patient_id`, no identifiers."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from pipelines.contract import IDENTIFIER_COLUMNS
+from pipelines.provenance import code_version, sha256_file
+from pipelines.staging import discard
+from pipelines.warehouse import build_model, transaction
+from reports.lists import csv_cell
+from reports.publish import _swap_in, ensure_list_tables, fsync_tree, staging_dir
+from reports.safety import escape_formula
+from reports.summary import latest_snapshot_id
+
+log = logging.getLogger("casefinder.publish")
+
+# OUT/pseudonymised/<as_of>/: a folder of its own, never under OUT/lists/ (direct care).
+FOLDER = "pseudonymised"
+CSV_NAME = "pseudonymised_scores.csv"
+SUMMARY_NAME = "pseudonymised_summary.json"
+MODEL = "list_pseudonymised"
+PURPOSE = "analyst_outputs"
+
+# The columns of the analyst file, in order: an allow-list. Nothing else is ever written.
+PSEUDONYMISED_COLUMNS: tuple[str, ...] = (
+    "patient_id",
+    "as_of",
+    "neighbourhood_code",
+    "practice_code",
+    "rank",
+    "risk_score",
+    "risk_tier",
+    "age_band",
+    "sex",
+    "imd_decile",
+    "efi",
+    "efi_category",
+    "hfrs",
+    "hfrs_band",
+    "in_hospital",
+    "on_caseload",
+    "care_home_resident",
+    "reason_features",
+    "model_version",
+)
+
+# Never in an analyst output: the identifiers and the finer-grained quasi-identifiers (exact
+# or month of birth, date of death, small-area and address detail, free-text names).
+FORBIDDEN_COLUMNS: frozenset[str] = IDENTIFIER_COLUMNS | frozenset(
+    {
+        "birth_month",
+        "date_of_death",
+        "lsoa_code",
+        "postcode",
+        "address",
+        "practice_name",
+        "neighbourhood_name",
+        "pcn_name",
+    }
+)
+
+COLUMN_NOTES: dict[str, str] = {
+    "patient_id": "pseudonym: HMAC-SHA256 of the NHS number under the deployment's key",
+    "as_of": "the list date (YYYY-MM-DD)",
+    "neighbourhood_code": "the neighbourhood of the registered practice",
+    "practice_code": "ODS code of the registered practice",
+    "rank": "1 = highest risk within the neighbourhood, among the patients of this file",
+    "risk_score": "calibrated probability (0-1) of an emergency admission or death in 12 months",
+    "risk_tier": "very_high >= 0.70, high >= 0.50, moderate >= 0.30, low below",
+    "age_band": "age at the list date in 5-year bands; 90+ together",
+    "sex": "NHS person stated gender code (1, 2, 9, X)",
+    "imd_decile": "Index of Multiple Deprivation decile of the home area (1 most deprived)",
+    "efi": "electronic Frailty Index (deficits / 36), 0-1",
+    "efi_category": "fit, mild, moderate, severe",
+    "hfrs": "Hospital Frailty Risk Score (2-year lookback)",
+    "hfrs_band": "low (<5), intermediate (5-15), high (>15)",
+    "in_hospital": "true when an emergency or elective spell is open at the list date",
+    "on_caseload": "true when on an open proactive-care caseload",
+    "care_home_resident": "true when the latest residence code is a care home",
+    "reason_features": "the model features behind the top reasons, largest first, '; '",
+    "model_version": "the registered model that scored this file",
+}
+
+_TEXT_COLUMNS = frozenset(
+    {
+        "neighbourhood_code",
+        "practice_code",
+        "risk_tier",
+        "age_band",
+        "sex",
+        "efi_category",
+        "hfrs_band",
+        "reason_features",
+        "model_version",
+    }
+)
+
+AUDIT_DDL = """create table if not exists audit.pseudonymised_publications (
+    as_of date, folder varchar, model_version varchar, code_version varchar,
+    snapshot_id varchar, opt_out_types varchar, n_rows integer, csv_sha256 varchar,
+    published_at timestamp)"""
+
+
+def check_columns(columns: tuple[str, ...] | list[str]) -> None:
+    """Refuse any column outside the allow-list or among the forbidden ones.
+
+    Raises:
+        ValueError: naming the offending columns (a programming error, caught before any
+            file is written).
+    """
+    forbidden = sorted(set(columns) & FORBIDDEN_COLUMNS)
+    unknown = sorted(set(columns) - set(PSEUDONYMISED_COLUMNS))
+    if forbidden or unknown:
+        raise ValueError(
+            "the pseudonymised publication may not hold column(s) " + ", ".join(forbidden + unknown)
+        )
+
+
+def _bool_text(value: Any) -> str:
+    return "true" if value else "false"
+
+
+def _round(value: Any, digits: int) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def pseudonymised_row(record: dict[str, Any]) -> dict[str, Any]:
+    """One analyst row from a `lists.list_pseudonymised` record: only the allow-listed
+    columns, whatever else the record carries; text escaped against spreadsheet formulas."""
+    as_of = record.get("as_of")
+    row: dict[str, Any] = {
+        "patient_id": record["patient_id"],
+        "as_of": as_of.isoformat() if isinstance(as_of, date) else as_of,
+        "neighbourhood_code": record.get("neighbourhood_code"),
+        "practice_code": record.get("practice_code"),
+        "rank": None if record.get("rank") is None else int(record["rank"]),
+        "risk_score": _round(record.get("risk_score"), 4),
+        "risk_tier": record.get("risk_tier"),
+        "age_band": record.get("age_band"),
+        "sex": record.get("sex"),
+        "imd_decile": None if record.get("imd_decile") is None else int(record["imd_decile"]),
+        "efi": _round(record.get("efi"), 4),
+        "efi_category": record.get("efi_category"),
+        "hfrs": _round(record.get("hfrs"), 1),
+        "hfrs_band": record.get("hfrs_band"),
+        "in_hospital": _bool_text(record.get("in_hospital")),
+        "on_caseload": _bool_text(record.get("on_caseload")),
+        "care_home_resident": _bool_text(record.get("is_care_home_resident")),
+        "reason_features": record.get("reason_features") or "",
+        "model_version": record.get("model_version"),
+    }
+    for col in _TEXT_COLUMNS:
+        row[col] = escape_formula(row[col])
+    check_columns(list(row))
+    return row
+
+
+def render_csv(rows: list[dict[str, Any]]) -> bytes:
+    """The analyst file as RFC 4180 CSV bytes (UTF-8, CRLF) in `PSEUDONYMISED_COLUMNS` order."""
+    check_columns(PSEUDONYMISED_COLUMNS)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(PSEUDONYMISED_COLUMNS)
+    for row in rows:
+        writer.writerow([csv_cell(row[c]) for c in PSEUDONYMISED_COLUMNS])
+    return buf.getvalue().encode("utf-8")
+
+
+def build_pseudonymised_table(
+    con: duckdb.DuckDBPyConnection, as_of: date, opt_out_types: tuple[str, ...]
+) -> int:
+    """Build `lists.list_pseudonymised` at `as_of` under the analyst opt-out policy."""
+    return build_model(con, MODEL, {"as_of": as_of, "opt_out_types": list(opt_out_types)})
+
+
+def cohort_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """housebound = published + excluded_opt_out + excluded_other (counts only)."""
+    row = con.execute(
+        f"""
+        select
+            count(*),
+            count(*) filter (where exclusion_reason = 'opt_out'),
+            count(*) filter (where exclusion_reason is not null and exclusion_reason <> 'opt_out'),
+            count(*) filter (where is_published),
+        from lists.{MODEL}
+        """
+    ).fetchall()[0]
+    housebound, opt_out, other, published = (int(x) for x in row)
+    return {
+        "housebound": housebound,
+        "excluded_opt_out": opt_out,
+        "excluded_other": other,
+        "published": published,
+    }
+
+
+def load_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """The published rows of `lists.list_pseudonymised`, by neighbourhood and rank."""
+    cur = con.execute(
+        f"select * from lists.{MODEL} where is_published order by neighbourhood_code, rank"
+    )
+    names = [d[0] for d in cur.description]
+    return [pseudonymised_row(dict(zip(names, r, strict=True))) for r in cur.fetchall()]
+
+
+def _fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The recorded fingerprint of the pseudonym key (patient_ids of two files with the same
+    fingerprint are comparable)."""
+    row = con.execute(
+        "select value from audit.warehouse_meta where key = 'key_fingerprint'"
+    ).fetchall()
+    return row[0][0] if row else None
+
+
+def build_summary(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    opt_out_types: tuple[str, ...],
+    rows: int,
+    csv_sha256: str,
+) -> dict[str, Any]:
+    """`pseudonymised_summary.json`: what the file is, how it was made, counts only."""
+    version = con.execute(
+        "select min(model_version) from scores.scores where as_of = ?", [as_of]
+    ).fetchall()
+    snapshot_id = latest_snapshot_id(con)
+    return {
+        "publication": "pseudonymised",
+        "purpose": PURPOSE,
+        "note": (
+            "Pseudonymised: no NHS number, name, date of birth or small-area code. Not for "
+            "direct care. Do not combine with the pseudonymisation key or identifiable data."
+        ),
+        "as_of": as_of.isoformat(),
+        "model_version": (version[0][0] if version else None) or "",
+        "code_version": code_version(),
+        "snapshot_id": None if snapshot_id is None else str(snapshot_id),
+        "pseudonym_key_fingerprint": _fingerprint(con),
+        "opt_out_types_excluded": list(opt_out_types),
+        "cohort": cohort_counts(con),
+        "rows": rows,
+        "files": {CSV_NAME: {"sha256": csv_sha256}},
+        "columns": {c: COLUMN_NOTES[c] for c in PSEUDONYMISED_COLUMNS},
+    }
+
+
+def stage(
+    con: duckdb.DuckDBPyConnection, as_of: date, out_dir: Path, opt_out_types: tuple[str, ...]
+) -> tuple[Path, dict[str, Any]]:
+    """Write the analyst CSV and its summary into a hidden staging folder under
+    `OUT/pseudonymised`; return the folder and the summary (counts and checksums only)."""
+    staging = staging_dir(out_dir / FOLDER, as_of)
+    try:
+        rows = load_rows(con)
+        csv_path = staging / CSV_NAME
+        csv_path.write_bytes(render_csv(rows))
+        summary = build_summary(con, as_of, opt_out_types, len(rows), sha256_file(csv_path))
+        (staging / SUMMARY_NAME).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        fsync_tree(staging)
+    except BaseException:
+        discard(staging)
+        raise
+    log.info("staged the pseudonymised publication for %s: %d rows", as_of, len(rows))
+    return staging, summary
+
+
+def commit(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    out_dir: Path,
+    staging: Path,
+    summary: dict[str, Any],
+) -> Path:
+    """Record the publication in `audit.pseudonymised_publications` and rename the staged
+    folder to `OUT/pseudonymised/<as_of>/`, all or nothing."""
+    ensure_list_tables(con)
+    con.execute(AUDIT_DDL)
+    final = out_dir / FOLDER / as_of.isoformat()
+    try:
+        with transaction(con):
+            con.execute("delete from audit.pseudonymised_publications where as_of = ?", [as_of])
+            con.execute(
+                "insert into audit.pseudonymised_publications values"
+                " (?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)",
+                [
+                    as_of,
+                    f"{FOLDER}/{as_of.isoformat()}",
+                    summary["model_version"],
+                    summary["code_version"],
+                    summary["snapshot_id"],
+                    json.dumps(summary["opt_out_types_excluded"]),
+                    summary["rows"],
+                    summary["files"][CSV_NAME]["sha256"],
+                ],
+            )
+            _swap_in(staging, final)
+    except BaseException:
+        discard(staging)
+        raise
+    log.info("published the pseudonymised publication for %s", as_of)
+    return final
