@@ -134,13 +134,15 @@ def _append_raw(
     load_id: int,
     row_number: str,
     before_row: int | None = None,
+    source: str = _LAND,
 ) -> int:
     """Insert the landed rows (those numbered below `before_row`, when given) into raw."""
-    columns = ", ".join(info.spec.column_names)
+    columns = ", ".join(f"{_LAND}.{c}" for c in info.spec.column_names)
     keep = "" if before_row is None else f" where {row_number} < {int(before_row)}"
     inserted = con.execute(
-        f"insert into raw.{info.name} ({columns}, _load_id, _source_file, _row_number) "
-        f"select {columns}, $load_id, $source, {row_number} from {_LAND}{keep}",
+        f"insert into raw.{info.name} ({', '.join(info.spec.column_names)}, _load_id, "
+        f"_source_file, _row_number) "
+        f"select {columns}, $load_id, $source, {row_number} from {source}{keep}",
         {"load_id": load_id, "source": info.path.name},
     ).fetchone()
     con.execute(f"drop table if exists {_LAND}")
@@ -188,12 +190,12 @@ def _land_csv(con: duckdb.DuckDBPyConnection, info: ExtractFileInfo, load_id: in
         for segment in range(_MAX_SEGMENTS):
             _read(con, sql, path, info)
             rejects, resume_at = _collect_rejects(con, path)
-            row_number = _row_number_expression(con, rejects)
+            row_number, source = _row_number_source(con, rejects)
             # After a runaway quote DuckDB resynchronises somewhere later: the rows it kept
             # past that line are read again from the remainder, so they are dropped here.
             cut = rejects[-1][0] if resume_at is not None else None
             landed += _append_raw(
-                con, info, load_id, f"({row_number}) + {offset}", cut and cut + offset
+                con, info, load_id, f"({row_number}) + {offset}", cut and cut + offset, source
             )
             all_rejects.extend((row + offset, *rest) for row, *rest in rejects)
             if resume_at is None:
@@ -256,25 +258,31 @@ def _collect_rejects(
     return rejects, None
 
 
-def _row_number_expression(
+def _row_number_source(
     con: duckdb.DuckDBPyConnection, rejects: list[tuple[int, str, str, str]]
-) -> str:
-    """Data row number of each kept CSV row: insertion order, skipping rejected rows.
+) -> tuple[str, str]:
+    """Data row number of each kept CSV row, as (expression, FROM clause over `_LAND`).
 
     DuckDB keeps insertion order (`preserve_insertion_order`), so a row's position is its
     `rowid` less the first one (rowids of uncommitted rows start at a large offset).
 
     The k-th kept row is row k plus the number of rejected rows r_j (j-th rejected) with
-    r_j - j < k, i.e. those that came before it.
+    r_j - j < k, i.e. those that came before it. r_j - j never decreases, so that number is
+    the largest j whose gap r_j - j is below k: an ASOF join finds it (a sort-merge; a
+    correlated count would compare every row with every rejected row).
     """
     base_row = con.execute(f"select coalesce(min(rowid), 0) from {_LAND}").fetchone()
     base = int(base_row[0]) if base_row else 0
     position = f"({_LAND}.rowid - {base} + 1)"
     if not rejects:
-        return position
-    con.execute("create or replace temp table _cf_reject_gaps (gap bigint)")
+        return position, _LAND
+    con.execute("create or replace temp table _cf_reject_gaps (gap bigint, before bigint)")
     con.executemany(
-        "insert into _cf_reject_gaps values (?)",
-        [[row - j] for j, (row, *_rest) in enumerate(rejects, start=1)],
+        "insert into _cf_reject_gaps values (?, ?)",
+        [[row - j, j] for j, (row, *_rest) in enumerate(rejects, start=1)],
     )
-    return f"{position} + (select count(*) from _cf_reject_gaps g where g.gap < {position})"
+    gaps = "(select gap, max(before) as before from _cf_reject_gaps group by gap)"
+    return (
+        f"{position} + coalesce(g.before, 0)",
+        f"{_LAND} asof left join {gaps} g on {position} > g.gap",
+    )

@@ -19,7 +19,7 @@ import duckdb
 
 from pipelines.contract import FILES
 from pipelines.ingest.land import Landed
-from pipelines.ingest.rules import Rule, key_expression
+from pipelines.ingest.rules import Rule, checked_relation, key_expression
 
 _FAIL = "_cf_fail"
 _MASK_BITS = 62
@@ -61,10 +61,9 @@ def find_failures(
         con.execute(
             f"insert into {_FAIL} select m.row_number, b.bit + {start} from ("
             f"select _row_number as row_number, ({bits}) as mask "
-            f"from raw.{file} where _load_id = $load_id) m "
+            f"from ({checked_relation(FILES[file], load_id)})) m "
             f"join range({len(chunk)}) b(bit) on (m.mask >> b.bit) & 1 = 1 "
-            "where m.mask <> 0",
-            {"load_id": load_id},
+            "where m.mask <> 0"
         )
     counts = dict(
         con.execute(f"select rule_index, count(*) from {_FAIL} group by rule_index").fetchall()
@@ -182,12 +181,13 @@ def count_load(
     duplicates = con.execute(
         "select count(*) from quarantine.duplicate_rows where load_id = $load_id", params
     ).fetchone()
+    # Rows in `raw` that are neither quarantined nor duplicates (a hash anti join: the
+    # excluded rows are few, the landed rows many).
     loaded = con.execute(
-        f"select count(*) from raw.{file} r where r._load_id = $load_id "
-        "and not exists (select 1 from quarantine.rejected_rows q "
-        "where q.load_id = $load_id and q.row_number = r._row_number) "
-        "and not exists (select 1 from quarantine.duplicate_rows d "
-        "where d.load_id = $load_id and d.row_number = r._row_number)",
+        "with excluded as (select row_number from quarantine.rejected_rows "
+        "where load_id = $load_id union select row_number from quarantine.duplicate_rows "
+        f"where load_id = $load_id) select count(*) from raw.{file} r "
+        "anti join excluded e on r._row_number = e.row_number where r._load_id = $load_id",
         params,
     ).fetchone()
     return FileCounts(

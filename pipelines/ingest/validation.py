@@ -76,9 +76,13 @@ def _dispose_engines() -> None:
 
 
 def _gx_query(condition: str) -> str:
-    """An `unexpected_rows_query` for GX: braces doubled except the `{batch}` placeholder."""
+    """An `unexpected_rows_query` for GX: braces doubled except the `{batch}` placeholder.
+
+    Only the row number is selected: GX fetches the unexpected rows, and they need not carry
+    identifiers (nor the cost of every column) when the quarantine holds their values.
+    """
     escaped = condition.replace("{", "{{").replace("}", "}}")
-    return f"select * from {{batch}} where {escaped}"
+    return f"select _row_number from {{batch}} where {escaped}"
 
 
 def validate_snapshot(
@@ -95,7 +99,7 @@ def validate_snapshot(
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     from pipelines.contract import FILES
-    from pipelines.ingest.rules import rules_for
+    from pipelines.ingest.rules import checked_relation, rules_for
     from pipelines.warehouse import connect
 
     _buffer_duckdb_results()
@@ -117,8 +121,10 @@ def validate_snapshot(
     context = gx.get_context(mode="file", project_root_dir=str(docs_dir))
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     context.variables.save()
+    # One datasource per snapshot: a resupplied extract set for the same date (a new
+    # snapshot) adds its own, so the earlier snapshot's stored definitions still resolve.
     source = context.data_sources.add_or_update_sql(
-        name="warehouse",
+        name=f"warehouse_snapshot_{snapshot_id}",
         connection_string=f"duckdb:///{Path(warehouse).resolve()}",
         kwargs={"connect_args": {"read_only": True}},
     )
@@ -130,7 +136,7 @@ def validate_snapshot(
             continue
         asset = source.add_query_asset(
             name=f"{file}_snapshot_{snapshot_id}",
-            query=f"select * from raw.{file} where _load_id = {load_id}",
+            query=checked_relation(FILES[file], load_id),
         )
         batch = asset.add_batch_definition_whole_table(name=f"{file}_load_{load_id}")
         suite = gx.ExpectationSuite(name=f"{file}_contract_v1")
@@ -146,7 +152,9 @@ def validate_snapshot(
         rule_names[file] = [r.name for r in rules]
         definitions.append(
             context.validation_definitions.add_or_update(
-                gx.ValidationDefinition(data=batch, suite=suite, name=f"{file}_validation")
+                gx.ValidationDefinition(
+                    data=batch, suite=suite, name=f"{file}_snapshot_{snapshot_id}_validation"
+                )
             )
         )
     checkpoint = context.checkpoints.add_or_update(

@@ -44,6 +44,32 @@ def test_sql_nhs_check_agrees_with_the_contract(value: str) -> None:
     assert sql == nhs_number_is_valid(value.strip())
 
 
+def _python_date(value: str) -> date | None:
+    """The contract's date rule in Python: exactly YYYY-MM-DD (after trimming), a real day."""
+    text = value.strip()
+    digits = text[:4] + text[5:7] + text[8:]
+    if len(text) != 10 or text[4] + text[7] != "--" or not (digits.isascii() and digits.isdigit()):
+        return None
+    try:
+        return date(int(text[:4]), int(text[5:7]), int(text[8:]))
+    except ValueError:
+        return None
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        st.dates().map(date.isoformat),
+        st.text(alphabet="0123456789-+ T:/.a", max_size=12),
+        st.dates().map(lambda d: f" {d.isoformat()} "),
+        st.dates().map(lambda d: f"{d.year}-{d.month}-{d.day}"),
+    )
+)
+def test_sql_date_parsing_agrees_with_the_contract(value: str) -> None:
+    sql = _macros.execute("select raw.parse_date(?)", [value]).fetchone()[0]
+    assert sql == _python_date(value)
+
+
 @SETTINGS
 @given(st.lists(st.fixed_dictionaries({c: TEXT for c in EVENT_COLUMNS}), min_size=1, max_size=8))
 def test_random_event_rows_are_loaded_or_quarantined_never_lost(rows: list[dict]) -> None:

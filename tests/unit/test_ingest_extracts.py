@@ -96,7 +96,9 @@ def test_key_expression_only_for_enforced_keys() -> None:
 
 def test_gx_query_doubles_braces_but_keeps_the_batch_placeholder() -> None:
     query = _gx_query("not regexp_full_match(x, '[0-9]{6,18}')")
-    assert query == "select * from {batch} where not regexp_full_match(x, '[0-9]{{6,18}}')"
-    assert (
-        query.format(batch="t") == "select * from t where not regexp_full_match(x, '[0-9]{6,18}')"
+    assert query == (
+        "select _row_number from {batch} where not regexp_full_match(x, '[0-9]{{6,18}}')"
+    )
+    assert query.format(batch="t") == (
+        "select _row_number from t where not regexp_full_match(x, '[0-9]{6,18}')"
     )
