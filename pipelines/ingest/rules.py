@@ -131,6 +131,11 @@ def checked_relation(spec: ExtractFile, load_id: int) -> str:
     return rows
 
 
+# Control characters other than tab, line feed and carriage return, as an RE2 class (escapes
+# kept as text: a NUL byte cannot travel inside SQL). They would reach CSV, XLSX and HTML.
+_CONTROL_CHARACTERS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+
+
 @dataclass(frozen=True)
 class Rule:
     """One contract rule: its name, the column it is about, what it expects, and the SQL
@@ -190,6 +195,16 @@ def rules_for(spec: ExtractFile, as_of: date, load_ids: dict[str, int]) -> tuple
                     c,
                     f"{c} is one of the contract's codes ({', '.join(col.vocabulary)})",
                     f"{_present(c)} and trim({c}) not in ({values})",
+                )
+            )
+        elif col.type is ColumnType.STRING:
+            rules.append(
+                Rule(
+                    f"{c}_no_control_characters",
+                    c,
+                    f"{c} holds no control characters (NUL and the like; tab and line breaks "
+                    "are allowed)",
+                    f"regexp_matches({c}, '{_CONTROL_CHARACTERS}')",
                 )
             )
         if col.type in (ColumnType.DATE, ColumnType.DATETIME):

@@ -122,13 +122,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, CaseRun]:
 
 
 # Cases that show a gap in someone else's code, until it is fixed (see the report).
-KNOWN_GAPS = {
-    "nul_in_name": (
-        "H8 gap: a NUL byte inside gp_patients.given_name is loaded into "
-        "core.core_patient_identity as is (no rule rejects control characters in free-text "
-        "columns, pipelines/ingest/rules.py); it would reach the CSV, XLSX and HTML lists"
-    ),
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(

@@ -74,6 +74,8 @@ CASES = [
     ("opt_outs", 0, "opt_out_type", "type2", "opt_out_type_in_vocabulary"),
     ("practices", 1, "neighbourhood_code", "", "neighbourhood_code_required"),
     ("caseload", 0, "nhs_number", "123", "nhs_number_format"),
+    ("gp_patients", 5, "given_name", "Be\x00rt", "given_name_no_control_characters"),
+    ("gp_medications", 1, "description", "Para\x07cetamol", "description_no_control_characters"),
 ]
 
 
@@ -172,6 +174,18 @@ def test_nhs_numbers_with_spaces_and_hyphens_are_valid(tmp_path: Path) -> None:
     assert con.execute("select count(*) from quarantine.rejected_rows").fetchone() == (0,)
     ids = con.execute("select nhs_number from core.core_patient_identity").fetchall()
     assert ("9990000069",) in ids
+
+
+def test_tab_and_line_break_in_free_text_are_not_control_character_failures(
+    tmp_path: Path,
+) -> None:
+    rows = copy.deepcopy(DEFAULT_ROWS)
+    rows["gp_medications"][1]["description"] = "Paracetamol\t500mg\ntablets"
+    con = _load(tmp_path, rows)
+    rejected = con.execute(
+        "select count(*) from quarantine.rejected_rows where file = 'gp_medications'"
+    ).fetchall()
+    assert rejected == [(0,)]
 
 
 def test_exact_duplicates_load_once(tmp_path: Path) -> None:
