@@ -124,6 +124,23 @@ def _feature_rows(names: list[str]) -> list[dict[str, str]]:
     return rows
 
 
+def sample_note(params: dict[str, Any]) -> str:
+    """One sentence on the rows the trees grew on (the bounded training sample, fit.json)."""
+    sample = params.get("sample") or {}
+    if not sample:
+        return "all fit-fold rows"
+    used, available = sample["fit_rows_used"], sample["fit_rows_available"]
+    bound = sample.get("max_fit_rows")
+    if used >= available:
+        limit = f" (bound: {bound:,} rows)" if bound else ""
+        return f"all {available:,} fit-fold rows{limit}"
+    return (
+        f"{used:,} of the fit fold's {available:,} rows ({sample['fit_patients_used']:,} people; "
+        f"at most {bound:,} rows): whole people in the order of a seeded hash, stratified by "
+        "any outcome at the same rate, so the outcome rate is kept and no weights are needed"
+    )
+
+
 def card_context(metadata: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
     """Everything the templates show, pre-formatted."""
     perf = []
@@ -183,13 +200,17 @@ def card_context(metadata: dict[str, Any], metrics: dict[str, Any]) -> dict[str,
                     }
                 )
     params = metadata.get("params", {})
+    lgbm = dict(params.get("settings", {}))
+    if "max_bin" in params.get("lightgbm_params", {}):
+        lgbm["max_bin"] = params["lightgbm_params"]["max_bin"]
     return {
         "meta": metadata,
         "performance": perf,
         "net_benefit": net,
         "subgroups": subgroups,
         "features": _feature_rows(metadata.get("feature_names", [])),
-        "lgbm": params.get("settings", {}),
+        "lgbm": lgbm,
+        "sample": sample_note(params),
         "best_iteration": params.get("best_iteration"),
         "rows": params.get("rows", {}),
         "holdout": metrics.get("holdout", {}),

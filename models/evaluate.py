@@ -140,15 +140,22 @@ def binary_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
     return out
 
 
+def _level_masks(groups: Mapping[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
+    """Subgroup variable -> level (as text, sorted) -> boolean mask over the rows."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for name, labels in groups.items():
+        text = np.asarray(labels, dtype=object).astype(str)
+        out[name] = {str(level): text == level for level in np.unique(text)}
+    return out
+
+
 def _subgroup_metrics(
-    y: np.ndarray, p: np.ndarray, groups: Mapping[str, np.ndarray]
+    y: np.ndarray, p: np.ndarray, levels: Mapping[str, Mapping[str, np.ndarray]]
 ) -> dict[str, dict[str, dict[str, Any]]]:
     out: dict[str, dict[str, dict[str, Any]]] = {}
-    for name, labels in groups.items():
-        labels = np.asarray(labels, dtype=object)
+    for name, masks in levels.items():
         out[name] = {}
-        for level in sorted({str(v) for v in labels}):
-            mask = labels.astype(str) == level
+        for level, mask in masks.items():
             metrics = binary_metrics(y[mask], p[mask])
             metrics.pop("net_benefit", None)
             out[name][level] = metrics
@@ -192,11 +199,12 @@ def evaluate(
         mask = np.asarray(mask, dtype=bool)
         result["cohorts"][cohort] = {}
         result["curves"][cohort] = {}
-        sub_groups = {k: np.asarray(v, dtype=object)[mask] for k, v in groups.items()}
+        # the subgroup masks are the same for every scorer: built once per cohort
+        levels = _level_masks({k: np.asarray(v, dtype=object)[mask] for k, v in groups.items()})
         for scorer, p in scores.items():
             p_c = np.asarray(p, dtype=np.float64)[mask]
             metrics = binary_metrics(y[mask], p_c)
-            metrics["subgroups"] = _subgroup_metrics(y[mask], p_c, sub_groups)
+            metrics["subgroups"] = _subgroup_metrics(y[mask], p_c, levels)
             result["cohorts"][cohort][scorer] = metrics
             result["curves"][cohort][scorer] = curves(y[mask], p_c)
     return result

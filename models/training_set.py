@@ -22,6 +22,28 @@ N_INDEX_DATES = 12
 N_HOLDOUT_DATES = 3
 # Patient folds by a seeded hash of the pseudonym: percentages of people, not rows.
 FOLD_SHARES: tuple[tuple[str, int], ...] = (("fit", 60), ("valid", 20), ("calib", 20))
+# The trees grow on at most this many rows of the fit fold (a person-level sample, see
+# `sample_people`). A 1,000,000-patient ICS has ~760,000 fit rows, so it is not sampled; the
+# bound keeps fit time and memory flat for larger ICSs (docs/model.md, docs/scaling.md).
+MAX_FIT_ROWS = 1_000_000
+# Rows per Arrow batch when the training matrix is read from DuckDB.
+_BATCH_ROWS = 262_144
+# The columns the training steps read besides the model features: keys, outcome and period,
+# the housebound flag (calibration population, evaluation cohort), the single-score baselines
+# and the fairness columns (evaluation only).
+INFO_COLUMNS: tuple[str, ...] = (
+    "patient_id",
+    "index_date",
+    "period",
+    "outcome",
+    "housebound",
+    "efi",
+    "hfrs",
+    "age",
+    "sex_code",
+    "ethnic_category_code",
+    "imd_decile_code",
+)
 
 SEX_LABELS = {"1": "male", "2": "female", "9": "indeterminate", "X": "not known"}
 # NHS ethnic category codes grouped as the ONS 2011 five high-level groups.
@@ -79,16 +101,21 @@ def build_training_set(
     if n_holdout < 1 or n_holdout >= n_dates:
         raise ValueError("the hold-out needs at least one index date and fewer than all of them")
     dates = index_dates_for(as_of, horizon_days, n_dates)
+    from features.build import memory_limit
+
     if feature_builder is None:
         from features.build import build_features as feature_builder
     n_feature_rows = feature_builder(con, dates)
-    n_outcome_rows = build_model(con, "feat_outcomes", {"horizon_days": horizon_days})
     holdout_after = dates[-n_holdout - 1]
-    n_sample = build_model(
-        con,
-        "feat_training_sample",
-        {"opt_out_types": list(opt_out_types), "as_of": as_of, "holdout_after": holdout_after},
-    )
+    # Under the features' DuckDB memory cap too (spill rather than grow): unbounded, the
+    # outcome joins over 12 dates of a 1,000,000-patient ICS could take most of the machine.
+    with memory_limit(con):
+        n_outcome_rows = build_model(con, "feat_outcomes", {"horizon_days": horizon_days})
+        n_sample = build_model(
+            con,
+            "feat_training_sample",
+            {"opt_out_types": list(opt_out_types), "as_of": as_of, "holdout_after": holdout_after},
+        )
     excluded = con.execute(
         "select count(distinct f.patient_id) from features.feat_patients f "
         "join core.core_opt_outs o on o.patient_id = f.patient_id "
@@ -131,18 +158,100 @@ def build_training_set(
     return counts
 
 
-def load_training_set(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """`features.feat_training_sample` as a polars frame."""
-    # A cursor: DuckDB 2.0 refuses relation calls on a connection with a pending execute()
-    # result, and arrow output of execute() makes an extra copy.
-    cur = con.cursor()
+def load_training_arrays(
+    con: duckdb.DuckDBPyConnection,
+    feature_names: Sequence[str],
+    columns: Sequence[str] = INFO_COLUMNS,
+) -> tuple[np.ndarray, pl.DataFrame]:
+    """`features.feat_training_sample` as a float32 matrix of `feature_names` (table order;
+    booleans 0/1, nulls NaN) and a polars frame of `columns` (the same rows).
+
+    The matrix is filled from DuckDB's Arrow batches one column at a time, column-major (each
+    column a contiguous write; row subsets `X[mask]` come out row-major): no wide frame and no
+    float64 copy (at 1,000,000 patients: 1.7 million rows x 81 features = 0.55 GB, ~1 s).
+    """
+    cur = con.cursor()  # DuckDB 2.0: relation calls on a connection with a pending result fail
     try:
-        table = cur.sql("select * from features.feat_training_sample").to_arrow_table()
+        present = {
+            row[0]
+            for row in cur.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = 'features' and table_name = 'feat_training_sample'"
+            ).fetchall()
+        }
+        missing = [c for c in feature_names if c not in present]
+        if missing:
+            raise KeyError(f"feature columns missing: {missing}")
+        listed = ", ".join(_quote(c) for c in columns if c in present)
+        info = pl.from_arrow(
+            cur.sql(f"select {listed} from features.feat_training_sample").to_arrow_table()
+        )
+        assert isinstance(info, pl.DataFrame)
+        columns_first = np.empty((len(feature_names), info.height), dtype=np.float32)
+        if feature_names:
+            select = ", ".join(f"cast({_quote(c)} as float) as {_quote(c)}" for c in feature_names)
+            reader = cur.sql(f"select {select} from features.feat_training_sample")
+            start = 0
+            for batch in reader.to_arrow_reader(_BATCH_ROWS):
+                stop = start + batch.num_rows
+                for j in range(batch.num_columns):
+                    columns_first[j, start:stop] = batch.column(j).to_numpy(zero_copy_only=False)
+                start = stop
+            if start != info.height:
+                raise RuntimeError("features.feat_training_sample changed while it was read")
     finally:
         cur.close()
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
-    return frame
+    return columns_first.T, info
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sample_people(
+    patient_ids: pl.Series | Sequence[str],
+    outcome: np.ndarray,
+    candidates: np.ndarray,
+    max_rows: int | None,
+    seed: int,
+) -> np.ndarray:
+    """A boolean mask of at most `max_rows` of the `candidates` rows: whole people (all their
+    candidate rows), stratified by whether they have any outcome there, at the same rate in
+    both strata, people taken in the order of a seeded SHA-256 of the pseudonym.
+
+    The same rate in both strata keeps the outcome rate of the candidates, so no sampling
+    weights are needed. Deterministic for the same rows and seed. All candidates when they are
+    no more than `max_rows` (or `max_rows` is None).
+    """
+    candidates = np.asarray(candidates, dtype=bool)
+    n_rows = int(candidates.sum())
+    if max_rows is None or n_rows <= max_rows:
+        return candidates.copy()
+    if max_rows < 1:
+        raise ValueError("the training sample needs at least one row")
+    ids = pl.Series("patient_id", patient_ids, dtype=pl.Utf8)
+    rows = pl.DataFrame(
+        {"patient_id": ids.filter(pl.Series(candidates)), "y": np.asarray(outcome)[candidates]}
+    )
+    people = rows.group_by("patient_id").agg(
+        pl.len().alias("n"), (pl.col("y").cast(pl.Int8).max() > 0).alias("any_outcome")
+    )
+    salt = f"casefinder-sample:{seed}:".encode()
+    people = people.with_columns(
+        pl.Series(
+            "rank",
+            [
+                hashlib.sha256(salt + pid.encode()).hexdigest()
+                for pid in people["patient_id"].to_list()
+            ],
+        )
+    ).sort(["any_outcome", "rank", "patient_id"])
+    rate = max_rows / n_rows
+    kept = people.filter(
+        pl.col("n").cum_sum().over("any_outcome")
+        <= (pl.col("n").sum().over("any_outcome") * rate).floor()
+    )["patient_id"]
+    return candidates & ids.is_in(kept.implode()).to_numpy()
 
 
 def assign_folds(patient_ids: pl.Series | Sequence[str], seed: int) -> np.ndarray:
@@ -197,15 +306,20 @@ def ethnic_group(code: Any) -> str:
     return ETHNIC_GROUPS.get(str(code).strip().upper()[:1], "not stated/known")
 
 
+def _labels(values: pl.Series, label: Callable[[Any], str]) -> np.ndarray:
+    """`label` of every value, computed once per distinct value."""
+    table = {v: label(v) for v in values.unique().to_list()}
+    return np.array(
+        [table[v] if v in table else label(v) for v in values.to_list()],  # NaN != NaN
+        dtype=object,
+    )
+
+
 def subgroup_labels(frame: pl.DataFrame) -> dict[str, np.ndarray]:
     """Sex, age band, IMD quintile and ethnic group per row (for fairness metrics only)."""
     return {
-        "sex": np.array(
-            [SEX_LABELS.get(str(v), "not known") for v in frame["sex_code"]], dtype=object
-        ),
-        "age_band": np.array([age_band(v) for v in frame["age"]], dtype=object),
-        "imd_quintile": np.array([imd_quintile(v) for v in frame["imd_decile_code"]], dtype=object),
-        "ethnic_group": np.array(
-            [ethnic_group(v) for v in frame["ethnic_category_code"]], dtype=object
-        ),
+        "sex": _labels(frame["sex_code"], lambda v: SEX_LABELS.get(str(v), "not known")),
+        "age_band": _labels(frame["age"], age_band),
+        "imd_quintile": _labels(frame["imd_decile_code"], imd_quintile),
+        "ethnic_group": _labels(frame["ethnic_category_code"], ethnic_group),
     }

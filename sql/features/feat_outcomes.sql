@@ -1,6 +1,9 @@
--- one row per patient per index date (every row of features.feat_patients): the training outcome
+-- one row per patient per index date of the training cohort (rows of features.feat_patients aged
+-- 65+ or housebound, as feat_training_sample selects them): the training outcome
 -- outcome = an emergency admission (contract methods 21-28, 2A-2D: core is_emergency) or death
 -- in (index_date, index_date + $horizon_days]; used only for training and evaluation, never as a feature.
+-- Younger people who are not housebound (~80% of feat_patients) are left out: no step reads
+-- their outcome, and the joins to spells over 12 index dates are the cost of this model.
 with
 
 patients as (
@@ -8,6 +11,7 @@ patients as (
         patient_id,
         index_date,
     from features.feat_patients
+    where age >= 65 or housebound
 ),
 
 core_patients as (

@@ -176,6 +176,49 @@ def test_same_data_and_seed_give_the_same_model_file(tmp_path, strong_sample):
     assert (a / "model.txt").read_bytes() != (c / "model.txt").read_bytes()
 
 
+def test_training_matrix_is_float32_in_table_order_with_nulls_as_nan(tmp_path, strong_sample):
+    from models.train import as_matrix
+    from models.training_set import load_training_arrays
+
+    sample = strong_sample.with_columns(
+        pl.when(pl.col("age") > 90).then(None).otherwise(pl.col("efi")).alias("efi")
+    )
+    con = connect(_warehouse(tmp_path, sample), read_only=True)
+    try:
+        X, info = load_training_arrays(con, NAMES)
+        with pytest.raises(KeyError, match="not_a_feature"):
+            load_training_arrays(con, [*NAMES, "not_a_feature"])
+    finally:
+        con.close()
+    assert X.dtype == np.float32 and X.shape == (sample.height, len(NAMES))
+    np.testing.assert_array_equal(X, as_matrix(sample, NAMES, dtype=np.float32))
+    assert np.isnan(X[:, NAMES.index("efi")]).sum() == (sample["age"] > 90).sum() > 0
+    assert info["patient_id"].to_list() == sample["patient_id"].to_list()
+    assert {"outcome", "period", "housebound", "sex_code"} <= set(info.columns)
+
+
+def test_a_bounded_training_sample_is_recorded_and_deterministic(tmp_path, strong_sample):
+    wh = _warehouse(tmp_path, strong_sample)
+    a, b = _staging(wh), _staging(wh)
+    workflow.fit_model(wh, a, 7, n_jobs=1, max_fit_rows=5000)
+    workflow.fit_model(wh, b, 7, n_jobs=1, max_fit_rows=5000)
+    assert (a / "model.txt").read_bytes() == (b / "model.txt").read_bytes()
+    fit = json.loads((a / workflow.FIT_FILE).read_text())
+    sample = fit["sample"]
+    assert sample["max_fit_rows"] == 5000
+    assert 4500 < sample["fit_rows_used"] <= 5000 < sample["fit_rows_available"]
+    assert fit["rows"]["fit"] == sample["fit_rows_used"]
+    assert fit["lightgbm_params"]["max_bin"] == 63
+    workflow.calibrate_model(wh, a, 7)
+    workflow.evaluate_model(wh, a, 7)
+    workflow.check_gate(a)
+    folder = registry.models_dir(wh) / registry.register(wh, a)
+    meta = json.loads((folder / "metadata.json").read_text())
+    assert meta["params"]["sample"] == sample
+    card = (folder / "model_card.md").read_text()
+    assert f"{sample['fit_rows_used']:,} of the fit fold's" in card and "max_bin" in card
+
+
 def test_a_model_that_does_not_beat_efi_is_not_registered(tmp_path):
     wh = _warehouse(tmp_path, _sample(2500, "efi_only"))
     staging = _train(wh)

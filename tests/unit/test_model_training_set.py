@@ -1,4 +1,4 @@
-"""Index dates, patient folds and subgroup labels of the training set."""
+"""Index dates, patient folds, the bounded training sample and subgroup labels."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from models.training_set import (
     imd_quintile,
     index_dates_for,
     minus_months,
+    sample_people,
 )
 
 
@@ -80,3 +81,38 @@ def test_subgroup_labels():
         "not stated/known",
         "not stated/known",
     ]
+
+
+def _people_rows(n_people: int = 2000, dates: int = 9, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    ids = [f"p{i:05d}" for i in range(n_people)] * dates
+    outcome = rng.random(len(ids)) < 0.25
+    candidates = rng.random(len(ids)) < 0.7  # e.g. the fit fold at development dates
+    return ids, outcome, candidates
+
+
+def test_sample_keeps_whole_people_the_outcome_rate_and_the_bound():
+    ids, outcome, candidates = _people_rows()
+    mask = sample_people(ids, outcome, candidates, 5000, seed=42)
+    assert mask.sum() <= 5000 and mask.sum() > 4900
+    assert not (mask & ~candidates).any()  # only candidate rows
+    rows = pl.DataFrame({"id": ids, "cand": candidates, "kept": mask}).filter(pl.col("cand"))
+    assert rows.group_by("id").agg(pl.col("kept").n_unique())["kept"].max() == 1  # whole people
+    assert outcome[mask].mean() == pytest.approx(outcome[candidates].mean(), abs=0.01)
+
+
+def test_sample_is_seeded_and_all_rows_when_under_the_bound():
+    ids, outcome, candidates = _people_rows()
+    a = sample_people(ids, outcome, candidates, 5000, seed=42)
+    np.testing.assert_array_equal(a, sample_people(pl.Series(ids), outcome, candidates, 5000, 42))
+    assert not np.array_equal(a, sample_people(ids, outcome, candidates, 5000, seed=43))
+    np.testing.assert_array_equal(sample_people(ids, outcome, candidates, None, 42), candidates)
+    np.testing.assert_array_equal(
+        sample_people(ids, outcome, candidates, int(candidates.sum()), 42), candidates
+    )
+
+
+def test_sample_of_no_rows_is_refused():
+    ids, outcome, candidates = _people_rows(50, 2)
+    with pytest.raises(ValueError, match="at least one row"):
+        sample_people(ids, outcome, candidates, 0, seed=42)
