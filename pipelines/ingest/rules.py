@@ -55,6 +55,36 @@ MACROS = (
     " regexp_full_match(n, '[A-Z][0-9]{2}[0-9A-Z]{0,3}')",
     "create or replace macro raw.icd10_is_valid(x) as"
     " coalesce(raw.icd10_shape_ok(raw.icd10_normalise(x)), false)",
+    # The rows `sql/core` builds from: one file's `raw` rows in a snapshot's loads, less the
+    # rows quarantined (rejected or duplicate). `query_table` takes the table's name as text
+    # (a table macro cannot take a table). Parameters are named unlike any column they meet:
+    # inside a macro a parameter wins over a column of the same name.
+    "create or replace macro raw.accepted_rows(snapshot, extract_file) as table"
+    " with snapshot_loads as ("
+    " select load_id from audit.loads where snapshot_id = snapshot and file = extract_file),"
+    " excluded as ("
+    " select load_id, row_number from quarantine.rejected_rows"
+    " where load_id in (select load_id from snapshot_loads)"
+    " union all"
+    " select load_id, row_number from quarantine.duplicate_rows"
+    " where load_id in (select load_id from snapshot_loads))"
+    " select landed.* from query_table('raw.' || extract_file) as landed"
+    " anti join excluded"
+    " on landed._load_id = excluded.load_id and landed._row_number = excluded.row_number"
+    " where landed._load_id in (select load_id from snapshot_loads)",
+    # The same rows of a file keyed by NHS number, with `nhs_number_digits` and `patient_id`
+    # (the connection's `patient_id` macro, `warehouse.install_pseudonym_macro`). The digits
+    # are computed once per row, the HMAC once per distinct number; the rows are read twice
+    # (for the distinct numbers, then for the join) rather than held in memory.
+    "create or replace macro raw.accepted_patient_rows(snapshot, extract_file) as table"
+    " with keyed as not materialized ("
+    " select *, raw.nhs_digits(nhs_number) as nhs_number_digits"
+    " from raw.accepted_rows(snapshot, extract_file)),"
+    " pseudonyms as ("
+    " select nhs_number_digits, patient_id(nhs_number_digits) as patient_id"
+    " from (select distinct nhs_number_digits from keyed))"
+    " select keyed.*, pseudonyms.patient_id from keyed"
+    " inner join pseudonyms on keyed.nhs_number_digits = pseudonyms.nhs_number_digits",
 )
 
 # Files whose rows must belong to a patient in gp_patients (social care, opt-outs and

@@ -1,51 +1,17 @@
 -- one row per caseload episode (latest snapshot; accepted rows only, typed and normalised)
 with
 
-file_loads as (
-    select load_id
-    from audit.loads
-    where snapshot_id = $snapshot_id and file = 'caseload'
-),
-
-landed as (
-    select *
-    from raw.caseload
-    where _load_id in (select load_id from file_loads)
-),
-
-excluded as (
-    select load_id, row_number
-    from quarantine.rejected_rows
-    where load_id in (select load_id from file_loads)
-    union all
-    select load_id, row_number
-    from quarantine.duplicate_rows
-    where load_id in (select load_id from file_loads)
-),
-
 accepted as (
-    select landed.*
-    from landed
-    anti join excluded
-        on landed._load_id = excluded.load_id and landed._row_number = excluded.row_number
-),
-
-pseudonyms as (
-    select
-        nhs_number,
-        patient_id(nhs_number) as patient_id,
-    from (select distinct raw.nhs_digits(nhs_number) as nhs_number from accepted)
+    select * from raw.accepted_patient_rows($snapshot_id, 'caseload')
 ),
 
 final as (
     select
-        pseudonyms.patient_id,
-        raw.blank_to_null(accepted.team) as team,
-        raw.parse_date(accepted.start_date) as start_date,
-        raw.parse_date(accepted.end_date) as end_date,
+        patient_id,
+        raw.blank_to_null(team) as team,
+        raw.parse_date(start_date) as start_date,
+        raw.parse_date(end_date) as end_date,
     from accepted
-    inner join pseudonyms
-        on raw.nhs_digits(accepted.nhs_number) = pseudonyms.nhs_number
 )
 
 select

@@ -1,50 +1,16 @@
 -- one row per recorded opt-out (latest snapshot; accepted rows only, typed and normalised)
 with
 
-file_loads as (
-    select load_id
-    from audit.loads
-    where snapshot_id = $snapshot_id and file = 'opt_outs'
-),
-
-landed as (
-    select *
-    from raw.opt_outs
-    where _load_id in (select load_id from file_loads)
-),
-
-excluded as (
-    select load_id, row_number
-    from quarantine.rejected_rows
-    where load_id in (select load_id from file_loads)
-    union all
-    select load_id, row_number
-    from quarantine.duplicate_rows
-    where load_id in (select load_id from file_loads)
-),
-
 accepted as (
-    select landed.*
-    from landed
-    anti join excluded
-        on landed._load_id = excluded.load_id and landed._row_number = excluded.row_number
-),
-
-pseudonyms as (
-    select
-        nhs_number,
-        patient_id(nhs_number) as patient_id,
-    from (select distinct raw.nhs_digits(nhs_number) as nhs_number from accepted)
+    select * from raw.accepted_patient_rows($snapshot_id, 'opt_outs')
 ),
 
 final as (
     select
-        pseudonyms.patient_id,
-        trim(accepted.opt_out_type) as opt_out_type,
-        raw.parse_date(accepted.recorded_date) as recorded_date,
+        patient_id,
+        trim(opt_out_type) as opt_out_type,
+        raw.parse_date(recorded_date) as recorded_date,
     from accepted
-    inner join pseudonyms
-        on raw.nhs_digits(accepted.nhs_number) = pseudonyms.nhs_number
 )
 
 select

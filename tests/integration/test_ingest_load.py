@@ -17,7 +17,7 @@ from pipelines.errors import ExtractError
 from pipelines.ingest.extracts import discover
 from pipelines.ingest.load import CORE_TABLES, load_extract_set
 from pipelines.ingest.summary import extracts_summary, latest_snapshot
-from pipelines.warehouse import connect, ensure_layers
+from pipelines.warehouse import connect, ensure_layers, patient_id_of
 
 KEY = b"k" * 32
 
@@ -59,6 +59,39 @@ def test_summary_reconciles_for_every_file(tmp_path: Path) -> None:
         "duplicates": 1,
     }
     assert latest_snapshot(con) == (result.snapshot_id, date(2026, 11, 16))
+
+
+def test_core_holds_only_accepted_rows_keyed_by_pseudonym(tmp_path: Path) -> None:
+    events = copy.deepcopy(DEFAULT_ROWS["gp_events"])
+    events.append(dict(events[0]))  # a duplicate: left out of core
+    events.append({**events[1], "event_date": "not a date"})  # a rejected row: left out
+    spaced = f"{NHS[1][:3]} {NHS[1][3:6]} {NHS[1][6:]}"  # the same patient, written with spaces
+    events.append({**events[2], "nhs_number": spaced, "snomed_code": "230690007"})
+    con = _con()
+    _load(con, write_extract_set(tmp_path / "set", {"gp_events": events}))
+    rows = con.execute(
+        "select patient_id, cast(event_date as varchar), snomed_code from core.core_gp_events"
+    ).fetchall()
+    expected = [
+        (patient_id_of(KEY, e["nhs_number"].replace(" ", "")), e["event_date"], e["snomed_code"])
+        for e in [*DEFAULT_ROWS["gp_events"], events[-1]]
+    ]
+    assert sorted(rows) == sorted(expected)
+    assert con.execute(
+        "select count(distinct patient_id) from core.core_gp_events where patient_id = ?",
+        [patient_id_of(KEY, NHS[1])],
+    ).fetchone() == (1,)
+
+
+def test_blank_diagnosis_positions_give_no_rows(tmp_path: Path) -> None:
+    spell = {**DEFAULT_ROWS["acute_spells"][0]}
+    spell.update(diag_01="I50.0", diag_02="   ", diag_03="", diag_04="i500")
+    con = _con()
+    _load(con, write_extract_set(tmp_path / "set", {"acute_spells": [spell]}))
+    rows = con.execute(
+        "select diagnosis_position, icd10_code from core.core_acute_diagnoses order by all"
+    ).fetchall()
+    assert rows == [(1, "I500"), (4, "I500")]
 
 
 def test_core_tables_have_the_documented_columns(tmp_path: Path) -> None:
