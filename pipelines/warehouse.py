@@ -242,9 +242,12 @@ def connect_with_key(
 ) -> Iterator[tuple[duckdb.DuckDBPyConnection, bytes]]:
     """Open the warehouse read-write, then load the pseudonymisation key (`load_or_create_key`).
 
-    The warehouse's checks (openable, not locked, a DuckDB file of a known schema version)
-    come first, so a refused warehouse never leaves a new key file behind.
+    A key given as a setting is checked first (a bad setting touches nothing); then the
+    warehouse's checks (openable, not locked, a DuckDB file of a known schema version), so a
+    refused warehouse never leaves a new key file behind.
     """
+    if key_hex:
+        _parse_key(key_hex.strip(), "CASEFINDER_PSEUDONYM_KEY")
     con = connect(path)
     try:
         key = load_or_create_key(key_file, key_hex)
