@@ -221,7 +221,21 @@ def test_the_key_is_created_after_the_warehouse_is_opened(
     assert steps == ["warehouse checked", "key loaded", "closed"]
 
 
-def test_a_bad_key_closes_the_warehouse_again(
+def test_a_bad_key_setting_is_refused_before_the_warehouse_is_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[Path] = []
+    monkeypatch.setattr(warehouse, "connect", lambda path: opened.append(path))
+    with (
+        pytest.raises(CasefinderError, match="not hexadecimal"),
+        connect_with_key(tmp_path / "warehouse.duckdb", tmp_path / "k", "zz" * 16),
+    ):
+        pytest.fail("the key should have been refused")
+    assert opened == []
+    assert not (tmp_path / "k").exists()
+
+
+def test_a_bad_key_file_closes_the_warehouse_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     closed: list[bool] = []
@@ -230,10 +244,12 @@ def test_a_bad_key_closes_the_warehouse_again(
         def close(self) -> None:
             closed.append(True)
 
+    key_file = tmp_path / "k"
+    key_file.write_text("not a key\n", encoding="ascii")
     monkeypatch.setattr(warehouse, "connect", lambda path: FakeConnection())
     with (
         pytest.raises(CasefinderError, match="not hexadecimal"),
-        connect_with_key(tmp_path / "warehouse.duckdb", tmp_path / "k", "zz" * 16),
+        connect_with_key(tmp_path / "warehouse.duckdb", key_file),
     ):
         pytest.fail("the key should have been refused")
     assert closed == [True]
