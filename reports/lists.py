@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -120,11 +121,13 @@ class NeighbourhoodList:
         return folder_name(self.code)
 
 
-def _bool_text(value: Any) -> str:
+def bool_text(value: Any) -> str:
+    """A flag as the lists write it: `true` or `false` (a missing flag is `false`)."""
     return "true" if value else "false"
 
 
-def _round(value: Any, digits: int) -> float | None:
+def round_or_none(value: Any, digits: int) -> float | None:
+    """A number rounded for the lists; None stays None (an empty cell)."""
     return None if value is None else round(float(value), digits)
 
 
@@ -138,18 +141,18 @@ def list_row(record: dict[str, Any], reason_texts: list[str]) -> dict[str, Any]:
         "family_name": record.get("family_name"),
         "date_of_birth": dob.isoformat() if isinstance(dob, date) else (dob or ""),
         "practice_code": record.get("practice_code"),
-        "risk_score": _round(record["risk_score"], 4),
+        "risk_score": round_or_none(record["risk_score"], 4),
         "risk_tier": record["risk_tier"],
         "change": record["change"],
         "reasons": "; ".join(reason_texts),
-        "efi": _round(record.get("efi"), 4),
+        "efi": round_or_none(record.get("efi"), 4),
         "efi_category": record.get("efi_category"),
-        "hfrs": _round(record.get("hfrs"), 1),
+        "hfrs": round_or_none(record.get("hfrs"), 1),
         "hfrs_band": record.get("hfrs_band"),
-        "in_hospital": _bool_text(record.get("in_hospital")),
-        "on_caseload": _bool_text(record.get("on_caseload")),
+        "in_hospital": bool_text(record.get("in_hospital")),
+        "on_caseload": bool_text(record.get("on_caseload")),
         "model_version": record.get("model_version"),
-        "care_home_resident": _bool_text(record.get("is_care_home_resident")),
+        "care_home_resident": bool_text(record.get("is_care_home_resident")),
     }
     for col in TEXT_COLUMNS:
         row[col] = escape_formula(row[col])
@@ -166,14 +169,19 @@ def csv_cell(value: Any) -> str:
     return str(value)
 
 
-def render_csv(rows: list[dict[str, Any]]) -> bytes:
-    """The list as RFC 4180 CSV bytes (UTF-8, CRLF), header first, in `LIST_COLUMNS` order."""
+def csv_bytes(columns: Sequence[str], rows: list[dict[str, Any]]) -> bytes:
+    """Rows as RFC 4180 CSV bytes (UTF-8, CRLF), header first, in `columns` order."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(LIST_COLUMNS)
+    writer.writerow(columns)
     for row in rows:
-        writer.writerow([csv_cell(row[c]) for c in LIST_COLUMNS])
+        writer.writerow([csv_cell(row[c]) for c in columns])
     return buf.getvalue().encode("utf-8")
+
+
+def render_csv(rows: list[dict[str, Any]]) -> bytes:
+    """The list as CSV bytes in `LIST_COLUMNS` order."""
+    return csv_bytes(LIST_COLUMNS, rows)
 
 
 def _records(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 from datetime import date
@@ -16,7 +14,7 @@ from pipelines.contract import IDENTIFIER_COLUMNS
 from pipelines.provenance import code_version, sha256_file
 from pipelines.staging import discard
 from pipelines.warehouse import build_model, transaction
-from reports.lists import csv_cell
+from reports.lists import bool_text, csv_bytes, round_or_none
 from reports.publish import _swap_in, ensure_list_tables, fsync_tree, staging_dir
 from reports.safety import escape_formula
 from reports.summary import latest_snapshot_id
@@ -125,14 +123,6 @@ def check_columns(columns: tuple[str, ...] | list[str]) -> None:
         )
 
 
-def _bool_text(value: Any) -> str:
-    return "true" if value else "false"
-
-
-def _round(value: Any, digits: int) -> float | None:
-    return None if value is None else round(float(value), digits)
-
-
 def pseudonymised_row(record: dict[str, Any]) -> dict[str, Any]:
     """One analyst row from a `lists.list_pseudonymised` record: only the allow-listed
     columns, whatever else the record carries; text escaped against spreadsheet formulas."""
@@ -143,18 +133,18 @@ def pseudonymised_row(record: dict[str, Any]) -> dict[str, Any]:
         "neighbourhood_code": record.get("neighbourhood_code"),
         "practice_code": record.get("practice_code"),
         "rank": None if record.get("rank") is None else int(record["rank"]),
-        "risk_score": _round(record.get("risk_score"), 4),
+        "risk_score": round_or_none(record.get("risk_score"), 4),
         "risk_tier": record.get("risk_tier"),
         "age_band": record.get("age_band"),
         "sex": record.get("sex"),
         "imd_decile": None if record.get("imd_decile") is None else int(record["imd_decile"]),
-        "efi": _round(record.get("efi"), 4),
+        "efi": round_or_none(record.get("efi"), 4),
         "efi_category": record.get("efi_category"),
-        "hfrs": _round(record.get("hfrs"), 1),
+        "hfrs": round_or_none(record.get("hfrs"), 1),
         "hfrs_band": record.get("hfrs_band"),
-        "in_hospital": _bool_text(record.get("in_hospital")),
-        "on_caseload": _bool_text(record.get("on_caseload")),
-        "care_home_resident": _bool_text(record.get("is_care_home_resident")),
+        "in_hospital": bool_text(record.get("in_hospital")),
+        "on_caseload": bool_text(record.get("on_caseload")),
+        "care_home_resident": bool_text(record.get("is_care_home_resident")),
         "reason_features": record.get("reason_features") or "",
         "model_version": record.get("model_version"),
     }
@@ -167,12 +157,7 @@ def pseudonymised_row(record: dict[str, Any]) -> dict[str, Any]:
 def render_csv(rows: list[dict[str, Any]]) -> bytes:
     """The analyst file as RFC 4180 CSV bytes (UTF-8, CRLF) in `PSEUDONYMISED_COLUMNS` order."""
     check_columns(PSEUDONYMISED_COLUMNS)
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(PSEUDONYMISED_COLUMNS)
-    for row in rows:
-        writer.writerow([csv_cell(row[c]) for c in PSEUDONYMISED_COLUMNS])
-    return buf.getvalue().encode("utf-8")
+    return csv_bytes(PSEUDONYMISED_COLUMNS, rows)
 
 
 def build_pseudonymised_table(
