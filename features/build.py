@@ -162,14 +162,15 @@ def build_features(
     return rows
 
 
-def feature_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """The columns of the built `features.feat_patients`."""
+def feature_columns(con: duckdb.DuckDBPyConnection, table: str = "feat_patients") -> list[str]:
+    """The columns of a built table of the `features` schema (default `feat_patients`)."""
     return [
         row[0]
         for row in con.execute(
             "select column_name from information_schema.columns "
-            "where table_schema = 'features' and table_name = 'feat_patients' "
-            "order by ordinal_position"
+            "where table_schema = 'features' and table_name = ? "
+            "order by ordinal_position",
+            [table],
         ).fetchall()
     ]
 

@@ -86,13 +86,9 @@ def load_features(
     for name in feature_names:
         if not _IDENT.match(name):
             raise ValueError(f"model feature name {name!r} is not a plain column name")
-    columns = {
-        r[0]
-        for r in con.execute(
-            "select column_name from information_schema.columns"
-            " where table_schema = 'features' and table_name = 'feat_patients'"
-        ).fetchall()
-    }
+    from features.build import feature_columns
+
+    columns = set(feature_columns(con))
     missing = [n for n in feature_names if n not in columns]
     if missing:
         from pipelines.errors import CasefinderError

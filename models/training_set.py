@@ -172,13 +172,9 @@ def load_training_arrays(
     """
     cur = con.cursor()  # DuckDB 2.0: relation calls on a connection with a pending result fail
     try:
-        present = {
-            row[0]
-            for row in cur.execute(
-                "select column_name from information_schema.columns "
-                "where table_schema = 'features' and table_name = 'feat_training_sample'"
-            ).fetchall()
-        }
+        from features.build import feature_columns
+
+        present = set(feature_columns(cur, "feat_training_sample"))
         missing = [c for c in feature_names if c not in present]
         if missing:
             raise KeyError(f"feature columns missing: {missing}")
