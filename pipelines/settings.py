@@ -16,6 +16,9 @@ from pipelines.errors import CasefinderError
 
 ENV_PREFIX = "CASEFINDER_"
 
+# Prefect's default logging, with the local Prefect server's loggers writing to a file.
+PREFECT_LOGGING_CONFIG = Path(__file__).with_name("prefect_logging.yml")
+
 # Risk tiers on the calibrated 12-month probability (lower bounds, inclusive).
 DEFAULT_RISK_TIERS: tuple[tuple[str, float], ...] = (
     ("very_high", 0.70),
@@ -148,7 +151,8 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
 
 
 def configure_prefect_environment(settings: Settings) -> None:
-    """Point Prefect at a project-local home and switch its telemetry off.
+    """Point Prefect at a project-local home, switch its telemetry off, and send the local
+    Prefect server's own log to `PREFECT_HOME/server.log` (PREFECT_LOGGING_CONFIG).
 
     Must run before `prefect` is imported (the CLI does it first thing). Values already set
     by the user (for example `PREFECT_API_URL` of a real server) are kept.
@@ -160,3 +164,4 @@ def configure_prefect_environment(settings: Settings) -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", settings.log_level)
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("PREFECT_LOGGING_SETTINGS_PATH", str(PREFECT_LOGGING_CONFIG))
