@@ -411,7 +411,11 @@ class SizeRun:
     def training_features(self) -> None:
         cmd = [PYTHON, "-m", "benchmarks.stages", "training-features"]
         cmd += ["--warehouse", str(self.warehouse("a")), "--as-of", self.as_of]
-        r = self.measure("training-features", cmd, note="`build_features` at 12 monthly dates")
+        r = self.measure(
+            "training-features",
+            cmd,
+            note="12 monthly dates, training candidates (65+ or housebound record)",
+        )
         detail = last_json(r["out"])
         r["measurement"].records = detail["rows"]
         r["measurement"].detail = detail

@@ -1,7 +1,8 @@
 """Benchmark stages with no command of their own, run by `run_all` in a fresh process each.
 
 `python -m benchmarks.stages NAME --warehouse FILE --as-of D [--work DIR]` prints one JSON line:
-  training-features  `features.build.build_features` at the 12 training index dates
+  training-features  the training set's features at its 12 index dates, as `train` builds them
+                     (`models.training_set.build_training_candidate_features`)
   hfrs               the HFRS model alone vs comorbidipy on the same diagnosis rows
   shap               TreeSHAP explanations per second vs plain `predict` per second
 """
@@ -35,14 +36,14 @@ def training_dates(as_of: date) -> list[date]:
 
 
 def training_features(warehouse: Path, as_of: date) -> dict[str, Any]:
-    """Time the feature build at the 12 training index dates."""
-    from features.build import build_features
+    """Time the training set's feature build at its 12 index dates (the candidates only)."""
+    from models.training_set import build_training_candidate_features
     from pipelines.warehouse import connect
 
     dates = training_dates(as_of)
     with connect(warehouse) as con:
         start = time.perf_counter()
-        rows = build_features(con, dates)
+        rows = build_training_candidate_features(con, dates)
         seconds = time.perf_counter() - start
     return {"dates": len(dates), "rows": rows, "seconds": seconds, "peak_mb": _peak_mb()}
 

@@ -65,7 +65,7 @@ CORE_INPUTS: tuple[str, ...] = (
     "core_caseload",
 )
 
-DEFAULT_PARAMS: dict[str, Any] = {"hfrs_lookback_years": 2}
+DEFAULT_PARAMS: dict[str, Any] = {"hfrs_lookback_years": 2, "training_candidates_only": False}
 
 # DuckDB's buffer limit while a feature model builds (its default is 80% of the machine's
 # memory): keeps a 1,000,000-patient, 12-date build within the 8 GB budget by spilling to

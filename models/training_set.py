@@ -87,6 +87,18 @@ def latest_extract_date(con: duckdb.DuckDBPyConnection) -> date:
     return row[0]
 
 
+def build_training_candidate_features(con: duckdb.DuckDBPyConnection, dates: list[date]) -> int:
+    """Features at the index dates for the people who may be in the training cohort only.
+
+    Those aged 65+ at a date or with any housebound or care home record (`int_cohort`'s
+    `training_candidates_only`): about a fifth of the registered population, and a superset
+    of the cohort, which `feat_training_sample` then selects exactly.
+    """
+    from features.build import build_features
+
+    return build_features(con, dates, {"training_candidates_only": True})
+
+
 def build_training_set(
     con: duckdb.DuckDBPyConnection,
     as_of: date,
@@ -104,7 +116,7 @@ def build_training_set(
     from features.build import memory_limit
 
     if feature_builder is None:
-        from features.build import build_features as feature_builder
+        feature_builder = build_training_candidate_features
     n_feature_rows = feature_builder(con, dates)
     holdout_after = dates[-n_holdout - 1]
     # Under the features' DuckDB memory cap too (spill rather than grow): unbounded, the

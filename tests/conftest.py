@@ -19,6 +19,11 @@ os.environ["DO_NOT_TRACK"] = "1"
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+# As the CLI does: the temporary server's own log goes to PREFECT_HOME/server.log.
+os.environ.setdefault(
+    "PREFECT_LOGGING_SETTINGS_PATH",
+    str(Path(__file__).resolve().parent.parent / "pipelines" / "prefect_logging.yml"),
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA = REPO_ROOT / "tests" / "data"

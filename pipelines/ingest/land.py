@@ -112,20 +112,27 @@ def land_file(con: duckdb.DuckDBPyConnection, info: ExtractFileInfo, load_id: in
     return _land_csv(con, info, load_id)
 
 
-def _read(con: duckdb.DuckDBPyConnection, sql: str, path: Path, info: ExtractFileInfo) -> None:
-    """Run the landing statement; a file DuckDB cannot read at all is a fatal error.
+def _run_reading(
+    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object], info: ExtractFileInfo
+) -> duckdb.DuckDBPyConnection:
+    """Run a statement that reads the file; a file DuckDB cannot read at all is fatal.
 
     (A lenient retry is not possible here: a failed statement aborts the load's transaction.)
     """
-    for table in (_LAND, _REJECTS, _REJECT_SCANS):
-        con.execute(f"drop table if exists {table}")
     try:
-        con.execute(sql, {"path": str(path)})
+        return con.execute(sql, params)
     except duckdb.Error as exc:
         # DuckDB's message can quote the offending line: keep it out of the error.
         log.debug("reading %s failed: %s", info.path.name, type(exc).__name__)
         kind = "RFC 4180 CSV" if info.format == "csv" else "Parquet"
         raise ExtractError(f"{info.path.name} cannot be read as {kind}") from None
+
+
+def _read(con: duckdb.DuckDBPyConnection, sql: str, path: Path, info: ExtractFileInfo) -> None:
+    """Run a statement that reads `path` into the temporary landing table."""
+    for table in (_LAND, _REJECTS, _REJECT_SCANS):
+        con.execute(f"drop table if exists {table}")
+    _run_reading(con, sql, {"path": str(path)}, info)
 
 
 def _append_raw(
@@ -157,32 +164,77 @@ def _land_parquet(con: duckdb.DuckDBPyConnection, info: ExtractFileInfo, load_id
         else f"cast(null as varchar) as {c.name}"
         for c in info.spec.columns
     )
-    _read(
-        con,
-        f"create temp table {_LAND} as select {projection}, file_row_number + 1 as _row "
-        "from read_parquet($path, file_row_number = true)",
-        info.path,
-        info,
+    select = (
+        f"select {projection}, file_row_number + 1 from read_parquet($path, file_row_number = true)"
     )
-    return Landed(rows_landed=_append_raw(con, info, load_id, "_row"), csv_rejects=())
+    return Landed(rows_landed=_insert_raw(con, info, load_id, select), csv_rejects=())
 
 
 def _land_csv(con: duckdb.DuckDBPyConnection, info: ExtractFileInfo, load_id: int) -> Landed:
-    """Read a CSV file in one pass, or in segments when a quote runs away.
+    """Read a CSV file straight into `raw`; if DuckDB rejected lines, land it again carefully.
+
+    A clean file (the usual case) is written once: `row_number() over ()` numbers the rows
+    in file order (DuckDB keeps the order of a scan under an empty OVER clause). When lines
+    were rejected, those numbers skip them, so the rows go and the file is landed by
+    `_land_csv_with_rejects`, which numbers rows around the rejected lines.
+    """
+    projection, struct = _csv_select(info, info.spec)
+    reader = _csv_reader(struct)
+    for table in (_REJECTS, _REJECT_SCANS):
+        con.execute(f"drop table if exists {table}")
+    landed = _insert_raw(
+        con,
+        info,
+        load_id,
+        f"select {projection}, row_number() over () from {reader}",
+    )
+    rejects, _ = _collect_rejects(con, info.path)
+    if not rejects:
+        return Landed(rows_landed=landed, csv_rejects=())
+    con.execute(f"delete from raw.{info.name} where _load_id = ?", [load_id])
+    return _land_csv_with_rejects(con, info, load_id, projection, reader)
+
+
+def _csv_reader(struct: str) -> str:
+    """DuckDB's strict RFC 4180 reader over `$path`, every column text, rejects kept aside."""
+    return (
+        f"read_csv($path, header = true, auto_detect = false, columns = {struct}, "
+        "delim = ',', quote = '\"', escape = '\"', strict_mode = true, store_rejects = true, "
+        f"rejects_table = '{_REJECTS}', rejects_scan = '{_REJECT_SCANS}', "
+        "max_line_size = 10000000, parallel = true)"
+    )
+
+
+def _insert_raw(
+    con: duckdb.DuckDBPyConnection, info: ExtractFileInfo, load_id: int, select: str
+) -> int:
+    """Run `insert into raw.<file> <select>` (contract columns, then the row number)."""
+    columns = ", ".join(info.spec.column_names)
+    inserted = _run_reading(
+        con,
+        f"insert into raw.{info.name} ({columns}, _row_number, _load_id, _source_file) "
+        f"select *, $load_id, $source from ({select})",
+        {"path": str(info.path), "load_id": load_id, "source": info.path.name},
+        info,
+    ).fetchone()
+    return int(inserted[0]) if inserted else 0
+
+
+def _land_csv_with_rejects(
+    con: duckdb.DuckDBPyConnection,
+    info: ExtractFileInfo,
+    load_id: int,
+    projection: str,
+    reader: str,
+) -> Landed:
+    """Read a CSV file with rejected lines in one pass, or in segments when a quote runs away.
 
     An unbalanced quote makes every RFC 4180 reader swallow the rest of the file into one
     field. When DuckDB reports that, the physical line holding the quote is quarantined and
     reading resumes on the next line (header + remainder in a temporary file), so the lines
     after it are neither lost nor merged.
     """
-    projection, struct = _csv_select(info, info.spec)
-    sql = (
-        f"create temp table {_LAND} as select {projection} from read_csv($path, "
-        f"header = true, auto_detect = false, columns = {struct}, delim = ',', "
-        "quote = '\"', escape = '\"', strict_mode = true, store_rejects = true, "
-        f"rejects_table = '{_REJECTS}', rejects_scan = '{_REJECT_SCANS}', "
-        "max_line_size = 10000000, parallel = true)"
-    )
+    sql = f"create temp table {_LAND} as select {projection} from {reader}"
     header_line = _first_line(info.path)
     path, offset, landed = info.path, 0, 0
     all_rejects: list[tuple[int, str, str, str]] = []

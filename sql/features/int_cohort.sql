@@ -1,4 +1,5 @@
 -- one row per patient per index date: patients alive and registered at the index date, with demographics
+-- (with $training_candidates_only, only those aged 65+ at the date or with any housebound or care home record)
 with
 
 index_dates as (
@@ -27,6 +28,20 @@ ethnic_groups as (
     select * from ref.ethnic_groups
 ),
 
+-- people with a housebound or care home record at any date: with the ages, a superset of the
+-- training cohort (aged 65+ or housebound; int_circumstances decides who is housebound at D)
+housebound_candidates as (
+    select patient_id from core.core_gp_events
+    where snomed_code in (
+        select code from ref.snomed_misc where category in ('housebound', 'care_home_residence')
+    )
+    union
+    select patient_id from core.core_ae_attendances
+    where accommodation_status_snomed in (
+        select code from ref.snomed_misc where category = 'care_home_residence'
+    )
+),
+
 -- registered at D: started on or before D, not ended on or before D; alive at D: no death on
 -- or before D
 registered as (
@@ -49,6 +64,12 @@ registered as (
         )
         and (patients.date_of_death is null or patients.date_of_death > index_dates.index_date)
         and patients.birth_month <= index_dates.index_date
+        -- $training_candidates_only: only people who may be in the training cohort
+        and (
+            not $training_candidates_only
+            or datesub('year', patients.birth_month, index_dates.index_date) >= 65
+            or patients.patient_id in (select patient_id from housebound_candidates)
+        )
 ),
 
 final as (
