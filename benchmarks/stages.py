@@ -83,6 +83,9 @@ def hfrs(warehouse: Path, as_of: date, work: Path) -> dict[str, Any]:
         con.execute(f"create schema {schema}")
     for table in ("core_patients", "core_practices", "core_lsoa_imd"):
         con.execute(f"create table core.{table} as select * from wh.core.{table}")
+    # int_cohort names these (its training-candidates filter, off here): empty is enough.
+    for table in ("core_gp_events", "core_ae_attendances"):
+        con.execute(f"create table core.{table} as select * from wh.core.{table} limit 0")
     con.execute(
         "create table core.core_acute_diagnoses as select * from wh.core.core_acute_diagnoses"
         f" order by spell_id, diagnosis_position limit {HFRS_ROWS}"
