@@ -131,12 +131,19 @@ def weekly(
     )
 
 
+def print_training(result: dict[str, Any], out: TextIO) -> None:
+    """The model trained by this run, and any warning (a retrain the quality gate rejected)."""
+    if result.get("trained"):
+        out.write(f"trained and registered model {result['trained']}\n")
+    for warning in result.get("warnings", []):
+        out.write(f"warning: {warning}\n")
+
+
 def print_result(result: dict[str, Any], out: TextIO | None = None) -> None:
     """Tell the user what was published and where."""
     out = out or sys.stdout
     cohort = result["cohort"]
-    if result.get("trained"):
-        out.write(f"trained and registered model {result['trained']}\n")
+    print_training(result, out)
     out.write(
         f"as of {result['as_of']}: {cohort['housebound']} housebound, "
         f"{cohort['excluded_opt_out']} excluded by opt-out, {cohort['excluded_other']} "
@@ -153,8 +160,7 @@ def print_pseudonymised_result(result: dict[str, Any], out: TextIO | None = None
     """Tell the user what the analysts' publication holds and where (counts only)."""
     out = out or sys.stdout
     cohort = result["cohort"]
-    if result.get("trained"):
-        out.write(f"trained and registered model {result['trained']}\n")
+    print_training(result, out)
     out.write(
         f"as of {result['as_of']}: {cohort['housebound']} housebound, "
         f"{cohort['excluded_opt_out']} excluded by the analyst opt-out policy "

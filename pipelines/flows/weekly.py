@@ -6,9 +6,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from pipelines.errors import QualityGateError
 from pipelines.flows.artifacts import final_state, run_artifacts, run_checks
 from pipelines.flows.features import build_features
 from pipelines.flows.ingest import ingest
@@ -17,6 +18,7 @@ from pipelines.flows.score import score
 from pipelines.flows.train import train
 from pipelines.locking import warehouse_lock
 from pipelines.notify import flow_run_hook
+from reports.run_report import Check
 
 
 @task(name="resolve-as-of", cache_policy=NO_CACHE)
@@ -36,12 +38,26 @@ def clean_stale_staging(warehouse: Path, out: Path) -> int:
     return clean_models(models_dir(warehouse)) + clean_out(Path(out))
 
 
-@task(name="needs-training", cache_policy=NO_CACHE)
-def needs_training(warehouse: Path, retrain: bool) -> bool:
-    """True on `--retrain` or when no model is registered beside the warehouse."""
+@task(name="registered-model", cache_policy=NO_CACHE)
+def registered_model(warehouse: Path) -> str | None:
+    """The latest model registered beside the warehouse, or None."""
     from models.registry import latest_version
 
-    return retrain or latest_version(warehouse) is None
+    return latest_version(warehouse)
+
+
+def retraining_rejected(message: str, kept: str) -> Check:
+    """The warning of a `--retrain` whose model failed the quality gate: the week's lists are
+    scored with the registered model `kept` instead, and the run ends "Completed with
+    warnings" (a notification is sent)."""
+    return Check(
+        name="retraining",
+        value="rejected",
+        threshold="quality gate",
+        breached=True,
+        message=f"retraining rejected ({message}); scored with the registered model {kept}",
+        level="warning",
+    )
 
 
 @flow(
@@ -74,11 +90,16 @@ def weekly_run(
         clean_stale_staging(warehouse, out)
         ingested = ingest(extracts, warehouse, as_of=as_of)
         day = resolve_as_of(as_of, ingested["as_of"])
-        trained = (
-            train(warehouse, as_of=day, dask_address=dask_address)
-            if needs_training(warehouse, retrain)
-            else None
-        )
+        registered = registered_model(warehouse)
+        trained, warnings = None, []
+        if retrain or registered is None:
+            try:
+                trained = train(warehouse, as_of=day, dask_address=dask_address)
+            except QualityGateError as exc:
+                if registered is None:
+                    raise  # nothing to score with
+                warnings.append(retraining_rejected(str(exc), registered))
+                get_run_logger().warning("%s", warnings[-1].message)
         features = build_features(warehouse, [day])
         scored = score(warehouse, day, dask_address=dask_address)
         if pseudonymised:
@@ -86,21 +107,25 @@ def weekly_run(
             result = {
                 "snapshot_id": ingested["snapshot_id"],
                 "trained": trained["version"] if trained else None,
+                "warnings": [w.message for w in warnings],
                 "feature_rows": features,
                 "scored": scored["scored"],
                 **analyst,
             }
-            return result  # no run report, so no thresholds to check: plain Completed
+            # No run report, so no thresholds to check: plain Completed unless retraining
+            # was rejected.
+            return final_state(warnings, data=result) if warnings else result
         published = publish(
             warehouse, out, day, data_docs=ingested.get("data_docs"), dask_address=dask_address
         )
         # Thresholds of the run report decide the final state; artifacts summarise the run.
-        checks = run_checks(warehouse, out, day)
+        checks = [*warnings, *run_checks(warehouse, out, day)]
         run_artifacts(warehouse, out, day, checks)
         result = {
             "as_of": day.isoformat(),
             "snapshot_id": ingested["snapshot_id"],
             "trained": trained["version"] if trained else None,
+            "warnings": [w.message for w in warnings],
             "feature_rows": features,
             "model_version": scored["model_version"],
             "scored": scored["scored"],

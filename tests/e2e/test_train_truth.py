@@ -5,16 +5,24 @@ One generated and ingested warehouse is shared by every test here (module fixtur
 The truth comparison: the generator writes, per person alive at the extract date, the latent
 12-month risk it simulated (`latent_risk_12m`) and what then happened (`outcome_12m`). The
 AUROC of that latent risk over people housebound at the extract date is the best any model
-could achieve there. The model is evaluated on its temporal hold-out (index dates 13-15 months
+could achieve there. The model is evaluated on its temporal hold-out (index dates 12-14 months
 before the extract date, people who never trained the trees); we require its housebound
 hold-out AUROC to reach 0.9 x the truth AUROC. The populations overlap heavily but are not
-identical (different dates), so the comparison is a yardstick, not an identity.
+identical (different dates), so the comparison is a yardstick, not an identity. The same
+hold-out must also show a calibration slope within 0.8-1.2 and a higher AUROC than eFI alone.
+
+The fixture is deterministic: it writes a fixed pseudonymisation key (`TEST_KEY_HEX`) beside
+the warehouse before ingesting. The train/validation/calibration split is by patient_id, the
+HMAC of the NHS number under that key, so a random key (what `load_or_create_key` creates on
+first use) gives a different split, model and metrics on every run. The figures below are the
+calibrated model's housebound hold-out metrics (`metrics.json`, cohort `housebound`).
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 from datetime import date
 from pathlib import Path
@@ -29,23 +37,38 @@ from pipelines.errors import QualityGateError
 
 pytestmark = pytest.mark.slow
 
-N_PATIENTS = 20000
+N_PATIENTS = 40000
 SEED = 11
 EXTRACT_DATE = date(2026, 10, 1)
+# The pseudonymisation key of the fixture's warehouse: sha256(b"casefinder-test-key:k1").
+TEST_KEY_HEX = "2b90544c9a8a016d776e65cff3d81af558d383929436b3cb53f4246f287591e0"
 # The registry, CLI, determinism and leakage tests need a registered model, so the fixture
 # trains with the quality gate opened (gain >= -1, any slope); the gate itself is exercised by
 # the failure tests below and in tests/integration/test_model_registry.py.
 E2E_GATE = {"min_auroc_gain": -1.0, "slope_range": (0.0, 10.0)}
-# Measured on this machine: with 20,000 synthetic people the housebound hold-out holds ~490
-# rows of ~165 people; the model's AUROC there was 0.801 against eFI alone 0.802 (slope 0.79),
-# and with 40,000 people 0.834-0.852 against 0.814-0.818. The generator's latent risk beats eFI
-# by only ~0.056 in housebound people at the extract date (0.883 vs 0.827, 40,000 people), so
-# "beats eFI" and the slope range are not reliably met at a test-sized population.
-SMALL_SAMPLE = pytest.mark.xfail(
-    reason="20,000 synthetic people are too few for a stable housebound comparison with eFI "
-    "and calibration slope (see module comment); holds at 40,000+",
-    strict=False,
-)
+# Measured on this machine (generator seed 11, train seed 42; key kN = sha256 of
+# b"casefinder-test-key:kN"), housebound hold-out: model AUROC / eFI alone / slope.
+#   40,000 people (hold-out 3 index dates, ~1,000-1,200 rows; k1: 1,106 rows of 395 people,
+#   calibrator fitted on 1,692 rows of 231 people; truth AUROC 0.875 over 984 people):
+#     k1 0.855/0.815/0.998, k2 0.840/0.801/1.161, k3 0.846/0.810/0.913, k4 0.842/0.803/1.024,
+#     k5 0.828/0.751/1.207, k6 0.830/0.761/0.990, k7 0.842/0.755/1.012, k8 0.843/0.801/0.870,
+#     k9 0.827/0.779/1.096, k10 0.793/0.716/0.972, k11 0.821/0.767/0.824,
+#     k12 0.843/0.799/0.817, k13 0.824/0.791/0.720, k14 0.847/0.803/1.105,
+#     k15 0.839/0.786/1.007, k16 0.840/0.781/0.919; generator seeds 12 and 13 with k1-k3:
+#     gains 0.036-0.060, slopes 1.059, 1.023, 1.214 and 0.881, 1.166, 0.817.
+#   20,000 people (~540-620 rows; k1: 544 rows of 192 people; truth 0.850): gains 0.022-0.071
+#     in 12 of 12 keys; slopes 0.931-1.227, 2 of 12 (1.221, 1.227) above 1.2; k1
+#     0.814/0.777/1.153.
+#   60,000 people (~1,500-1,650 rows; truth 0.864): gains 0.044-0.057 in 6 of 6 keys; slopes
+#     0.799-0.972, 1 of 6 below 0.8.
+# "Beats eFI" held for every key, seed and size (smallest gain 0.022 at 20,000, 0.033 at
+# 40,000) and fails for a regressed model (trees on age, sex and eFI only, 40,000 people:
+# gains -0.0005 and -0.0009 with k1 and k2). The slope held for 19 of 22 key/seed pairs at
+# 40,000 (mean 0.99, sd 0.14; sd 0.10 at 20,000 and 0.06 at 60,000): it is noisy at any size
+# a CI run can afford because the calibrator and the hold-out each see only a few hundred
+# housebound people (rows repeat people across index dates). Hence the fixed key: with a
+# random one the slope test would fail about 1 run in 7. The key is k1, the first one tried,
+# whose figures sit near the middle of the others (not the most favourable).
 
 
 def _generate(out: Path) -> None:
@@ -56,13 +79,20 @@ def _generate(out: Path) -> None:
 
 
 def _load(extracts: Path, warehouse: Path) -> None:
-    """Ingest with the plain loader (the `ingest` flow adds GX Data Docs, not needed here)."""
+    """Ingest with the plain loader (the `ingest` flow adds GX Data Docs, not needed here),
+    under the fixed key `TEST_KEY_HEX` so that the patient split is the same in every run."""
     from pipelines.ingest import extracts as extracts_mod
     from pipelines.ingest import load as load_mod
     from pipelines.warehouse import connect, load_or_create_key
 
     extract_set = extracts_mod.discover(extracts, EXTRACT_DATE)
-    key = load_or_create_key(warehouse.parent / "casefinder.key")
+    key_file = warehouse.parent / "casefinder.key"
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(TEST_KEY_HEX + "\n")  # the file format `load_or_create_key` writes and reads
+    key = load_or_create_key(key_file)
+    assert key == bytes.fromhex(TEST_KEY_HEX)
     with connect(warehouse) as con:
         load_mod.load_extract_set(con, extract_set, key)
 
@@ -135,12 +165,10 @@ def test_housebound_holdout_auroc_reaches_90pct_of_the_truth(trained):
     assert model_auc >= 0.9 * truth_auc
 
 
-@SMALL_SAMPLE
 def test_housebound_calibration_slope_is_within_range(trained):
     assert 0.8 <= _housebound(trained)["model"]["calibration_slope"] <= 1.2
 
 
-@SMALL_SAMPLE
 def test_model_beats_efi_alone_in_the_housebound_holdout(trained):
     hb = _housebound(trained)
     assert hb["model"]["auroc"] > hb["efi"]["auroc"]

@@ -276,3 +276,34 @@ def test_week_two_marks_changes_and_who_left(weeks, capsys):
     )
     summary = json.loads((out / "reports" / WEEK2.isoformat() / "run_summary.json").read_text())
     assert sum(summary["left_list"].values()) == len(left)
+
+
+def test_a_rejected_retrain_keeps_the_registered_model(weeks, capsys, monkeypatch):
+    """`run --retrain` whose new model fails the quality gate still publishes the week's
+    lists, scored with the model already registered, and says so."""
+    from models import evaluate, registry
+
+    root = weeks["root"]
+    warehouse = root / "wh" / "warehouse.duckdb"
+    kept = registry.latest_version(warehouse)
+    assert kept is not None
+    monkeypatch.setattr(evaluate, "GATE_MIN_AUROC_GAIN", 1.0)  # no model beats eFI by 1.0
+    out = _run(
+        [
+            "run",
+            "--extracts",
+            str(root / "extracts" / "w2"),
+            "--warehouse",
+            str(warehouse),
+            "--out",
+            str(root / "out"),
+            "--retrain",
+        ],
+        capsys,
+    )
+    assert "warning: retraining rejected (model not registered: " in out
+    assert f"scored with the registered model {kept}" in out
+    assert "trained and registered model" not in out
+    assert registry.latest_version(warehouse) == kept
+    lists = _lists(root / "out", WEEK2)
+    assert lists and all(r["model_version"] == kept for rows in lists.values() for r in rows)
