@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
@@ -171,6 +171,92 @@ def _land_parquet(con: duckdb.DuckDBPyConnection, info: ExtractFileInfo, load_id
 
 
 def _land_csv(con: duckdb.DuckDBPyConnection, info: ExtractFileInfo, load_id: int) -> Landed:
+    """Land a CSV file; one with bare carriage returns through a copy with those lines marked.
+
+    DuckDB's strict reader gives up on a whole file when a value holds a carriage return that
+    does not end a line. Each physical line holding one is replaced in a temporary copy by a
+    one-field marker line (same line end), which the reader rejects like any line with
+    missing columns, so every other row keeps its row number; the marker's reject then gets
+    back the original line and a reason of its own.
+    """
+    if not info.bare_carriage_returns:
+        return _land_csv_file(con, info, load_id)
+    with tempfile.TemporaryDirectory(prefix="casefinder-ingest-") as scratch:
+        copy = Path(scratch) / info.path.name
+        originals = mark_bare_cr_lines(info.path, copy)
+        if not originals:  # every such CR was inside a quoted value
+            return _land_csv_file(con, info, load_id)
+        landed = _land_csv_file(con, replace(info, path=copy), load_id)
+    return restore_bare_cr_lines(landed, originals, info.path.name)
+
+
+_BARE_CR_MARKER = "casefinder-bare-carriage-return-line-"
+BARE_CR_ERROR = "a carriage return that does not end a line"
+
+
+def unquoted_cr(body: bytes, in_quotes: bool) -> tuple[bool, bool]:
+    """Whether a line holds a CR outside a quoted value, and whether a quoted value is still
+    open at its end (`in_quotes`: open at its start). A doubled quote inside a quoted value
+    closes and reopens it, which comes to the same."""
+    if b"\r" not in body:
+        return False, in_quotes != (body.count(b'"') % 2 == 1)
+    found = False
+    for byte in body:
+        if byte == 0x22:  # "
+            in_quotes = not in_quotes
+        elif byte == 0x0D and not in_quotes:  # CR
+            found = True
+    return found, in_quotes
+
+
+def mark_bare_cr_lines(source: Path, target: Path) -> list[str]:
+    """Copy `source` to `target`, replacing each data line that holds a CR outside a quoted
+    value and not ending the line by a marker line numbered from 0; return the original lines
+    (as text) in file order. (A CR inside a quoted value is a value's character: DuckDB reads
+    it.)"""
+    originals: list[str] = []
+    in_quotes = False
+    with source.open("rb") as src, target.open("wb") as dst:
+        for number, line in enumerate(src):  # binary lines split on LF only
+            ending = b"\r\n" if line.endswith(b"\r\n") else b"\n" if line.endswith(b"\n") else b""
+            body = line[: len(line) - len(ending)]
+            found, after = unquoted_cr(body, in_quotes)
+            if number == 0 or not found:
+                in_quotes = after
+                dst.write(line)
+                continue
+            dst.write(f"{_BARE_CR_MARKER}{len(originals)}".encode() + ending)
+            originals.append(body.decode("utf-8", "replace"))
+    return originals
+
+
+def restore_bare_cr_lines(landed: Landed, originals: list[str], file_name: str) -> Landed:
+    """Give the marker lines' rejects their original line and the bare-CR reason."""
+    rejects = []
+    restored = 0
+    for row, column, error, csv_line in landed.csv_rejects:
+        text = csv_line.strip()  # of a CR LF file, DuckDB quotes the line after the LF before it
+        if text.startswith(_BARE_CR_MARKER) and text.removeprefix(_BARE_CR_MARKER).isdigit():
+            index = int(text.removeprefix(_BARE_CR_MARKER))
+            if 0 <= index < len(originals):
+                rejects.append((row, "", BARE_CR_ERROR, originals[index]))
+                restored += 1
+                continue
+        rejects.append((row, column, error, csv_line))
+    if restored != len(originals):
+        # A marker inside a runaway quote was swallowed with it: still quarantined, by the
+        # quote's own reject, so nothing is lost; say so for whoever reads the log.
+        log.warning(
+            "%s: %d of %d lines with a bare carriage return were quarantined with another "
+            "line's reject (an unbalanced quote before them)",
+            file_name,
+            len(originals) - restored,
+            len(originals),
+        )
+    return Landed(rows_landed=landed.rows_landed, csv_rejects=tuple(rejects))
+
+
+def _land_csv_file(con: duckdb.DuckDBPyConnection, info: ExtractFileInfo, load_id: int) -> Landed:
     """Read a CSV file straight into `raw`; if DuckDB rejected lines, land it again carefully.
 
     A clean file (the usual case) is written once: `row_number() over ()` numbers the rows

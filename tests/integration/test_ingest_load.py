@@ -459,10 +459,46 @@ def test_an_unbalanced_quote_quarantines_its_line_and_the_rest_still_loads(
     assert con.execute("select count(*) from core.core_gp_events").fetchone() == (5,)
 
 
-def test_a_bare_carriage_return_inside_a_value_stops_the_run_in_one_line(tmp_path: Path) -> None:
-    """Known limit: DuckDB's strict reader gives up on the whole file (documented)."""
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"])
+def test_a_bare_carriage_return_inside_a_value_quarantines_its_line(
+    tmp_path: Path, line_end: str
+) -> None:
+    """DuckDB's strict reader gives up on a file with a bare CR in an unquoted value; the
+    loader quarantines that line (reason, original text) and lands the rest, numbered as read."""
     directory = write_extract_set(tmp_path / "set")
     path = directory / "gp_medications.csv"
-    text = path.read_text(encoding="utf-8").replace("Atorvastatin 20mg", "Atorva\rstatin 20mg")
-    path.write_bytes(text.encode())
-    assert _fatal(tmp_path, directory) == "gp_medications.csv cannot be read as RFC 4180 CSV"
+    lines = path.read_text(encoding="utf-8").strip().split("\n")
+    n_rows = len(lines) - 1
+    target = next(i for i, line in enumerate(lines) if "Atorvastatin 20mg" in line)
+    lines[target] = lines[target].replace("Atorvastatin 20mg", "Atorva\rstatin 20mg")
+    path.write_bytes((line_end.join(lines) + line_end).encode())
+    con = _con()
+    result = _load(con, directory)
+    rejected = con.execute(
+        "select row_number, column_name, rule, reason, original_values "
+        "from quarantine.rejected_rows where file = 'gp_medications'"
+    ).fetchall()
+    assert len(rejected) == 1
+    row, column, rule, reason, original = rejected[0]
+    assert (row, column, rule) == (target, None, "csv_parse")
+    assert "carriage return that does not end a line" in reason
+    assert json.loads(original) == {"csv_line": lines[target]}
+    counts = result.files["gp_medications"]
+    assert (counts.read, counts.loaded, counts.quarantined) == (n_rows, n_rows - 1, 1)
+    landed = [r[0] for r in con.execute("select _row_number from raw.gp_medications").fetchall()]
+    assert sorted(landed) == [r for r in range(1, n_rows + 1) if r != target]
+
+
+def test_a_carriage_return_inside_a_quoted_value_is_loaded_as_written(tmp_path: Path) -> None:
+    directory = write_extract_set(tmp_path / "set")
+    path = directory / "gp_medications.csv"
+    text = path.read_text(encoding="utf-8")
+    assert "Atorvastatin 20mg tablets" in text and '"Atorvastatin' not in text
+    path.write_bytes(text.replace("Atorvastatin 20mg tablets", '"Atorva\rstatin 20mg"').encode())
+    con = _con()
+    counts = _load(con, directory).files["gp_medications"]
+    assert (counts.quarantined, counts.loaded) == (0, counts.read)
+    described = con.execute(
+        "select count(*) from raw.gp_medications where description = 'Atorva\rstatin 20mg'"
+    ).fetchone()
+    assert described == (1,)
