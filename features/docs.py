@@ -46,9 +46,10 @@ MARKDOWN_NOTES = """
   present when the latest value of its observation on or before D meets the rule (several
   values on that day: any one). Haemoglobin below 25 is read as g/dL, otherwise g/L;
   its rule uses the stated gender (no rule for codes 9 / X). The AF rule counts any CHADS2
-  score (the published Read 38DE. / CTV3 XaP9J), not CHA2DS2-VASc. Not implemented (no
-  SNOMED CT id of the published Read codes could be verified): urine protein > 150 mg/24h,
-  hours of oxygen therapy a day, unscheduled COPD encounters. The COPD exacerbation count
+  score (the published Read 38DE. / CTV3 XaP9J), not CHA2DS2-VASc. Urine protein
+  > 150 mg/24h compares the value as published (mg/24h; a laboratory reporting g/24h would
+  not meet it). Not implemented (no SNOMED CT id of the published Read codes could be
+  verified): hours of oxygen therapy a day, unscheduled COPD encounters. The COPD exacerbation count
   rule changes nothing today: its code (723245007) is also in the respiratory disease code
   list, so any record of it counts.
 - **HFRS**: categories (first 3 characters of the normalised ICD-10 code) from every
