@@ -2,7 +2,9 @@
 
 CSV is read by DuckDB (`read_csv`, strict RFC 4180, every column as text, BOM handled);
 lines DuckDB cannot parse are kept aside (`store_rejects`) and come back as quarantined rows,
-so no line vanishes. Parquet is read with `read_parquet` and each column cast to text.
+so no line vanishes; lines with a carriage return outside a quoted value (which stop DuckDB's
+reader altogether) are marked in a temporary copy first. Parquet is read with `read_parquet`
+and each column cast to text. A file is written to `raw` once, straight from the reader.
 """
 
 from __future__ import annotations
