@@ -8,6 +8,7 @@ exposes `NAME`, `HELP`, `add_arguments(parser)` and `run(args) -> int`.
 from __future__ import annotations
 
 import argparse
+import atexit
 import errno
 import importlib
 import logging
@@ -203,5 +204,33 @@ def _main(argv: Sequence[str] | None) -> int:
         return 1
 
 
+def quiet_interpreter_shutdown() -> None:
+    """Send what the interpreter prints to stderr while it shuts down to /dev/null.
+
+    DuckDB 2.0's nanobind bindings print a "nanobind: leaked N instances!" report (dozens of
+    lines) when the interpreter exits with DuckDB's module-level objects still alive, which
+    a full weekly run (Prefect, GX, DuckDB) does. The report is about memory the process is
+    returning to the system anyway and would bury the run's last lines. Registered first, the
+    handler runs after every other exit handler (Prefect stopping its server, logging's
+    flush), so only the finalisation's own output goes. At log level DEBUG it is kept.
+    """
+
+    def silence_stderr() -> None:
+        if logging.getLogger().getEffectiveLevel() <= logging.DEBUG:
+            return
+        sys.stderr.flush()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+
+    atexit.register(silence_stderr)
+
+
+def console_main() -> int:
+    """The `casefinder` console script: `main`, with a quiet interpreter shutdown."""
+    quiet_interpreter_shutdown()
+    return main()
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(console_main())
