@@ -58,7 +58,7 @@ format: $(STAMP) ## apply ruff formatting and safe fixes
 	$(BIN)/ruff check --fix .
 
 .PHONY: bench
-bench: $(STAMP) ## run the benchmarks at 100k, 300k and 1M patients (long: about 1.5 hours)
+bench: $(STAMP) ## run the benchmarks at 100k, 300k and 1M patients (long: about 40 minutes)
 	$(BIN)/python -m benchmarks.run_all --out benchmarks/results.md
 
 .PHONY: lock
