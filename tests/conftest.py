@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.settings import PREFECT_LOGGING_CONFIG  # imports no Prefect
+
 # Before anything imports prefect: a throwaway home, no telemetry.
 _PREFECT_HOME = Path(tempfile.mkdtemp(prefix="casefinder-prefect-"))
 atexit.register(shutil.rmtree, _PREFECT_HOME, ignore_errors=True)
@@ -20,10 +22,7 @@ os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 # As the CLI does: the temporary server's own log goes to PREFECT_HOME/server.log.
-os.environ.setdefault(
-    "PREFECT_LOGGING_SETTINGS_PATH",
-    str(Path(__file__).resolve().parent.parent / "pipelines" / "prefect_logging.yml"),
-)
+os.environ.setdefault("PREFECT_LOGGING_SETTINGS_PATH", str(PREFECT_LOGGING_CONFIG))
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA = REPO_ROOT / "tests" / "data"

@@ -178,6 +178,22 @@ def run_checks(warehouse: Path, out: Path, as_of: date) -> list[Any]:
     return checks_for_run(warehouse, out, as_of.isoformat())
 
 
+def retraining_rejected(message: str, kept: str) -> Any:
+    """The warning of a `--retrain` whose model failed the quality gate: the week's lists are
+    scored with the registered model `kept` instead, and the run ends "Completed with
+    warnings" (a notification is sent). A `reports.run_report.Check`, like `run_checks`'."""
+    from reports.run_report import Check
+
+    return Check(
+        name="retraining",
+        value="rejected",
+        threshold="quality gate",
+        breached=True,
+        message=f"retraining rejected ({message}); scored with the registered model {kept}",
+        level="warning",
+    )
+
+
 @task(name="run-artifacts", cache_policy=NO_CACHE)
 def run_artifacts(warehouse: Path, out: Path, as_of: date, checks: list[Any]) -> int:
     """Prefect artifacts summarising the published run (counts only)."""

@@ -10,7 +10,12 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from pipelines.errors import QualityGateError
-from pipelines.flows.artifacts import final_state, run_artifacts, run_checks
+from pipelines.flows.artifacts import (
+    final_state,
+    retraining_rejected,
+    run_artifacts,
+    run_checks,
+)
 from pipelines.flows.features import build_features
 from pipelines.flows.ingest import ingest
 from pipelines.flows.publish import publish, publish_pseudonymised
@@ -18,7 +23,6 @@ from pipelines.flows.score import score
 from pipelines.flows.train import train
 from pipelines.locking import warehouse_lock
 from pipelines.notify import flow_run_hook
-from reports.run_report import Check
 
 
 @task(name="resolve-as-of", cache_policy=NO_CACHE)
@@ -44,20 +48,6 @@ def registered_model(warehouse: Path) -> str | None:
     from models.registry import latest_version
 
     return latest_version(warehouse)
-
-
-def retraining_rejected(message: str, kept: str) -> Check:
-    """The warning of a `--retrain` whose model failed the quality gate: the week's lists are
-    scored with the registered model `kept` instead, and the run ends "Completed with
-    warnings" (a notification is sent)."""
-    return Check(
-        name="retraining",
-        value="rejected",
-        threshold="quality gate",
-        breached=True,
-        message=f"retraining rejected ({message}); scored with the registered model {kept}",
-        level="warning",
-    )
 
 
 @flow(

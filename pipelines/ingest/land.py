@@ -238,9 +238,10 @@ def restore_bare_cr_lines(landed: Landed, originals: list[str], file_name: str) 
     restored = 0
     for row, column, error, csv_line in landed.csv_rejects:
         text = csv_line.strip()  # of a CR LF file, DuckDB quotes the line after the LF before it
-        if text.startswith(_BARE_CR_MARKER) and text.removeprefix(_BARE_CR_MARKER).isdigit():
-            index = int(text.removeprefix(_BARE_CR_MARKER))
-            if 0 <= index < len(originals):
+        number = text.removeprefix(_BARE_CR_MARKER)
+        if number != text and number.isdigit():
+            index = int(number)
+            if index < len(originals):
                 rejects.append((row, "", BARE_CR_ERROR, originals[index]))
                 restored += 1
                 continue
