@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -261,3 +262,42 @@ def test_quarantine_keeps_the_row_as_landed(tmp_path: Path) -> None:
     original = con.execute("select original_values from quarantine.rejected_rows").fetchone()
     assert original is not None
     assert json.loads(original[0])["snomed_code"] == " 12AB "
+
+
+@pytest.mark.slow
+def test_gx_counts_every_rule_like_the_quarantine_in_one_query_per_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The GX suites, run over the same defects, count exactly what the quarantine counted.
+
+    Every case's rule is counted at least once, and GX bundles a file's rules into one scan.
+    """
+    import logging
+
+    from pipelines.ingest.validation import validate_snapshot
+
+    rows = copy.deepcopy(DEFAULT_ROWS)
+    for file, index, column, value, _rule in CASES:
+        rows[file].append({**DEFAULT_ROWS[file][index], column: value})
+    write_extract_set(tmp_path / "set", rows)
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        ensure_layers(con)
+        load_extract_set(con, discover(tmp_path / "set"), KEY)
+        quarantine = {
+            (file, rule): n
+            for file, rule, n in con.execute(
+                "select file, rule, n_failing from audit.rule_counts"
+            ).fetchall()
+        }
+        files_with_rules = {file for file, _rule in quarantine}
+    engine_log = "great_expectations.execution_engine.sqlalchemy_execution_engine"
+    with caplog.at_level(logging.DEBUG, logger=engine_log):
+        report = validate_snapshot(warehouse, 1, date(2026, 11, 16), tmp_path / "docs")
+
+    gx = {(file, rule): n for file, rules in report.unexpected.items() for rule, n in rules.items()}
+    assert report.mismatches == ()
+    assert gx == quarantine
+    assert all(gx[(file, rule)] >= 1 for file, _i, _c, _v, rule in CASES)
+    bundles = [r for r in caplog.records if r.name == engine_log and "computed" in r.message]
+    assert len(bundles) == len(files_with_rules)
