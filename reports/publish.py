@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -207,8 +208,12 @@ def stage_reports(
     out_dir: Path,
     manifest: dict[str, dict[str, Any]],
     data_docs: str | None = None,
+    run_warnings: Sequence[Any] = (),
 ) -> tuple[Path, dict[str, Any]]:
-    """Write `run_summary.json` (and `run_report.html` when the run report module exists)."""
+    """Write `run_summary.json` (and `run_report.html` when the run report module exists).
+
+    `run_warnings` (`reports.run_report.Check`s) are shown at the top of the run report.
+    """
     staging = staging_dir(out_dir / "reports", as_of)
     try:
         summary = build_run_summary(con, as_of, manifest)
@@ -219,7 +224,9 @@ def stage_reports(
             from reports.run_report import previous_summary_for, write_run_report
 
             previous = previous_summary_for(out_dir / "reports", as_of.isoformat())
-            write_run_report(con, summary, staging / "run_report.html", previous)
+            write_run_report(
+                con, summary, staging / "run_report.html", previous, run_warnings=run_warnings
+            )
         fsync_tree(staging)
     except BaseException:
         discard(staging)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -638,11 +638,15 @@ def build_run_report(
     out_path: Path,
     previous_summary: Mapping[str, Any] | None = None,
     features: list[str] | None = None,
+    run_warnings: Sequence[Check] = (),
 ) -> tuple[Path, list[Check]]:
-    """Write the report and return its path with the checks (for the flow's final state)."""
+    """Write the report and return its path with the checks (for the flow's final state).
+
+    `run_warnings` are the run's own warnings (a rejected retraining), shown first.
+    """
     out_path = Path(out_path)
     data = collect(con, summary, previous_summary, out_path=out_path, features=features)
-    found = evaluate(data)
+    found = [*run_warnings, *evaluate(data)]
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(out_path.name + ".tmp")
     tmp.write_text(render(data, found), encoding="utf-8")
@@ -656,9 +660,10 @@ def write_run_report(
     summary: Mapping[str, Any],
     out_path: Path,
     previous_summary: Mapping[str, Any] | None = None,
+    run_warnings: Sequence[Check] = (),
 ) -> Path:
     """Write `OUT/reports/<as_of>/run_report.html` and return its path."""
-    return build_run_report(con, summary, out_path, previous_summary)[0]
+    return build_run_report(con, summary, out_path, previous_summary, run_warnings=run_warnings)[0]
 
 
 def previous_summary_for(reports_dir: Path, as_of: str) -> dict[str, Any] | None:

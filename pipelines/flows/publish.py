@@ -14,6 +14,7 @@ from pipelines.settings import load_settings
 from pipelines.warehouse import connect
 from reports import pseudonymised as pseudo
 from reports import publish as pub
+from reports.run_report import Check
 
 
 @task(name="build-list-tables", cache_policy=NO_CACHE)
@@ -32,11 +33,16 @@ def stage_lists(warehouse: Path, as_of: date, out: Path) -> tuple[Path, dict[str
 
 @task(name="stage-reports", cache_policy=NO_CACHE)
 def stage_reports(
-    warehouse: Path, as_of: date, out: Path, manifest: dict[str, Any], data_docs: str | None
+    warehouse: Path,
+    as_of: date,
+    out: Path,
+    manifest: dict[str, Any],
+    data_docs: str | None,
+    run_warnings: list[Check],
 ) -> tuple[Path, dict[str, Any]]:
     """Write `run_summary.json` and `run_report.html` into a hidden staging folder."""
     with connect(warehouse) as con:
-        return pub.stage_reports(con, as_of, out, manifest, data_docs)
+        return pub.stage_reports(con, as_of, out, manifest, data_docs, run_warnings)
 
 
 @task(name="commit-publication", cache_policy=NO_CACHE)
@@ -67,12 +73,14 @@ def publish(
     as_of: date,
     data_docs: str | None = None,
     dask_address: str | None = None,
+    run_warnings: list[Check] | None = None,
 ) -> dict[str, Any]:
     """Publish the lists of every neighbourhood at `as_of` under `out` (see OUTPUTS.md).
 
     `data_docs` is the Great Expectations Data Docs index of the ingest, linked from the
-    run report. With `dask_address` (default: CASEFINDER_DASK_ADDRESS) each neighbourhood's
-    files are staged by its own task on Dask (pipelines/flows/scaleout.py).
+    run report; `run_warnings` (a rejected retraining) head its list of warnings. With
+    `dask_address` (default: CASEFINDER_DASK_ADDRESS) each neighbourhood's files are staged
+    by its own task on Dask (pipelines/flows/scaleout.py).
     """
     dask_address = dask_address or load_settings().dask_address
     tables = build_list_tables(warehouse, as_of)
@@ -83,7 +91,9 @@ def publish(
             )(warehouse, as_of, out)
         else:
             lists_staging, manifest = stage_lists(warehouse, as_of, out)
-        reports_staging, summary = stage_reports(warehouse, as_of, out, manifest, data_docs)
+        reports_staging, summary = stage_reports(
+            warehouse, as_of, out, manifest, data_docs, list(run_warnings or [])
+        )
         final = commit_publication(warehouse, as_of, out, lists_staging, reports_staging, manifest)
     except BaseException:
         discard_staging(out, as_of)

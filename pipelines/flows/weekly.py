@@ -106,7 +106,12 @@ def weekly_run(
             # was rejected.
             return final_state(warnings, data=result) if warnings else result
         published = publish(
-            warehouse, out, day, data_docs=ingested.get("data_docs"), dask_address=dask_address
+            warehouse,
+            out,
+            day,
+            data_docs=ingested.get("data_docs"),
+            dask_address=dask_address,
+            run_warnings=warnings,
         )
         # Thresholds of the run report decide the final state; artifacts summarise the run.
         checks = [*warnings, *run_checks(warehouse, out, day)]

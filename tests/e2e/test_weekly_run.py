@@ -307,3 +307,6 @@ def test_a_rejected_retrain_keeps_the_registered_model(weeks, capsys, monkeypatc
     assert registry.latest_version(warehouse) == kept
     lists = _lists(root / "out", WEEK2)
     assert lists and all(r["model_version"] == kept for rows in lists.values() for r in rows)
+    report = (root / "out" / "reports" / WEEK2.isoformat() / "run_report.html").read_text()
+    breached = report[report.index('id="breached"') :]
+    assert "retraining rejected (model not registered: " in breached.split("</ul>")[0]
