@@ -12,6 +12,11 @@ Phases run in separate processes so each peak memory (ru_maxrss) is its own:
   baseline  DuckDB alone: `select count(*) from read_csv(...)` (or read_parquet) per file
   ingest    discover + load in one transaction (raw, rules, quarantine, core, audit)
             + GX validation and Data Docs, without the Prefect server
+  raw-write the floor of landing, per CSV file of the set (`--files`, default the two
+            largest): DuckDB counting it, inserting its rows as text into a table of a
+            fresh database file (no row number), and the same insert with
+            `row_number() over ()`, as ingest lands it (that window makes the insert
+            single-threaded). Nothing of casefinder runs here.
 Budget (issue 3): ingest <= 3 x baseline, peak memory <= 6 GB.
 """
 
@@ -104,6 +109,57 @@ def ingest(extracts: Path, workdir: Path) -> dict:
     }
 
 
+def _timed(con: object, sql: str) -> dict:
+    cpu, wall = _cpu_seconds(), time.perf_counter()
+    con.execute(sql)  # type: ignore[attr-defined]
+    con.execute("checkpoint")  # type: ignore[attr-defined]
+    return {
+        "seconds": round(time.perf_counter() - wall, 2),
+        "cpu_seconds": round(_cpu_seconds() - cpu, 2),
+    }
+
+
+def raw_write(extracts: Path, workdir: Path, files: list[str]) -> dict:
+    """Count vs insert (without, then with a row number) for each CSV file, in seconds."""
+    import duckdb
+
+    from pipelines.contract import FILES
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    results = {}
+    for name in files:
+        path = extracts / f"{name}.csv"
+        columns = FILES[name].column_names
+        struct = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in columns) + "}"
+        reader = (
+            f"read_csv('{path}', header = true, auto_detect = false, columns = {struct}, "
+            "strict_mode = true, parallel = true)"
+        )
+        figures = {}
+        for variant, select in (
+            ("count", None),
+            ("insert", f"select *, 0 from {reader}"),
+            ("insert_row_number", f"select *, row_number() over () from {reader}"),
+        ):
+            database = workdir / f"raw-write-{name}.duckdb"
+            database.unlink(missing_ok=True)
+            con = duckdb.connect(str(database))
+            con.execute("set enable_progress_bar = false")
+            con.execute("set preserve_insertion_order = true")
+            if select is None:
+                figures[variant] = _timed(con, f"select count(*) from {reader}")
+            else:
+                con.execute(
+                    f"create table landed ({', '.join(f'{c} varchar' for c in columns)}, "
+                    "_row_number bigint)"
+                )
+                figures[variant] = _timed(con, f"insert into landed {select}")
+            con.close()
+            database.unlink(missing_ok=True)
+        results[name] = figures
+    return results
+
+
 def _phase(name: str, args: argparse.Namespace) -> dict:
     out = subprocess.run(
         [
@@ -128,8 +184,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--extracts", type=Path, default=Path("/tmp/bench1m/extracts"))
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/bench1m/work"))
-    parser.add_argument("--phase", choices=("baseline", "ingest"))
+    parser.add_argument("--phase", choices=("baseline", "ingest", "raw-write"))
+    parser.add_argument("--files", nargs="+", default=["gp_events", "gp_medications"])
     args = parser.parse_args()
+    if args.phase == "raw-write":
+        print(json.dumps(raw_write(args.extracts, args.workdir, args.files), indent=2))
+        return
     if args.phase == "baseline":
         print(json.dumps(baseline(args.extracts)))
         return

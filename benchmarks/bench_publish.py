@@ -154,7 +154,7 @@ def timed(warehouse: Path, out: Path) -> dict:
         lists_staging, manifest = pub.stage_lists(con, EXTRACT_DATE, out)
         t["files"] = time.perf_counter() - s
         s = time.perf_counter()
-        reports_staging, _summary = pub.stage_reports(con, EXTRACT_DATE, out, manifest)
+        reports_staging, _summary, _checks = pub.stage_reports(con, EXTRACT_DATE, out, manifest)
         t["reports"] = time.perf_counter() - s
         s = time.perf_counter()
         pub.commit_publication(con, EXTRACT_DATE, out, lists_staging, reports_staging, manifest)

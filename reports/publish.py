@@ -209,10 +209,11 @@ def stage_reports(
     manifest: dict[str, dict[str, Any]],
     data_docs: str | None = None,
     run_warnings: Sequence[Any] = (),
-) -> tuple[Path, dict[str, Any]]:
+) -> tuple[Path, dict[str, Any], list[Any]]:
     """Write `run_summary.json` (and `run_report.html` when the run report module exists).
 
-    `run_warnings` (`reports.run_report.Check`s) are shown at the top of the run report.
+    Returns the staging folder, the summary and the report's checks (`run_report.Check`s,
+    `run_warnings` first): the weekly flow's final state is decided by them.
     """
     staging = staging_dir(out_dir / "reports", as_of)
     try:
@@ -220,18 +221,19 @@ def stage_reports(
         if data_docs:
             summary["data_docs"] = data_docs
         write_run_summary(summary, staging / "run_summary.json")
+        checks = list(run_warnings)
         if importlib.util.find_spec("reports.run_report") is not None:
-            from reports.run_report import previous_summary_for, write_run_report
+            from reports.run_report import build_run_report, previous_summary_for
 
             previous = previous_summary_for(out_dir / "reports", as_of.isoformat())
-            write_run_report(
+            _, checks = build_run_report(
                 con, summary, staging / "run_report.html", previous, run_warnings=run_warnings
             )
         fsync_tree(staging)
     except BaseException:
         discard(staging)
         raise
-    return staging, summary
+    return staging, summary, checks
 
 
 def _swap_in(staging: Path, final: Path) -> None:

@@ -687,23 +687,6 @@ def previous_summary_for(reports_dir: Path, as_of: str) -> dict[str, Any] | None
     return None
 
 
-def checks_for_run(warehouse: Path, out: Path, as_of: str) -> list[Check]:
-    """The checks of a published run: its `run_summary.json` against the previous one.
-
-    For the flow's final state after `publish` has written the report.
-    """
-    from pipelines.warehouse import connect
-
-    summary_path = Path(out) / "reports" / str(as_of) / "run_summary.json"
-    summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    previous = previous_summary_for(Path(out) / "reports", str(as_of))
-    con = connect(warehouse)
-    try:
-        return checks(con, summary, previous)
-    finally:
-        con.close()
-
-
 def checks_as_dicts(checks_: list[Check]) -> list[dict[str, Any]]:
     """Checks as plain dicts (for JSON, artifacts and notifications)."""
     return [asdict(c) for c in checks_]

@@ -170,18 +170,10 @@ def final_state(checks: Sequence[_CheckLike], data: Any = None, report: str | No
 # --- tasks the weekly flow wires in after `publish` --------------------------------------
 
 
-@task(name="run-checks", cache_policy=NO_CACHE)
-def run_checks(warehouse: Path, out: Path, as_of: date) -> list[Any]:
-    """The thresholds of the run report (volume, drift, quarantine, list size)."""
-    from reports.run_report import checks_for_run
-
-    return checks_for_run(warehouse, out, as_of.isoformat())
-
-
 def retraining_rejected(message: str, kept: str) -> Any:
     """The warning of a `--retrain` whose model failed the quality gate: the week's lists are
     scored with the registered model `kept` instead, and the run ends "Completed with
-    warnings" (a notification is sent). A `reports.run_report.Check`, like `run_checks`'."""
+    warnings" (a notification is sent). A `reports.run_report.Check`, like the report's."""
     from reports.run_report import Check
 
     return Check(

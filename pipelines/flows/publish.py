@@ -39,8 +39,9 @@ def stage_reports(
     manifest: dict[str, Any],
     data_docs: str | None,
     run_warnings: list[Check],
-) -> tuple[Path, dict[str, Any]]:
-    """Write `run_summary.json` and `run_report.html` into a hidden staging folder."""
+) -> tuple[Path, dict[str, Any], list[Check]]:
+    """Write `run_summary.json` and `run_report.html` into a hidden staging folder; return
+    them with the report's checks."""
     with connect(warehouse) as con:
         return pub.stage_reports(con, as_of, out, manifest, data_docs, run_warnings)
 
@@ -91,7 +92,7 @@ def publish(
             )(warehouse, as_of, out)
         else:
             lists_staging, manifest = stage_lists(warehouse, as_of, out)
-        reports_staging, summary = stage_reports(
+        reports_staging, summary, checks = stage_reports(
             warehouse, as_of, out, manifest, data_docs, list(run_warnings or [])
         )
         final = commit_publication(warehouse, as_of, out, lists_staging, reports_staging, manifest)
@@ -107,6 +108,8 @@ def publish(
         "left": tables["list_left_week"],
         "cohort": summary["cohort"],
         "lists": {code: {"rows": m["rows"], "folder": m["folder"]} for code, m in manifest.items()},
+        # The run report's checks (`reports.run_report.Check`), for the caller's final state.
+        "checks": checks,
     }
 
 

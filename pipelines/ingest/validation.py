@@ -128,7 +128,8 @@ def _contract_rule_expectation() -> type:
         `failing_row_condition` is the same rule as the condition GX counts.
         """
 
-        failing_row_condition: str
+        # Optional only so that Data Docs can still render results stored before it existed.
+        failing_row_condition: str | None = None
         metric_dependencies: ClassVar[tuple[str, ...]] = ("contract_rule.failing_rows",)
         success_keys: ClassVar[tuple[str, ...]] = (
             "unexpected_rows_query",

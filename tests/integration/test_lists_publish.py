@@ -160,7 +160,7 @@ def _publish(con, as_of: date, out: Path, policy=("type1",)) -> tuple[Path, dict
     score_cohort(con, FakeModel(), as_of, TIERS, dictionary=FAKE_DICTIONARY)
     build_list_models(con, as_of)
     lists_staging, manifest = stage_lists(con, as_of, out)
-    reports_staging, summary = stage_reports(con, as_of, out, manifest)
+    reports_staging, summary, _checks = stage_reports(con, as_of, out, manifest)
     final = commit_publication(con, as_of, out, lists_staging, reports_staging, manifest)
     return final, summary
 
@@ -384,3 +384,27 @@ def test_a_model_needing_missing_features_is_refused_clearly(tmp_path):
     with pytest.raises(CasefinderError, match="a_feature_that_was_removed"):
         score_cohort(con, StaleModel(), AS_OF, TIERS, dictionary=FAKE_DICTIONARY)
     con.close()
+
+
+def test_staged_report_returns_its_checks_with_the_run_warnings_first(tmp_path: Path) -> None:
+    """The checks `stage_reports` returns (the weekly flow's final state) are the report's."""
+    from reports.run_report import Check, breached
+
+    con = connect(tmp_path / "wh.duckdb")
+    _create(con, {AS_OF: PATIENTS})
+    build_model(con, "score_cohort", {"as_of": AS_OF, "opt_out_types": ["type1"]})
+    score_cohort(con, FakeModel(), AS_OF, TIERS, dictionary=FAKE_DICTIONARY)
+    build_list_models(con, AS_OF)
+    _staging, manifest = stage_lists(con, AS_OF, tmp_path / "out")
+    warning = Check("retraining", "rejected", "quality gate", True, "retraining rejected (x)")
+    staging, _summary, checks = stage_reports(
+        con, AS_OF, tmp_path / "out", manifest, run_warnings=[warning]
+    )
+    con.close()
+    assert checks[0] == warning
+    report = (staging / "run_report.html").read_text(encoding="utf-8")
+    listed = report[report.index('id="breached"') :].split("</ul>")[0]
+    assert [c.message for c in breached(checks)] == [
+        html.unescape(m.split("</span> ", 1)[1].split("</li>")[0].strip())
+        for m in listed.split("<li>")[1:]
+    ]

@@ -285,24 +285,3 @@ def test_a_previous_summary_of_the_same_date_is_ignored(tmp_path: Path) -> None:
     )
     assert found == []
     assert "no previous run to compare with" in path.read_text(encoding="utf-8")
-
-
-def test_checks_for_run_reads_the_published_summaries(tmp_path: Path) -> None:
-    from reports.run_report import checks_for_run
-
-    warehouse = tmp_path / "warehouse.duckdb"
-    mem = _warehouse(gp_events_now=700)
-    mem.execute(f"attach '{warehouse}' as w")
-    for schema, table in mem.execute(
-        "select table_schema, table_name from information_schema.tables "
-        "where table_catalog = 'memory'"
-    ).fetchall():
-        mem.execute(f"create schema if not exists w.{schema}")
-        mem.execute(f"create table w.{schema}.{table} as select * from memory.{schema}.{table}")
-    mem.close()
-    out = tmp_path / "out"
-    for day, summary in ((LAST_WEEK, PREVIOUS), (THIS_WEEK, _summary(THIS_WEEK, 700, {}))):
-        (out / "reports" / day).mkdir(parents=True)
-        (out / "reports" / day / "run_summary.json").write_text(json.dumps(summary))
-    names = {c.name for c in breached(checks_for_run(warehouse, out, THIS_WEEK))}
-    assert "volume:gp_events" in names
