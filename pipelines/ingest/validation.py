@@ -2,9 +2,10 @@
 
 Path chosen: GX's SQL datasource on the DuckDB warehouse file, so data are validated where
 they are (no copy into pandas) and each rule's one SQL definition (`rules.py`) is the
-expectation itself (`UnexpectedRowsExpectation`). GX 1.24 returns an empty cursor from
-DuckDB unless the result is buffered before its pooled connection is released; the patch
-below buffers it (`freeze`). GX caps per-row indexes, so GX provides counts and Data Docs
+expectation itself (an `UnexpectedRowsExpectation` counting the rule's failing rows with an
+aggregate metric, so GX scans each file once for all its rules). GX 1.24 returns an empty
+cursor from DuckDB unless the result is buffered before its pooled connection is released;
+the patch below buffers it (`freeze`). GX caps per-row indexes, so GX provides counts and Data Docs
 while the quarantine (which runs the same SQL over every row) provides every failing row;
 the two counts are compared for each rule.
 
