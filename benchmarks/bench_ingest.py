@@ -29,6 +29,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 def _peak_mb() -> float:
@@ -109,10 +113,11 @@ def ingest(extracts: Path, workdir: Path) -> dict:
     }
 
 
-def _timed(con: object, sql: str) -> dict:
+def _timed(con: duckdb.DuckDBPyConnection, sql: str) -> dict:
+    """Wall and CPU seconds of one statement and the checkpoint that writes it to disk."""
     cpu, wall = _cpu_seconds(), time.perf_counter()
-    con.execute(sql)  # type: ignore[attr-defined]
-    con.execute("checkpoint")  # type: ignore[attr-defined]
+    con.execute(sql)
+    con.execute("checkpoint")
     return {
         "seconds": round(time.perf_counter() - wall, 2),
         "cpu_seconds": round(_cpu_seconds() - cpu, 2),

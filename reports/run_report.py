@@ -660,10 +660,9 @@ def write_run_report(
     summary: Mapping[str, Any],
     out_path: Path,
     previous_summary: Mapping[str, Any] | None = None,
-    run_warnings: Sequence[Check] = (),
 ) -> Path:
     """Write `OUT/reports/<as_of>/run_report.html` and return its path."""
-    return build_run_report(con, summary, out_path, previous_summary, run_warnings=run_warnings)[0]
+    return build_run_report(con, summary, out_path, previous_summary)[0]
 
 
 def previous_summary_for(reports_dir: Path, as_of: str) -> dict[str, Any] | None:

@@ -167,7 +167,7 @@ def final_state(checks: Sequence[_CheckLike], data: Any = None, report: str | No
     return Completed(message=f"All checks passed.{where}", data=data)
 
 
-# --- tasks the weekly flow wires in after `publish` --------------------------------------
+# --- what the weekly flow adds around `publish` -----------------------------------------
 
 
 def retraining_rejected(message: str, kept: str) -> Any:

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 log = logging.getLogger("casefinder.ingest")
 
 _PATCHED = False
-_COUNTED: type | None = None
+_RULE_EXPECTATION: type | None = None
 
 
 @dataclass(frozen=True)
@@ -86,9 +86,9 @@ def _contract_rule_expectation() -> type:
     rules (a query per rule cost 162 scans of `raw` for one extract set). The classes are
     defined on first use because importing GX takes seconds.
     """
-    global _COUNTED
-    if _COUNTED is not None:
-        return _COUNTED
+    global _RULE_EXPECTATION
+    if _RULE_EXPECTATION is not None:
+        return _RULE_EXPECTATION
     from great_expectations.compatibility.sqlalchemy import sqlalchemy as sa
     from great_expectations.core.metric_domain_types import MetricDomainTypes
     from great_expectations.core.metric_function_types import MetricPartialFunctionTypes
@@ -146,8 +146,8 @@ def _contract_rule_expectation() -> type:
             failing = int(metrics["contract_rule.failing_rows"])
             return {"success": failing == 0, "result": {"observed_value": failing}}
 
-    _COUNTED = ExpectNoRowsToBreakContractRule
-    return _COUNTED
+    _RULE_EXPECTATION = ExpectNoRowsToBreakContractRule
+    return _RULE_EXPECTATION
 
 
 def _gx_query(condition: str) -> str:

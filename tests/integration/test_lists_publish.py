@@ -155,11 +155,15 @@ def _create(con, rows_by_week: dict[date, list[tuple]], deaths: dict[str, date] 
     )
 
 
-def _publish(con, as_of: date, out: Path, policy=("type1",)) -> tuple[Path, dict]:
+def _stage_lists(con, as_of: date, out: Path, policy=("type1",)) -> tuple[Path, dict]:
     build_model(con, "score_cohort", {"as_of": as_of, "opt_out_types": list(policy)})
     score_cohort(con, FakeModel(), as_of, TIERS, dictionary=FAKE_DICTIONARY)
     build_list_models(con, as_of)
-    lists_staging, manifest = stage_lists(con, as_of, out)
+    return stage_lists(con, as_of, out)
+
+
+def _publish(con, as_of: date, out: Path, policy=("type1",)) -> tuple[Path, dict]:
+    lists_staging, manifest = _stage_lists(con, as_of, out, policy)
     reports_staging, summary, _checks = stage_reports(con, as_of, out, manifest)
     final = commit_publication(con, as_of, out, lists_staging, reports_staging, manifest)
     return final, summary
@@ -392,10 +396,7 @@ def test_staged_report_returns_its_checks_with_the_run_warnings_first(tmp_path: 
 
     con = connect(tmp_path / "wh.duckdb")
     _create(con, {AS_OF: PATIENTS})
-    build_model(con, "score_cohort", {"as_of": AS_OF, "opt_out_types": ["type1"]})
-    score_cohort(con, FakeModel(), AS_OF, TIERS, dictionary=FAKE_DICTIONARY)
-    build_list_models(con, AS_OF)
-    _staging, manifest = stage_lists(con, AS_OF, tmp_path / "out")
+    _staging, manifest = _stage_lists(con, AS_OF, tmp_path / "out")
     warning = Check("retraining", "rejected", "quality gate", True, "retraining rejected (x)")
     staging, _summary, checks = stage_reports(
         con, AS_OF, tmp_path / "out", manifest, run_warnings=[warning]
