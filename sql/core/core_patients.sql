@@ -23,15 +23,7 @@ hospital_deaths as (
 
 patients as (
     select
-        accepted.patient_id,
-        cast(date_trunc('month', raw.parse_date(accepted.date_of_birth)) as date) as birth_month,
-        trim(accepted.sex) as sex,
-        raw.blank_to_null(accepted.ethnic_category) as ethnic_category,
-        upper(raw.blank_to_null(accepted.lsoa_code)) as lsoa_code,
-        upper(trim(accepted.practice_code)) as practice_code,
-        raw.parse_date(accepted.registration_start_date) as registration_start_date,
-        raw.parse_date(accepted.registration_end_date) as registration_end_date,
-        raw.parse_date(accepted.date_of_death) as gp_date_of_death,
+        accepted.*,
         hospital_deaths.hospital_death_date,
     from accepted
     left join hospital_deaths
@@ -41,19 +33,20 @@ patients as (
 final as (
     select
         patient_id,
-        birth_month,
-        sex,
-        ethnic_category,
-        lsoa_code,
-        practice_code,
-        registration_start_date,
-        registration_end_date,
-        least(gp_date_of_death, hospital_death_date) as date_of_death,
+        cast(date_trunc('month', raw.parse_date(date_of_birth)) as date) as birth_month,
+        trim(sex) as sex,
+        raw.blank_to_null(ethnic_category) as ethnic_category,
+        upper(raw.blank_to_null(lsoa_code)) as lsoa_code,
+        upper(trim(practice_code)) as practice_code,
+        raw.parse_date(registration_start_date) as registration_start_date,
+        raw.parse_date(registration_end_date) as registration_end_date,
+        -- least() skips nulls: whichever of the two dates is known and earlier
+        least(raw.parse_date(date_of_death), hospital_death_date) as date_of_death,
         case
-            when gp_date_of_death is not null
-                and (hospital_death_date is null or gp_date_of_death <= hospital_death_date)
-                then 'gp'
-            when hospital_death_date is not null then 'hospital'
+            when raw.parse_date(date_of_death) <= hospital_death_date
+                or hospital_death_date is null
+                then if(raw.parse_date(date_of_death) is null, null, 'gp')
+            else 'hospital'
         end as death_source,
     from patients
 )
