@@ -174,15 +174,13 @@ def retraining_rejected(message: str, kept: str) -> Any:
     """The warning of a `--retrain` whose model failed the quality gate: the week's lists are
     scored with the registered model `kept` instead, and the run ends "Completed with
     warnings" (a notification is sent). A `reports.run_report.Check`, like the report's."""
-    from reports.run_report import Check
+    from reports.run_report import run_warning
 
-    return Check(
-        name="retraining",
-        value="rejected",
-        threshold="quality gate",
-        breached=True,
-        message=f"retraining rejected ({message}); scored with the registered model {kept}",
-        level="warning",
+    return run_warning(
+        "retraining",
+        "rejected",
+        "quality gate",
+        f"retraining rejected ({message}); scored with the registered model {kept}",
     )
 
 
