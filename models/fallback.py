@@ -51,10 +51,12 @@ POINTS: tuple[Points, ...] = (
     Points("n_falls_365d", 1.0, 2.0, rule="1 per recorded fall in 12 months, at most 2 counted"),
     Points("on_palliative_care_register", 2.0, 1.0, rule="2 when on the palliative care register"),
     Points("has_dementia", 1.0, 1.0, rule="1 with a dementia diagnosis"),
-    Points("age", 0.1, 30.0, start=65.0, rule="1 point per 10 years over 65, at most 3"),
+    Points("age", 0.1, 25.0, start=65.0, rule="1 point per 10 years over 65, at most 2.5"),
 )
-# The published risk_score of a fallback row: its points / POINTS_SCALE, at most 1.
-POINTS_SCALE = 20.0
+# The most points a row can score (30): a fallback row's published risk_score is its points
+# / POINTS_SCALE, the share of the maximum, so the risk tiers are bands of points (very_high
+# from 21 points, high from 15, moderate from 9 with the default tiers).
+POINTS_SCALE = sum(p.per_unit * p.cap for p in POINTS)
 
 
 class FallbackScorer:
@@ -62,8 +64,8 @@ class FallbackScorer:
 
     Nothing is learned: `fit` only records the feature names. `raw_score` is the points,
     `contributions` each feature's points (base value 0, so they add up to the raw score),
-    `predict_proba` the points on a 0-1 scale (points / `scale`, at most 1): a rank order,
-    not a calibrated probability.
+    `predict_proba` the points on a 0-1 scale (points / `scale`, the maximum points, by
+    default): a rank order, not a calibrated probability.
     """
 
     version = FALLBACK_VERSION

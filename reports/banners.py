@@ -27,11 +27,14 @@ FILE_WORDS = {
 }
 SEE_REPORT = "Your data team has the details in the run report."
 FALLBACK_WORDS = (
-    "No risk model could be used this week, so this list is ranked by a simple points score "
-    "(frailty, hospital frailty score, emergency admissions, A&E visits, falls, palliative care, "
-    "dementia and age) instead of a predicted risk: the score runs from 0 to 1 but is not a "
-    "probability, and the risk tiers are bands of points."
+    "Ranked by a points score, not by the risk model: no risk model could be used this week "
+    "({why}). Patients are ordered by points for frailty (eFI), hospital frailty (HFRS), "
+    "emergency admissions, A&E visits, falls, palliative care, dementia and age; the score "
+    "(0-1) is the share of the maximum points, not a probability, and the risk tiers are bands "
+    "of points."
 )
+WHY_GATE = "the model trained on this site's data did not pass its quality checks"
+WHY_DATA = "there is too little data to train and test one"
 
 
 def ranking_check(ranking: Mapping[str, Any]) -> Check | None:
@@ -59,7 +62,8 @@ def lead_banner(check: Check) -> str | None:
     kind, _, subject = check.name.partition(":")
     value = check.value if isinstance(check.value, int | float) else None
     if kind == "ranking":
-        return f"{FALLBACK_WORDS} Why: {check.message.split(': ', 1)[-1]}. {SEE_REPORT}"
+        why = WHY_GATE if "model not registered" in check.message else WHY_DATA
+        return f"{FALLBACK_WORDS.format(why=why)} {SEE_REPORT}"
     if kind == "quarantine_rate" and value is not None:
         return (
             f"Data warning: {value:.0%} of the {_file_words(subject)} received this week were "

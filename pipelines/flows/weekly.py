@@ -127,6 +127,7 @@ def weekly_run(
             "warnings": [w.message for w in warnings],
             "feature_rows": features,
             "model_version": scored["model_version"],
+            "fallback_reason": fallback_reason or "",
             "scored": scored["scored"],
             **published,
         }
