@@ -323,6 +323,7 @@ def score_with_fallback(
     reason: str,
     tiers: Sequence[tuple[str, float]],
     max_reasons: int = MAX_REASONS,
+    dictionary: ModuleType | None = None,
 ) -> int:
     """`score_cohort` with the fallback points score (models/fallback.py) instead of a model:
     `model_version` empty, the points as contributions and reasons, and the ranking recorded
@@ -330,7 +331,9 @@ def score_with_fallback(
     from models.fallback import FallbackScorer
 
     scorer = FallbackScorer().fit()
-    return score_cohort(con, scorer, as_of, tiers, max_reasons, ranking=("fallback", reason))
+    return score_cohort(
+        con, scorer, as_of, tiers, max_reasons, dictionary, ranking=("fallback", reason)
+    )
 
 
 def ranking_of(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, str]:
