@@ -310,3 +310,7 @@ def test_a_rejected_retrain_keeps_the_registered_model(weeks, capsys, monkeypatc
     report = (root / "out" / "reports" / WEEK2.isoformat() / "run_report.html").read_text()
     breached = report[report.index('id="breached"') :]
     assert "retraining rejected (model not registered: " in breached.split("</ul>")[0]
+    summary = json.loads(
+        (root / "out" / "reports" / WEEK2.isoformat() / "run_summary.json").read_text()
+    )
+    assert summary["ranking"] == {"method": "model", "reason": ""}
