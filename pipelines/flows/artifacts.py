@@ -51,6 +51,11 @@ def run_summary_markdown(
         lines.append(f"- {_md_escape(c.message)}")
     if bad:
         lines.append("")
+    ranking = summary.get("ranking") or {}
+    if ranking.get("method") == "fallback":
+        lines.append(
+            f"- ranked by the fallback points score: {_md_escape(ranking.get('reason', ''))}"
+        )
     lines += [
         f"- model version: `{_md_escape(summary.get('model_version') or 'none')}`",
         f"- code version: `{_md_escape(summary.get('code_version') or 'unknown')}`",
