@@ -43,7 +43,8 @@ COLUMN_NOTES: dict[str, str] = {
     "family_name": "from the GP record",
     "date_of_birth": "from the GP record (YYYY-MM-DD)",
     "practice_code": "ODS code of the registered practice",
-    "risk_score": "calibrated probability (0-1) of an emergency admission or death in 12 months",
+    "risk_score": "calibrated probability (0-1) of an emergency admission or death in 12 months"
+    " (in a week ranked by the fallback points score: the share of the maximum points)",
     "risk_tier": "very_high >= 0.70, high >= 0.50, moderate >= 0.30, low below",
     "change": "new (not on the last list); up / down: rank number smaller / larger; same",
     "reasons": "the top risk-raising reasons from the model, largest first, separated by '; '",
