@@ -173,7 +173,7 @@ def print_pseudonymised_result(result: dict[str, Any], out: TextIO | None = None
         f"{cohort['excluded_opt_out']} excluded by the analyst opt-out policy "
         f"({', '.join(result['opt_out_types']) or 'none'}), {cohort['excluded_other']} "
         f"excluded otherwise, {cohort['published']} in the pseudonymised publication "
-        f"(model {result['model_version']})\n"
+        f"({ranked_by(result)})\n"
     )
     out.write(f"pseudonymised publication (no identifiers): {result['pseudonymised_dir']}\n")
 

@@ -103,6 +103,7 @@ def weekly_run(
                 "warnings": [w.message for w in warnings],
                 "feature_rows": features,
                 "scored": scored["scored"],
+                "fallback_reason": fallback_reason or "",
                 **analyst,
             }
             # No run report, so no thresholds to check: plain Completed unless retraining
