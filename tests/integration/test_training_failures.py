@@ -76,3 +76,28 @@ def test_evaluation_without_housebound_rows_reports_no_metrics():
         groups={"sex": np.array(["2"] * 4)},
     )
     assert metrics["cohorts"]["housebound"]["model"]["auroc"] is None
+
+
+def test_the_train_flow_reports_an_unusable_training_set_without_fitting(
+    tmp_path, monkeypatch, prefect_harness
+):
+    """In its flow: nothing is fitted or registered; the weekly run gets the reason back,
+    `casefinder train` an expected one-line error."""
+    from models import registry
+    from pipelines.errors import ModelNotFitError
+    from pipelines.flows.train import train
+
+    wh = _warehouse(tmp_path, _sample(200, 0.0, 0.3))
+    monkeypatch.setattr(workflow, "resolve_as_of", lambda warehouse, as_of: date(2026, 1, 1))
+    monkeypatch.setattr(workflow, "prepare_training_set", lambda *args: {"sample_rows": 2400})
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("fitted a model on an unusable training set")
+
+    monkeypatch.setattr(workflow, "fit_model", no_fit)
+    result = train(wh, raise_unfit=False)
+    assert result["version"] is None
+    assert "hold no emergency admission or death" in result["unfit"]
+    with pytest.raises(ModelNotFitError, match="^no model trained: the training rows"):
+        train(wh)
+    assert registry.latest_version(wh) is None
