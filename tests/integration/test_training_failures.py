@@ -98,6 +98,6 @@ def test_the_train_flow_reports_an_unusable_training_set_without_fitting(
     result = train(wh, raise_unfit=False)
     assert result["version"] is None
     assert "hold no emergency admission or death" in result["unfit"]
-    with pytest.raises(ModelNotFitError, match="^no model trained: the training rows"):
+    with pytest.raises(ModelNotFitError, match=r"^no model trained: the training rows"):
         train(wh)
     assert registry.latest_version(wh) is None
