@@ -175,15 +175,17 @@ def test_week_one_summary_and_audit(weeks):
     root = weeks["root"]
     out = root / "out"
     summary = json.loads((out / "reports" / WEEK1.isoformat() / "run_summary.json").read_text())
-    assert list(summary)[:7] == [
+    assert list(summary)[:8] == [
         "as_of",
         "model_version",
         "code_version",
+        "ranking",
         "extracts",
         "cohort",
         "lists",
         "snapshot_id",
     ]
+    assert summary["ranking"] == {"method": "model", "reason": ""}
     cohort = summary["cohort"]
     assert (
         cohort["housebound"]
