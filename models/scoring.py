@@ -39,8 +39,20 @@ SCORE_TABLES_DDL = (
     """create table if not exists scores.evidence (
         as_of date, patient_id varchar, feature varchar, source varchar, event_date date,
         code varchar, term varchar, evidence_rank integer)""",
+    # How the date's scores were made: `model` (a registered model) or `fallback` (the
+    # points score of models/fallback.py) and why (OUTPUTS.md, run_summary.json `ranking`).
+    """create table if not exists scores.rankings (
+        as_of date, method varchar, reason varchar)""",
 )
-SCORE_HISTORY_TABLES = ("scores", "contributions", "base_values", "reasons", "evidence")
+SCORE_HISTORY_TABLES = (
+    "scores",
+    "contributions",
+    "base_values",
+    "reasons",
+    "evidence",
+    "rankings",
+)
+MODEL_RANKING = ("model", "")
 
 
 class ScoringModel(Protocol):
@@ -289,6 +301,7 @@ def score_cohort(
     tiers: Sequence[tuple[str, float]],
     max_reasons: int = MAX_REASONS,
     dictionary: ModuleType | None = None,
+    ranking: tuple[str, str] = MODEL_RANKING,
 ) -> int:
     """Score, explain and give reasons (with evidence) for the listed cohort at `as_of`.
 
@@ -299,7 +312,41 @@ def score_cohort(
     names = list(model.feature_names_)
     ids, matrix = load_features(con, as_of, names)
     rows = predict_rows(model, ids, matrix)
-    return write_scored(con, model.version, names, as_of, rows, tiers, max_reasons, dictionary)
+    return write_scored(
+        con, model.version, names, as_of, rows, tiers, max_reasons, dictionary, ranking
+    )
+
+
+def score_with_fallback(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    reason: str,
+    tiers: Sequence[tuple[str, float]],
+    max_reasons: int = MAX_REASONS,
+    dictionary: ModuleType | None = None,
+) -> int:
+    """`score_cohort` with the fallback points score (models/fallback.py) instead of a model:
+    `model_version` empty, the points as contributions and reasons, and the ranking recorded
+    as `fallback` with `reason`. Returns patients scored."""
+    from models.fallback import FallbackScorer
+
+    scorer = FallbackScorer().fit()
+    return score_cohort(
+        con, scorer, as_of, tiers, max_reasons, dictionary, ranking=("fallback", reason)
+    )
+
+
+def ranking_of(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, str]:
+    """How the scores at `as_of` were made: `{"method": "model"|"fallback", "reason": ...}`
+    (`model` when nothing was recorded)."""
+    try:
+        row = con.execute(
+            "select method, reason from scores.rankings where as_of = ? limit 1", [as_of]
+        ).fetchone()
+    except duckdb.CatalogException:  # a warehouse scored before rankings were recorded
+        row = None
+    method, reason = row if row else MODEL_RANKING
+    return {"method": str(method), "reason": str(reason or "")}
 
 
 def write_scored(
@@ -311,9 +358,11 @@ def write_scored(
     tiers: Sequence[tuple[str, float]],
     max_reasons: int = MAX_REASONS,
     dictionary: ModuleType | None = None,
+    ranking: tuple[str, str] = MODEL_RANKING,
 ) -> int:
     """Tiers, reasons and evidence for scored rows, written to the `scores` history tables
-    for `as_of` (replacing earlier rows of that date) in one transaction."""
+    for `as_of` (replacing earlier rows of that date) in one transaction, with how they were
+    ranked (`ranking`: method and reason)."""
     from pipelines.warehouse import transaction
 
     ensure_score_tables(con)
@@ -375,6 +424,7 @@ def write_scored(
             "insert into scores.base_values values (?, ?, ?)",
             [as_of, version, float(base[0]) if n else None],
         )
+        con.execute("insert into scores.rankings values (?, ?, ?)", [as_of, *ranking])
         con.register("reason_rows", reason_rows)
         con.execute("insert into scores.reasons by name select * from reason_rows")
         evidence = collect_evidence(con, as_of, "scores.reasons", dictionary=dictionary)
@@ -385,5 +435,7 @@ def write_scored(
             )
         for view in ("score_rows", "contrib_rows", "reason_rows"):
             con.unregister(view)
-    log.info("scored %d patients at %s with model %s", n, as_of, version)
+    log.info(
+        "scored %d patients at %s with %s", n, as_of, f"model {version}" if version else ranking[0]
+    )
     return n

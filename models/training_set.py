@@ -20,7 +20,7 @@ log = logging.getLogger("casefinder.models.training_set")
 
 N_INDEX_DATES = 12
 N_HOLDOUT_DATES = 3
-# Patient folds by a seeded hash of the pseudonym: percentages of people, not rows.
+# Patient folds by a seeded hash of the person key: percentages of people, not rows.
 FOLD_SHARES: tuple[tuple[str, int], ...] = (("fit", 60), ("valid", 20), ("calib", 20))
 # The trees grow on at most this many rows of the fit fold (a person-level sample, see
 # `sample_people`). A 1,000,000-patient ICS has ~760,000 fit rows, so it is not sampled; the
@@ -28,11 +28,14 @@ FOLD_SHARES: tuple[tuple[str, int], ...] = (("fit", 60), ("valid", 20), ("calib"
 MAX_FIT_ROWS = 1_000_000
 # Rows per Arrow batch when the training matrix is read from DuckDB.
 _BATCH_ROWS = 262_144
-# The columns the training steps read besides the model features: keys, outcome and period,
+# The columns the training steps read besides the model features: keys (`person_key` stands
+# for the person in folds and samples: a hash of their rows without the pseudonym, so the model
+# does not depend on the pseudonymisation key), outcome and period,
 # the housebound flag (calibration population, evaluation cohort), the single-score baselines
 # and the fairness columns (evaluation only).
 INFO_COLUMNS: tuple[str, ...] = (
     "patient_id",
+    "person_key",
     "index_date",
     "period",
     "outcome",
@@ -162,11 +165,6 @@ def build_training_set(
         counts["sample_outcomes"],
         counts["excluded_opt_out_patients"],
     )
-    if n_sample == 0:
-        raise CasefinderError(
-            f"no training rows: nobody aged 65+ or housebound at the index dates "
-            f"{dates[0]}..{dates[-1]} (is there 1 year + 12 months of history before {as_of}?)"
-        )
     return counts
 
 
@@ -195,6 +193,9 @@ def load_training_arrays(
             cur.sql(f"select {listed} from features.feat_training_sample").to_arrow_table()
         )
         assert isinstance(info, pl.DataFrame)
+        if "person_key" in columns and "person_key" not in present:
+            # a training table written without it (older warehouses, hand-built tests)
+            info = info.with_columns(pl.col("patient_id").alias("person_key"))
         columns_first = np.empty((len(feature_names), info.height), dtype=np.float32)
         if feature_names:
             select = ", ".join(f"cast({_quote(c)} as float) as {_quote(c)}" for c in feature_names)
@@ -225,7 +226,8 @@ def sample_people(
 ) -> np.ndarray:
     """A boolean mask of at most `max_rows` of the `candidates` rows: whole people (all their
     candidate rows), stratified by whether they have any outcome there, at the same rate in
-    both strata, people taken in the order of a seeded SHA-256 of the pseudonym.
+    both strata, people taken in the order of a seeded SHA-256 of their key (`patient_ids`:
+    the training set's `person_key`, which does not depend on the pseudonymisation key).
 
     The same rate in both strata keeps the outcome rate of the candidates, so no sampling
     weights are needed. Deterministic for the same rows and seed. All candidates when they are
@@ -263,8 +265,9 @@ def sample_people(
 
 
 def assign_folds(patient_ids: pl.Series | Sequence[str], seed: int) -> np.ndarray:
-    """'fit' / 'valid' / 'calib' per row, by a seeded SHA-256 of the pseudonym: the same
-    person is in the same fold at every index date (split by patient)."""
+    """'fit' / 'valid' / 'calib' per row, by a seeded SHA-256 of the person's key (`patient_ids`:
+    the training set's `person_key`): the same person is in the same fold at every index date
+    (split by patient), and the split does not depend on the pseudonymisation key."""
     ids = pl.Series("patient_id", patient_ids, dtype=pl.Utf8)
     unique = ids.unique(maintain_order=True)
     salt = f"casefinder-fold:{seed}:".encode()

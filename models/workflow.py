@@ -27,7 +27,7 @@ from models.training_set import (
     sample_people,
     subgroup_labels,
 )
-from pipelines.errors import CasefinderError, QualityGateError
+from pipelines.errors import ModelNotFitError, QualityGateError
 from pipelines.warehouse import connect
 
 log = logging.getLogger("casefinder.models.workflow")
@@ -139,7 +139,7 @@ def _load(
         X, frame = load_training_arrays(con, names)
     finally:
         con.close()
-    return X, frame, assign_folds(frame["patient_id"], seed)
+    return X, frame, assign_folds(frame["person_key"], seed)
 
 
 def _y(frame: pl.DataFrame) -> np.ndarray:
@@ -157,12 +157,56 @@ def _masks(frame: pl.DataFrame, folds: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def _need_both_classes(y: np.ndarray, what: str) -> None:
-    if len(y) == 0 or y.min() == y.max():
-        raise CasefinderError(
-            f"the {what} rows hold {len(y)} rows with only one outcome class: "
-            "too little data to train (use a larger extract)"
+def _one_class(y: np.ndarray, what: str) -> str:
+    """Why rows `y` cannot train or evaluate a model ('' when they hold both outcomes)."""
+    if len(y) == 0:
+        return f"the {what} rows are empty: too little data to train"
+    if y.min() == y.max():
+        held = "no emergency admission or death" if y.max() == 0 else "only outcomes"
+        return (
+            f"the {what} rows ({len(y)}) hold {held} (one outcome class): too little data to train"
         )
+    return ""
+
+
+def _need_both_classes(y: np.ndarray, what: str) -> None:
+    reason = _one_class(y, what)
+    if reason:
+        raise ModelNotFitError(reason)
+
+
+def trainability(warehouse: Path, seed: int) -> str:
+    """Why the training set cannot train, calibrate and evaluate a model ('' when it can).
+
+    The checks the later steps need, made up front so that an unusable training set (no rows,
+    no outcomes, a fold without events, no housebound people in the hold-out) is a reason to
+    report, not an error in the middle of fitting.
+    """
+    con = connect(warehouse, read_only=True)
+    try:
+        _, frame = load_training_arrays(con, [])
+    finally:
+        con.close()
+    if frame.height == 0:
+        return "no training rows: nobody aged 65+ or housebound at the index dates"
+    m = _masks(frame, assign_folds(frame["person_key"], seed))
+    y = _y(frame)
+    for what, fold in (
+        ("training", "fit"),
+        ("validation", "valid"),
+        ("calibration", "calib"),
+        ("hold-out", "holdout"),
+    ):
+        reason = _one_class(y[m[fold]], what)
+        if reason:
+            return reason
+    housebound = frame["housebound"].fill_null(False).cast(pl.Boolean).to_numpy()
+    if not (housebound & m["holdout"]).any():
+        return (
+            "no housebound patients in the hold-out: the model cannot be evaluated on the "
+            "people it would rank"
+        )
+    return ""
 
 
 def fit_model(
@@ -186,7 +230,7 @@ def fit_model(
     X, frame, folds = _load(warehouse, seed, names)
     m = _masks(frame, folds)
     y = _y(frame)
-    fit_rows = sample_people(frame["patient_id"], y, m["fit"], max_fit_rows, seed)
+    fit_rows = sample_people(frame["person_key"], y, m["fit"], max_fit_rows, seed)
     X_fit, y_fit = X[fit_rows], y[fit_rows]
     X_valid, y_valid = X[m["valid"]], y[m["valid"]]
     del X  # only the fit and validation rows are needed from here on
@@ -200,7 +244,7 @@ def fit_model(
         "method": (
             "all fit-fold rows"
             if fit_rows.sum() == m["fit"].sum()
-            else "whole people by a seeded SHA-256 of the pseudonym, stratified by any outcome, "
+            else "whole people by a seeded SHA-256 of the person key, stratified by any outcome, "
             "the same rate in both strata (no weights needed)"
         ),
     }
@@ -380,6 +424,18 @@ def check_gate(
 ) -> None:
     """Apply the quality gate to the staged metrics, record the result in `metrics.json`, and
     raise `QualityGateError` (one line) when the model failed it."""
+    failure = gate_failure(staging, min_auroc_gain, slope_range)
+    if failure:
+        raise QualityGateError(failure)
+
+
+def gate_failure(
+    staging: Path,
+    min_auroc_gain: float | None = None,
+    slope_range: tuple[float, float] | None = None,
+) -> str:
+    """Apply the quality gate to the staged metrics and record the result in `metrics.json`;
+    return why the model failed it (one line), or '' when it passed."""
     metrics = _read_json(staging / METRICS_FILE)
     gain = ev.GATE_MIN_AUROC_GAIN if min_auroc_gain is None else min_auroc_gain
     low, high = ev.GATE_SLOPE_RANGE if slope_range is None else slope_range
@@ -392,8 +448,7 @@ def check_gate(
         "cohort": ev.GATE_COHORT,
     }
     _write_json(staging / METRICS_FILE, metrics)
-    if failures:
-        raise QualityGateError("model not registered: " + "; ".join(failures))
+    return "model not registered: " + "; ".join(failures) if failures else ""
 
 
 def register_model(warehouse: Path, staging: Path, models_dir: Path) -> str:

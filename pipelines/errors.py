@@ -21,5 +21,10 @@ class WarehouseBusyError(CasefinderError):
     """Another casefinder run holds the warehouse."""
 
 
-class QualityGateError(CasefinderError):
+class ModelNotFitError(CasefinderError):
+    """No model fit to rank: the training set cannot train and evaluate one, or the trained
+    model failed the quality gate (the weekly run then ranks by the fallback score)."""
+
+
+class QualityGateError(ModelNotFitError):
     """A trained model failed the quality gate and was not registered."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -45,11 +46,15 @@ def neighbourhood_folders(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 
 
 def stage_one_list(
-    con: duckdb.DuckDBPyConnection, as_of: date, staging: Path, code: str
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    staging: Path,
+    code: str,
+    banners: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Write one neighbourhood's CSV, XLSX and HTML into `staging/<folder>/`; return its
     manifest entry (folder, rows, checksums), exactly as `stage_lists` does for each one."""
-    matches = [nl for nl in load_lists(con, as_of) if nl.code == code]
+    matches = [nl for nl in load_lists(con, as_of, banners) if nl.code == code]
     if not matches:
         raise CasefinderError(f"neighbourhood {code!r} has no list at {as_of}")
     nl = matches[0]

@@ -33,8 +33,21 @@ def _text(ws: Any, row: int, col: int, value: Any, fmt: Any = None) -> None:
     ws.write_string(row, col, escape_formula(None if value is None else str(value)), fmt)
 
 
+def _banners(ws: Any, banners: list[str], fmt: Any, last_col: int) -> int:
+    """Write the week's warnings at the top of a sheet, one merged row each, then a blank
+    row; return the first row free below them (0 when there are none)."""
+    for r, text in enumerate(banners):
+        ws.merge_range(r, 0, r, last_col, "", fmt)
+        _text(ws, r, 0, text, fmt)
+        ws.set_row(r, 48)
+    return len(banners) + 1 if banners else 0
+
+
 def write_workbook(nl: NeighbourhoodList, path: Path) -> Path:
-    """Write `nl` as an .xlsx at `path`; its first sheet holds the CSV's rows and columns."""
+    """Write `nl` as an .xlsx at `path`; its first sheet holds the CSV's rows and columns.
+
+    In a week with warnings (`nl.banners`), every sheet opens with them, one merged row each,
+    and its content starts below them (on the list sheet, the header row)."""
     wb = xlsxwriter.Workbook(
         str(path),
         {
@@ -54,13 +67,24 @@ def write_workbook(nl: NeighbourhoodList, path: Path) -> Path:
     tier_formats = {t: wb.add_format({"bg_color": c}) for t, c in TIER_COLOURS.items()}
     title = wb.add_format({"bold": True, "font_size": 14})
     pct = wb.add_format({"num_format": "0%"})
+    warn = wb.add_format(
+        {
+            "bold": True,
+            "font_color": "#9C0006",
+            "bg_color": "#FFC7CE",
+            "border": 2,
+            "text_wrap": True,
+            "valign": "top",
+        }
+    )
 
     ws = wb.add_worksheet("List")
+    head = _banners(ws, nl.banners, warn, min(len(LIST_COLUMNS) - 1, 12))
     for c, name in enumerate(LIST_COLUMNS):
-        _text(ws, 0, c, name, bold)
+        _text(ws, head, c, name, bold)
         ws.set_column(c, c, COLUMN_WIDTHS.get(name, max(10, len(name) + 2)))
-        ws.write_comment(0, c, COLUMN_NOTES[name])
-    for r, row in enumerate(nl.rows, start=1):
+        ws.write_comment(head, c, COLUMN_NOTES[name])
+    for r, row in enumerate(nl.rows, start=head + 1):
         tier_fmt = tier_formats.get(row["risk_tier"])
         for c, name in enumerate(LIST_COLUMNS):
             value = row[name]
@@ -73,19 +97,20 @@ def write_workbook(nl: NeighbourhoodList, path: Path) -> Path:
                 ws.write_number(r, c, value, fmt)
             else:
                 _text(ws, r, c, value, fmt)
-    ws.freeze_panes(1, 0)
-    ws.autofilter(0, 0, max(len(nl.rows), 1), len(LIST_COLUMNS) - 1)
+    ws.freeze_panes(head + 1, 0)
+    ws.autofilter(head, 0, head + max(len(nl.rows), 1), len(LIST_COLUMNS) - 1)
 
     ws2 = wb.add_worksheet("Summary")
     ws2.set_column(0, 0, 60)
     ws2.set_column(1, 3, 14)
-    _text(ws2, 0, 0, f"{nl.name} ({nl.code}): proactive care list, {nl.as_of.isoformat()}", title)
-    r = 2
+    top = _banners(ws2, nl.banners, warn, 3)
+    _text(ws2, top, 0, f"{nl.name} ({nl.code}): proactive care list, {nl.as_of.isoformat()}", title)
+    r = top + 2
     _text(ws2, r, 0, "Patients on the list", bold)
     ws2.write_number(r, 1, len(nl.rows))
     r += 1
     _text(ws2, r, 0, "Model version")
-    _text(ws2, r, 1, nl.model_version)
+    _text(ws2, r, 1, nl.model_version or "none: ranked by the fallback points score")
     r += 2
     sections = (
         ("Risk tier", "tier", ("very_high", "high", "moderate", "low")),
@@ -148,24 +173,26 @@ def write_workbook(nl: NeighbourhoodList, path: Path) -> Path:
         "previous_rank",
         "reason",
     )
+    top = _banners(ws3, nl.banners, warn, len(left_cols) - 1)
     for c, name in enumerate(left_cols):
-        _text(ws3, 0, c, name, bold)
+        _text(ws3, top, c, name, bold)
         ws3.set_column(c, c, 18)
-    for r, item in enumerate(nl.left, start=1):
+    for r, item in enumerate(nl.left, start=top + 1):
         for c, name in enumerate(left_cols):
             value = item[name]
             if isinstance(value, int):
                 ws3.write_number(r, c, value)
             else:
                 _text(ws3, r, c, value)
-    ws3.freeze_panes(1, 0)
+    ws3.freeze_panes(top + 1, 0)
 
     ws4 = wb.add_worksheet("Column notes")
-    _text(ws4, 0, 0, "column", bold)
-    _text(ws4, 0, 1, "meaning", bold)
     ws4.set_column(0, 0, 20)
     ws4.set_column(1, 1, 100)
-    for r, name in enumerate(LIST_COLUMNS, start=1):
+    top = _banners(ws4, nl.banners, warn, 1)
+    _text(ws4, top, 0, "column", bold)
+    _text(ws4, top, 1, "meaning", bold)
+    for r, name in enumerate(LIST_COLUMNS, start=top + 1):
         _text(ws4, r, 0, name)
         _text(ws4, r, 1, COLUMN_NOTES[name])
     wb.close()

@@ -43,7 +43,8 @@ COLUMN_NOTES: dict[str, str] = {
     "family_name": "from the GP record",
     "date_of_birth": "from the GP record (YYYY-MM-DD)",
     "practice_code": "ODS code of the registered practice",
-    "risk_score": "calibrated probability (0-1) of an emergency admission or death in 12 months",
+    "risk_score": "calibrated probability (0-1) of an emergency admission or death in 12 months"
+    " (in a week ranked by the fallback points score: the share of the maximum points)",
     "risk_tier": "very_high >= 0.70, high >= 0.50, moderate >= 0.30, low below",
     "change": "new (not on the last list); up / down: rank number smaller / larger; same",
     "reasons": "the top risk-raising reasons from the model, largest first, separated by '; '",
@@ -53,7 +54,8 @@ COLUMN_NOTES: dict[str, str] = {
     "hfrs_band": "low (<5), intermediate (5-15), high (>15)",
     "in_hospital": "true when a hospital spell is open at the list date",
     "on_caseload": "true when already on an open proactive-care caseload",
-    "model_version": "the registered model that scored this list",
+    "model_version": "the registered model that scored this list; empty when the fallback "
+    "points score ranked it (see the banner)",
     "care_home_resident": "true when the latest residence code is a care home",
 }
 
@@ -114,6 +116,8 @@ class NeighbourhoodList:
     left: list[dict[str, Any]] = field(default_factory=list)
     profile: dict[str, dict[str, int]] = field(default_factory=dict)
     standards: list[dict[str, Any]] = field(default_factory=list)
+    # The week's warnings, shown on every page and sheet (reports/banners.py).
+    banners: list[str] = field(default_factory=list)
 
     @property
     def folder(self) -> str:
@@ -190,8 +194,11 @@ def _records(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> lis
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
-def load_lists(con: duckdb.DuckDBPyConnection, as_of: date) -> list[NeighbourhoodList]:
-    """Every neighbourhood's list at `as_of` from `lists.list_week` and friends, with identities.
+def load_lists(
+    con: duckdb.DuckDBPyConnection, as_of: date, banners: Sequence[str] = ()
+) -> list[NeighbourhoodList]:
+    """Every neighbourhood's list at `as_of` from `lists.list_week` and friends, with identities,
+    each carrying the week's `banners` (reports/banners.py).
 
     Identifiers (NHS number, names, date of birth) are joined here, at publication, and
     nowhere earlier. Every neighbourhood of `core.core_practices` gets a list, possibly empty.
@@ -205,7 +212,13 @@ def load_lists(con: duckdb.DuckDBPyConnection, as_of: date) -> list[Neighbourhoo
     ).fetchone()
     version = (model_version[0] if model_version else None) or ""
     lists = {
-        code: NeighbourhoodList(code=code, name=name or code, as_of=as_of, model_version=version)
+        code: NeighbourhoodList(
+            code=code,
+            name=name or code,
+            as_of=as_of,
+            model_version=version,
+            banners=list(banners),
+        )
         for code, name in neighbourhoods
     }
     reasons: dict[str, list[ListReason]] = defaultdict(list)

@@ -150,16 +150,17 @@ def clean_stale_staging(out_dir: Path) -> int:
 
 
 def stage_lists(
-    con: duckdb.DuckDBPyConnection, as_of: date, out_dir: Path
+    con: duckdb.DuckDBPyConnection, as_of: date, out_dir: Path, banners: Sequence[str] = ()
 ) -> tuple[Path, dict[str, dict[str, Any]]]:
-    """Write every neighbourhood's CSV, XLSX and HTML into a staging folder under `OUT/lists`.
+    """Write every neighbourhood's CSV, XLSX and HTML into a staging folder under `OUT/lists`,
+    each page and sheet showing the week's `banners` (reports/banners.py).
 
     Returns the staging folder and, per neighbourhood code, its folder name, rows and
     checksums (no identifiers).
     """
     staging = staging_dir(out_dir / "lists", as_of)
     try:
-        manifest = _write_lists(con, as_of, staging)
+        manifest = _write_lists(con, as_of, staging, banners)
         fsync_tree(staging)
     except BaseException:
         discard(staging)
@@ -169,11 +170,11 @@ def stage_lists(
 
 
 def _write_lists(
-    con: duckdb.DuckDBPyConnection, as_of: date, staging: Path
+    con: duckdb.DuckDBPyConnection, as_of: date, staging: Path, banners: Sequence[str] = ()
 ) -> dict[str, dict[str, Any]]:
     manifest: dict[str, dict[str, Any]] = {}
     folders: dict[str, str] = {}
-    for nl in load_lists(con, as_of):
+    for nl in load_lists(con, as_of, banners):
         folder = nl.folder
         if folder in folders:
             raise CasefinderError(

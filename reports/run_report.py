@@ -62,6 +62,18 @@ class Check:
     level: str = "ok"  # "ok", "watch" (shown, not a warning) or "warning" (breached)
 
 
+def run_warning(name: str, value: Any, threshold: Any, message: str) -> Check:
+    """A breached check raised by the run itself (a rejected retraining, the fallback ranking)."""
+    return Check(
+        name=name,
+        value=value,
+        threshold=threshold,
+        breached=True,
+        message=message,
+        level="warning",
+    )
+
+
 @dataclass
 class ReportData:
     """Everything the report shows: counts and distributions, never patient-level rows."""
@@ -397,9 +409,12 @@ def collect(
     out_path: Path | None = None,
     save_profiles: bool = True,
     features: list[str] | None = None,
+    with_drift: bool = True,
 ) -> ReportData:
     """Gather counts and distributions from the warehouse and the run summary.
 
+    With `with_drift=False` the feature and score distributions are skipped (the data-quality
+    checks of `data_quality_checks` need only the counts).
     Missing tables (a first run, a run that stopped early) leave their section empty. The
     run's feature and score distributions are kept in `audit.drift_profiles` (quantile
     edges and shares, no rows) so that next week's run can measure drift against them.
@@ -430,6 +445,49 @@ def collect(
         previous_volume = _rows_read(con, previous_snap) or None
     data.volume = volume_changes(previous_volume, current_volume)
 
+    if with_drift:
+        _collect_drift(con, data, as_of, features, save_profiles)
+    data.model_metrics, created = _model(con, data.model_version)
+    data.model_created_at = str(created) if created else None
+
+    previous_lists = (previous_summary or {}).get("lists") or {}
+    for nbhd, info in sorted((summary.get("lists") or {}).items()):
+        rows = int(info.get("rows") or 0)
+        prev = previous_lists.get(nbhd)
+        prev_rows = int(prev.get("rows") or 0) if prev else None
+        change = (rows - prev_rows) / prev_rows if prev_rows else None
+        data.lists.append(
+            {
+                "neighbourhood": nbhd,
+                "rows": rows,
+                "previous": prev_rows,
+                "change": change,
+                "flagged": change is not None
+                and change < -LIST_DROP_FLAG
+                and (prev_rows or 0) >= LIST_MIN_ROWS,
+            }
+        )
+    data.cohort = {k: int(v) for k, v in (summary.get("cohort") or {}).items() if v is not None}
+    died_in_hospital = data.cohort.get("excluded_died_in_hospital", 0)
+    if died_in_hospital:
+        data.notes.append(
+            f"{died_in_hospital} registered patients died in hospital (a spell discharged to "
+            "79) with no GP date of death, or an earlier one than the GP's: they are in no "
+            "cohort and on no list from the day of discharge."
+        )
+    data.opt_outs = _opt_outs(con)
+    data.data_docs = _data_docs(summary, out_path)
+    return data
+
+
+def _collect_drift(
+    con: duckdb.DuckDBPyConnection,
+    data: ReportData,
+    as_of: str,
+    features: list[str] | None,
+    save_profiles: bool,
+) -> None:
+    """Feature and score drift against the previous run, and the score histogram."""
     prev_profiles = _stored_profiles(con, data.previous_as_of) if data.previous_as_of else {}
     new_profiles: dict[tuple[str, str], Profile] = {}
     if _table_exists(con, "features.feat_patients"):
@@ -475,38 +533,6 @@ def collect(
         data.notes.append("no scores for this date: no score drift.")
     if save_profiles and new_profiles:
         _save_profiles(con, as_of, new_profiles)
-
-    data.model_metrics, created = _model(con, data.model_version)
-    data.model_created_at = str(created) if created else None
-
-    previous_lists = (previous_summary or {}).get("lists") or {}
-    for nbhd, info in sorted((summary.get("lists") or {}).items()):
-        rows = int(info.get("rows") or 0)
-        prev = previous_lists.get(nbhd)
-        prev_rows = int(prev.get("rows") or 0) if prev else None
-        change = (rows - prev_rows) / prev_rows if prev_rows else None
-        data.lists.append(
-            {
-                "neighbourhood": nbhd,
-                "rows": rows,
-                "previous": prev_rows,
-                "change": change,
-                "flagged": change is not None
-                and change < -LIST_DROP_FLAG
-                and (prev_rows or 0) >= LIST_MIN_ROWS,
-            }
-        )
-    data.cohort = {k: int(v) for k, v in (summary.get("cohort") or {}).items() if v is not None}
-    died_in_hospital = data.cohort.get("excluded_died_in_hospital", 0)
-    if died_in_hospital:
-        data.notes.append(
-            f"{died_in_hospital} registered patients died in hospital (a spell discharged to "
-            "79) with no GP date of death, or an earlier one than the GP's: they are in no "
-            "cohort and on no list from the day of discharge."
-        )
-    data.opt_outs = _opt_outs(con)
-    data.data_docs = _data_docs(summary, out_path)
-    return data
 
 
 # --- thresholds ----------------------------------------------------------------------------
@@ -591,6 +617,22 @@ def evaluate(data: ReportData) -> list[Check]:
     return out
 
 
+# The checks of the data that a list's reader is told about on the list itself (a banner):
+# rows rejected, a file that shrank, a list that shrank.
+DATA_QUALITY_CHECKS = ("quarantine_rate:", "volume:", "list_size:")
+
+
+def data_quality_checks(
+    con: duckdb.DuckDBPyConnection,
+    summary: Mapping[str, Any],
+    previous_summary: Mapping[str, Any] | None = None,
+) -> list[Check]:
+    """The breached data-quality checks (`DATA_QUALITY_CHECKS`) of a run, from counts only:
+    `summary` needs `as_of`, `extracts` and `lists` (rows per neighbourhood)."""
+    data = collect(con, summary, previous_summary, save_profiles=False, with_drift=False)
+    return [c for c in evaluate(data) if c.breached and c.name.startswith(DATA_QUALITY_CHECKS)]
+
+
 def breached(checks_: list[Check]) -> list[Check]:
     """The checks that make a run "completed with warnings"."""
     return [c for c in checks_ if c.breached]
@@ -653,11 +695,15 @@ def build_run_report(
 ) -> tuple[Path, list[Check]]:
     """Write the report and return its path with the checks (for the flow's final state).
 
-    `run_warnings` are the run's own warnings (a rejected retraining), shown first.
+    The ranking by the fallback score (summary `ranking`) is the first warning, then
+    `run_warnings` (the run's own warnings: a rejected retraining), then the thresholds.
     """
+    from reports.banners import ranking_check
+
     out_path = Path(out_path)
     data = collect(con, summary, previous_summary, out_path=out_path, features=features)
-    found = [*run_warnings, *evaluate(data)]
+    ranking = ranking_check(summary.get("ranking") or {})
+    found = [*([ranking] if ranking else []), *run_warnings, *evaluate(data)]
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(out_path.name + ".tmp")
     tmp.write_text(render(data, found), encoding="utf-8")

@@ -113,7 +113,8 @@ def build_run_summary(
     as_of: date,
     lists: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
-    """The run summary as OUTPUTS.md defines it, plus `snapshot_id`, `changes`, `left_list`."""
+    """The run summary as OUTPUTS.md defines it (`ranking`: how the list was ranked), plus
+    `snapshot_id`, `changes`, `left_list`."""
     snapshot_id = latest_snapshot_id(con)
     version = con.execute(
         "select min(model_version) from scores.scores where as_of = ?", [as_of]
@@ -126,10 +127,13 @@ def build_run_summary(
             "select reason, count(*) from lists.list_left_week group by 1 order by 1"
         ).fetchall()
     )
+    from models.scoring import ranking_of
+
     return {
         "as_of": as_of.isoformat(),
         "model_version": (version[0] if version else None) or "",
         "code_version": code_version(),
+        "ranking": ranking_of(con, as_of),
         "extracts": extracts_block(con, snapshot_id),
         "cohort": cohort_block(con, as_of),
         "lists": {

@@ -139,6 +139,13 @@ def print_training(result: dict[str, Any], out: TextIO) -> None:
         out.write(f"warning: {warning}\n")
 
 
+def ranked_by(result: dict[str, Any]) -> str:
+    """`model <version>`, or the fallback ranking and why (no model was fit to rank)."""
+    if result.get("fallback_reason"):
+        return f"ranked by the fallback points score: {result['fallback_reason']}"
+    return f"model {result['model_version']}"
+
+
 def print_result(result: dict[str, Any], out: TextIO | None = None) -> None:
     """Tell the user what was published and where."""
     out = out or sys.stdout
@@ -148,7 +155,7 @@ def print_result(result: dict[str, Any], out: TextIO | None = None) -> None:
         f"as of {result['as_of']}: {cohort['housebound']} housebound, "
         f"{cohort['excluded_opt_out']} excluded by opt-out, {cohort['excluded_other']} "
         f"excluded otherwise, {cohort['listed']} listed in {result['neighbourhoods']} "
-        f"neighbourhoods (model {result['model_version']})\n"
+        f"neighbourhoods ({ranked_by(result)})\n"
     )
     for code, item in sorted(result["lists"].items()):
         out.write(f"  {code}: {item['rows']} patients\n")
@@ -166,7 +173,7 @@ def print_pseudonymised_result(result: dict[str, Any], out: TextIO | None = None
         f"{cohort['excluded_opt_out']} excluded by the analyst opt-out policy "
         f"({', '.join(result['opt_out_types']) or 'none'}), {cohort['excluded_other']} "
         f"excluded otherwise, {cohort['published']} in the pseudonymised publication "
-        f"(model {result['model_version']})\n"
+        f"({ranked_by(result)})\n"
     )
     out.write(f"pseudonymised publication (no identifiers): {result['pseudonymised_dir']}\n")
 

@@ -51,6 +51,11 @@ def run_summary_markdown(
         lines.append(f"- {_md_escape(c.message)}")
     if bad:
         lines.append("")
+    ranking = summary.get("ranking") or {}
+    if ranking.get("method") == "fallback":
+        lines.append(
+            f"- ranked by the fallback points score: {_md_escape(ranking.get('reason', ''))}"
+        )
     lines += [
         f"- model version: `{_md_escape(summary.get('model_version') or 'none')}`",
         f"- code version: `{_md_escape(summary.get('code_version') or 'unknown')}`",
@@ -174,15 +179,13 @@ def retraining_rejected(message: str, kept: str) -> Any:
     """The warning of a `--retrain` whose model failed the quality gate: the week's lists are
     scored with the registered model `kept` instead, and the run ends "Completed with
     warnings" (a notification is sent). A `reports.run_report.Check`, like the report's."""
-    from reports.run_report import Check
+    from reports.run_report import run_warning
 
-    return Check(
-        name="retraining",
-        value="rejected",
-        threshold="quality gate",
-        breached=True,
-        message=f"retraining rejected ({message}); scored with the registered model {kept}",
-        level="warning",
+    return run_warning(
+        "retraining",
+        "rejected",
+        "quality gate",
+        f"retraining rejected ({message}); scored with the registered model {kept}",
     )
 
 

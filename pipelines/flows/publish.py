@@ -24,11 +24,22 @@ def build_list_tables(warehouse: Path, as_of: date) -> dict[str, int]:
         return pub.build_list_models(con, as_of)
 
 
+@task(name="week-banners", cache_policy=NO_CACHE)
+def week_banners(warehouse: Path, as_of: date, out: Path) -> list[str]:
+    """The warnings every list page and sheet shows this week (fallback ranking, data quality)."""
+    from reports.banners import week_banners as banners
+
+    with connect(warehouse) as con:
+        return banners(con, as_of, out / "reports")
+
+
 @task(name="stage-lists", cache_policy=NO_CACHE)
-def stage_lists(warehouse: Path, as_of: date, out: Path) -> tuple[Path, dict[str, Any]]:
+def stage_lists(
+    warehouse: Path, as_of: date, out: Path, banners: list[str]
+) -> tuple[Path, dict[str, Any]]:
     """Write every neighbourhood's CSV, XLSX and HTML into a hidden staging folder."""
     with connect(warehouse) as con:
-        return pub.stage_lists(con, as_of, out)
+        return pub.stage_lists(con, as_of, out, banners)
 
 
 @task(name="stage-reports", cache_policy=NO_CACHE)
@@ -85,13 +96,14 @@ def publish(
     """
     dask_address = dask_address or load_settings().dask_address
     tables = build_list_tables(warehouse, as_of)
+    banners = week_banners(warehouse, as_of, out)
     try:
         if dask_address:
             lists_staging, manifest = stage_lists_distributed.with_options(
                 task_runner=dask_task_runner(dask_address)
-            )(warehouse, as_of, out)
+            )(warehouse, as_of, out, banners)
         else:
-            lists_staging, manifest = stage_lists(warehouse, as_of, out)
+            lists_staging, manifest = stage_lists(warehouse, as_of, out, banners)
         reports_staging, summary, checks = stage_reports(
             warehouse, as_of, out, manifest, data_docs, list(run_warnings or [])
         )

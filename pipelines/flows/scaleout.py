@@ -173,7 +173,7 @@ def neighbourhood_folders(warehouse: Path) -> dict[str, str]:
 
 @task(name="stage-neighbourhood-list", cache_policy=NO_CACHE)
 def stage_neighbourhood_list(
-    warehouse: Path, as_of: date, staging: Path, code: str
+    warehouse: Path, as_of: date, staging: Path, code: str, banners: list[str]
 ) -> dict[str, Any]:
     """Write one neighbourhood's CSV, XLSX and HTML into the staging folder (on a worker).
 
@@ -183,11 +183,13 @@ def stage_neighbourhood_list(
     from reports.distributed import stage_one_list
 
     with connect(warehouse, read_only=True) as con:
-        return stage_one_list(con, as_of, staging, code)
+        return stage_one_list(con, as_of, staging, code, banners)
 
 
 @flow(name="stage-lists-distributed")
-def stage_lists_distributed(warehouse: Path, as_of: date, out: Path) -> tuple[Path, dict]:
+def stage_lists_distributed(
+    warehouse: Path, as_of: date, out: Path, banners: list[str] | None = None
+) -> tuple[Path, dict]:
     """`reports.publish.stage_lists`, one task per neighbourhood on the flow's task runner.
 
     Run it with `.with_options(task_runner=dask_task_runner(address))`. The staging folder
@@ -200,7 +202,11 @@ def stage_lists_distributed(warehouse: Path, as_of: date, out: Path) -> tuple[Pa
     codes = list(neighbourhood_folders(warehouse))
     staging = staging_dir(Path(out).resolve() / "lists", as_of)
     futures = stage_neighbourhood_list.map(
-        unmapped(warehouse), unmapped(as_of), unmapped(staging), codes
+        unmapped(warehouse),
+        unmapped(as_of),
+        unmapped(staging),
+        codes,
+        unmapped(list(banners or [])),
     )
     manifest = {code: f.result() for code, f in zip(codes, futures, strict=True)}
     fsync_tree(staging)

@@ -56,6 +56,17 @@ def score_and_explain(
         return score_cohort(con, model, as_of, risk_tiers)
 
 
+@task(name="score-with-fallback", cache_policy=NO_CACHE)
+def score_with_fallback(
+    warehouse: Path, as_of: date, reason: str, risk_tiers: tuple[tuple[str, float], ...]
+) -> int:
+    """Rank the listed cohort by the fallback points score, with its reasons and evidence."""
+    from models.scoring import score_with_fallback as fallback
+
+    with connect(warehouse) as con:
+        return fallback(con, as_of, reason, risk_tiers)
+
+
 @flow(name="score")
 def score(
     warehouse: Path,
@@ -64,8 +75,12 @@ def score(
     opt_out_types: tuple[str, ...] | None = None,
     risk_tiers: tuple[tuple[str, float], ...] | None = None,
     dask_address: str | None = None,
+    fallback_reason: str | None = None,
 ) -> dict[str, object]:
     """Score the housebound cohort at `as_of` with a registered model (the latest by default).
+
+    With `fallback_reason` (no model is fit to rank: why), the cohort is ranked by the
+    fallback points score instead (models/fallback.py) and `model_version` is empty.
 
     Opt-out types and risk tiers default to the settings (`opt_out_policy["direct_care_lists"]`,
     `risk_tiers`). With `dask_address` (default: CASEFINDER_DASK_ADDRESS) each neighbourhood
@@ -78,6 +93,15 @@ def score(
         settings.opt_out_policy["direct_care_lists"] if opt_out_types is None else opt_out_types
     )
     risk_tiers = tuple(settings.risk_tiers if risk_tiers is None else risk_tiers)
+    if fallback_reason:
+        housebound = build_score_cohort(warehouse, as_of, opt_out_types)
+        scored = score_with_fallback(warehouse, as_of, fallback_reason, risk_tiers)
+        return {
+            "as_of": as_of.isoformat(),
+            "model_version": "",
+            "housebound": housebound,
+            "scored": scored,
+        }
     version = resolve_model_version(warehouse, model_version)
     housebound = build_score_cohort(warehouse, as_of, opt_out_types)
     if dask_address:

@@ -11,6 +11,7 @@ from prefect.cache_policies import NO_CACHE
 
 from models import workflow
 from models.registry import models_dir, new_staging_dir
+from pipelines.errors import ModelNotFitError, QualityGateError
 from pipelines.flows.scaleout import dask_client
 from pipelines.settings import load_settings
 
@@ -30,6 +31,12 @@ def build_training_set(
     warehouse: Path, staging: Path, as_of: date, horizon_days: int, opt_out_types: tuple[str, ...]
 ) -> dict[str, Any]:
     return workflow.prepare_training_set(warehouse, staging, as_of, horizon_days, opt_out_types)
+
+
+@task(name="check-trainable", cache_policy=NO_CACHE)
+def check_trainable(warehouse: Path, seed: int) -> str:
+    """Why the training set cannot train and evaluate a model ('' when it can)."""
+    return workflow.trainability(warehouse, seed)
 
 
 @task(name="fit", cache_policy=NO_CACHE)
@@ -63,8 +70,9 @@ def evaluate(warehouse: Path, staging: Path, seed: int) -> dict[str, Any]:
 @task(name="quality-gate", cache_policy=NO_CACHE)
 def quality_gate(
     staging: Path, min_auroc_gain: float | None, slope_range: tuple[float, float] | None
-) -> None:
-    workflow.check_gate(staging, min_auroc_gain, slope_range)
+) -> str:
+    """Why the model failed the quality gate ('' when it passed); recorded in its metrics."""
+    return workflow.gate_failure(staging, min_auroc_gain, slope_range)
 
 
 @task(name="register", cache_policy=NO_CACHE)
@@ -91,13 +99,18 @@ def train(
     slope_range: tuple[float, float] | None = None,
     opt_out_types: tuple[str, ...] | None = None,
     dask_address: str | None = None,
+    raise_unfit: bool = True,
 ) -> dict[str, Any]:
     """Train, evaluate and (if it passes the quality gate) register a risk model.
 
-    Returns the version and headline metrics only; raises `QualityGateError` when the model
-    fails the gate (housebound hold-out AUROC at least `min_auroc_gain` above eFI alone and
-    calibration slope within `slope_range`; None = the defaults in `models.evaluate`, 0.03 and
-    0.8-1.2); nothing is registered then. With `dask_address` (default:
+    Returns the version and headline metrics only. When the training set cannot train and
+    evaluate a model (no rows, one outcome class in a fold, no housebound people in the
+    hold-out) or the model fails the gate (housebound hold-out AUROC at least `min_auroc_gain`
+    above eFI alone and calibration slope within `slope_range`; None = the defaults in
+    `models.evaluate`, 0.03 and 0.8-1.2), nothing is registered and it raises
+    `ModelNotFitError` (`QualityGateError` for the gate); with `raise_unfit=False` it returns
+    `version` None and the reason in `unfit` instead (the weekly run then ranks by the
+    fallback score). With `dask_address` (default:
     CASEFINDER_DASK_ADDRESS) the trees are grown with `lightgbm.dask` on that cluster
     (models/dask_train.py; hold-out AUROC within 0.02 of one process), and the registered
     model's `params.trainer` says so.
@@ -108,23 +121,32 @@ def train(
     dask_address = dask_address or settings.dask_address
     day = resolve_as_of(warehouse, as_of)
     staging = open_staging(warehouse)
+    result: dict[str, Any] = {"version": None, "as_of": day.isoformat(), "unfit": ""}
     try:
-        counts = build_training_set(warehouse, staging, day, horizon_days, opt_out_types)
-        if dask_address:
-            fitted = fit_on_dask(warehouse, staging, seed, search, n_jobs, dask_address)
-        else:
-            fitted = fit(warehouse, staging, seed, search, n_jobs)
-        calibrated = calibrate(warehouse, staging, seed, calibration, calibration_population)
-        metrics = evaluate(warehouse, staging, seed)
-        quality_gate(staging, min_auroc_gain, slope_range)
-        version = register(warehouse, staging)
+        result["training_set"] = build_training_set(
+            warehouse, staging, day, horizon_days, opt_out_types
+        )
+        unfit = check_trainable(warehouse, seed)
+        if not unfit:
+            if dask_address:
+                fitted = fit_on_dask(warehouse, staging, seed, search, n_jobs, dask_address)
+            else:
+                fitted = fit(warehouse, staging, seed, search, n_jobs)
+            result["fit"] = fitted
+            result["calibration"] = calibrate(
+                warehouse, staging, seed, calibration, calibration_population
+            )
+            result["metrics"] = evaluate(warehouse, staging, seed)
+            gate = quality_gate(staging, min_auroc_gain, slope_range)
+            if gate:
+                if raise_unfit:
+                    raise QualityGateError(gate)
+                unfit = gate
+            else:
+                result["version"] = register(warehouse, staging)
     finally:
         discard_staging(staging)
-    return {
-        "version": version,
-        "as_of": day.isoformat(),
-        "training_set": counts,
-        "fit": fitted,
-        "calibration": calibrated,
-        "metrics": metrics,
-    }
+    if unfit and raise_unfit:
+        raise ModelNotFitError(f"no model trained: {unfit}")
+    result["unfit"] = unfit
+    return result

@@ -9,7 +9,6 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from pipelines.errors import QualityGateError
 from pipelines.flows.artifacts import (
     final_state,
     retraining_rejected,
@@ -68,6 +67,10 @@ def weekly_run(
     """The weekly job. Training runs before the as-of features are built because it rebuilds
     `features.feat_patients` at its own index dates. Returns paths and counts only.
 
+    When no model is registered and none can be trained that passes the quality gate, the
+    lists are ranked by the fallback points score and say so (OUTPUTS.md, "When no model is
+    fit to rank"); a registered model is never replaced by a failing one.
+
     With `dask_address` (default: CASEFINDER_DASK_ADDRESS) training, scoring and list staging
     run on Dask (docs/data-engineer.md, "Scaling out with Dask").
 
@@ -80,17 +83,18 @@ def weekly_run(
         ingested = ingest(extracts, warehouse, as_of=as_of)
         day = resolve_as_of(as_of, ingested["as_of"])
         registered = registered_model(warehouse)
-        trained, warnings = None, []
+        trained, warnings, fallback_reason = None, [], None
         if retrain or registered is None:
-            try:
-                trained = train(warehouse, as_of=day, dask_address=dask_address)
-            except QualityGateError as exc:
-                if registered is None:
-                    raise  # nothing to score with
-                warnings.append(retraining_rejected(str(exc), registered))
+            trained = train(warehouse, as_of=day, dask_address=dask_address, raise_unfit=False)
+            if trained["unfit"] and registered is None:
+                # Nothing fit to rank: the lists are ranked by the fallback score (OUTPUTS.md).
+                fallback_reason = trained["unfit"]
+                get_run_logger().warning("ranked by the fallback score: %s", fallback_reason)
+            elif trained["unfit"]:
+                warnings.append(retraining_rejected(trained["unfit"], registered))
                 get_run_logger().warning("%s", warnings[-1].message)
         features = build_features(warehouse, [day])
-        scored = score(warehouse, day, dask_address=dask_address)
+        scored = score(warehouse, day, dask_address=dask_address, fallback_reason=fallback_reason)
         if pseudonymised:
             analyst = publish_pseudonymised(warehouse, out, day)
             result = {
@@ -99,6 +103,7 @@ def weekly_run(
                 "warnings": [w.message for w in warnings],
                 "feature_rows": features,
                 "scored": scored["scored"],
+                "fallback_reason": fallback_reason or "",
                 **analyst,
             }
             # No run report, so no thresholds to check: plain Completed unless retraining
@@ -123,6 +128,7 @@ def weekly_run(
             "warnings": [w.message for w in warnings],
             "feature_rows": features,
             "model_version": scored["model_version"],
+            "fallback_reason": fallback_reason or "",
             "scored": scored["scored"],
             **published,
         }

@@ -3,6 +3,8 @@
 -- the fairness columns used only for evaluation (sex, ethnic category, IMD decile) and the period
 -- ('development' up to $holdout_after, 'holdout' after it). Feature columns are every column of
 -- features.feat_patients (the feature dictionary decides them), so they are selected with `*`.
+-- `person_key` stands for the person in training (folds, sample, row order): a hash of all their
+-- rows without the pseudonym, so the same extracts train the same model whatever the key.
 with
 
 patients as (
@@ -72,13 +74,23 @@ cohort as (
             or core_patients.registration_end_date > patients.index_date)
 ),
 
-final as (
+sample as (
     select
         cohort.* exclude (is_opted_out),
         case when index_date > $holdout_after then 'holdout' else 'development' end as period,
     from cohort
     where not is_opted_out
+),
+
+final as (
+    select
+        *,
+        cast(
+            bit_xor(hash(*columns(* exclude (patient_id)))) over (partition by patient_id)
+            as varchar
+        ) as person_key,
+    from sample
 )
 
 select * from final
-order by index_date, patient_id
+order by index_date, person_key, patient_id

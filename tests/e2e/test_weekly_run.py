@@ -188,15 +188,17 @@ def test_week_one_summary_and_audit(weeks):
     root = weeks["root"]
     out = root / "out"
     summary = json.loads((out / "reports" / WEEK1.isoformat() / "run_summary.json").read_text())
-    assert list(summary)[:7] == [
+    assert list(summary)[:8] == [
         "as_of",
         "model_version",
         "code_version",
+        "ranking",
         "extracts",
         "cohort",
         "lists",
         "snapshot_id",
     ]
+    assert summary["ranking"] == {"method": "model", "reason": ""}
     cohort = summary["cohort"]
     assert (
         cohort["housebound"]
@@ -323,3 +325,7 @@ def test_a_rejected_retrain_keeps_the_registered_model(weeks, capsys, monkeypatc
     report = (root / "out" / "reports" / WEEK2.isoformat() / "run_report.html").read_text()
     breached = report[report.index('id="breached"') :]
     assert "retraining rejected (model not registered: " in breached.split("</ul>")[0]
+    summary = json.loads(
+        (root / "out" / "reports" / WEEK2.isoformat() / "run_summary.json").read_text()
+    )
+    assert summary["ranking"] == {"method": "model", "reason": ""}

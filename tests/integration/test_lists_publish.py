@@ -417,3 +417,70 @@ def test_staged_report_returns_its_checks_with_the_run_warnings_first(tmp_path: 
         html.unescape(m.split("</span> ", 1)[1].split("</li>")[0].strip())
         for m in listed.split("<li>")[1:]
     ]
+
+
+def test_fallback_ranking_and_a_data_warning_are_on_every_page_and_sheet(tmp_path: Path):
+    """No model fit to rank and a list that shrank: both are said on every list page and
+    sheet (the fallback first), in run_summary.json and first in the run report."""
+    from models.fallback import POINTS
+    from models.scoring import score_with_fallback
+    from reports.banners import week_banners
+
+    con = connect(tmp_path / "wh.duckdb")
+    _create(con, {AS_OF: PATIENTS})
+    present = {r[0] for r in con.execute("describe features.feat_patients").fetchall()}
+    for name in sorted({p.feature for p in POINTS} - present):
+        con.execute(f"alter table features.feat_patients add column {name} integer default 0")
+    out = tmp_path / "out"
+    last_week = out / "reports" / "2026-11-09"
+    last_week.mkdir(parents=True)
+    (last_week / "run_summary.json").write_text(
+        json.dumps({"as_of": "2026-11-09", "lists": {"N1": {"rows": 40}, "N2": {"rows": 2}}})
+    )
+    build_model(con, "score_cohort", {"as_of": AS_OF, "opt_out_types": ["type1"]})
+
+    def feature(name: str) -> SimpleNamespace:
+        return _FEATURES.get(name) or SimpleNamespace(
+            name=name,
+            dtype="float",
+            risk_raising_when="present",
+            evidence=None,
+            template=f"{name} {{value}}",
+            description=name,
+        )
+
+    dictionary = SimpleNamespace(
+        get=feature, sentence=lambda name, value: feature(name).template.format(value=value)
+    )
+    reason = "model not registered: too weak"
+    assert score_with_fallback(con, AS_OF, reason, TIERS, dictionary=dictionary) == 4
+    build_list_models(con, AS_OF)
+    banners = week_banners(con, AS_OF, out / "reports")
+    assert len(banners) == 2
+    assert banners[0].startswith("Ranked by a points score, not by the risk model")
+    assert banners[1].startswith("Data warning: the list for N1 is 95% shorter than the last")
+    lists_staging, manifest = stage_lists(con, AS_OF, out, banners)
+    reports_staging, summary, checks = stage_reports(con, AS_OF, out, manifest)
+    final = commit_publication(con, AS_OF, out, lists_staging, reports_staging, manifest)
+    con.close()
+    assert summary["ranking"] == {"method": "fallback", "reason": reason}
+    assert summary["model_version"] == ""
+    assert checks[0].name == "ranking"
+    report = (out / "reports" / AS_OF.isoformat() / "run_report.html").read_text("utf-8")
+    first = report[report.index('id="breached"') :].split("<li>")[1]
+    assert "lists ranked by the fallback points score, not a model" in first
+    for code in ("N1", "N2"):
+        rows = _read_csv(final / code / "proactive_care_list.csv")
+        assert rows and {r["model_version"] for r in rows} == {""}
+        scores = [float(r["risk_score"]) for r in rows]
+        assert scores == sorted(scores, reverse=True) and 0 < scores[0] < 1
+        page = (final / code / "proactive_care_list.html").read_text(encoding="utf-8")
+        shown = [html.unescape(b.split("</div>")[0]) for b in page.split('role="alert">')[1:]]
+        assert shown == banners
+        book = openpyxl.load_workbook(final / code / "proactive_care_list.xlsx")
+        for sheet in book.worksheets:
+            assert [sheet.cell(row=r, column=1).value for r in (1, 2)] == banners, sheet.title
+        table = [list(r) for r in book["List"].iter_rows(min_row=4, values_only=True)]
+        assert [str(v) for v in table[0]] == list(rows[0])
+        assert len(table) == len(rows) + 1
+        assert book["List"].freeze_panes == "A5"
