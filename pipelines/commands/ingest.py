@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from pipelines.commands.options import iso_date as _date
+from pipelines.commands.options import add_extract_set
 from pipelines.errors import CasefinderError
 
 NAME = "ingest"
@@ -15,16 +15,9 @@ HELP = "load and validate one extract set into the DuckDB warehouse"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `casefinder ingest`."""
-    parser.add_argument(
-        "--extracts", type=Path, required=True, help="the extract set folder (contract v1)"
-    )
+    add_extract_set(parser)
     parser.add_argument(
         "--warehouse", type=Path, required=True, help="the DuckDB warehouse file (created)"
-    )
-    parser.add_argument(
-        "--as-of",
-        type=_date,
-        help="the as-of date (YYYY-MM-DD); default: extract_date from manifest.json",
     )
     parser.add_argument(
         "--docs-dir",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import duckdb
 import pytest
 from helpers.extract_set import DEFAULT_ROWS, write_extract_set
 
@@ -61,3 +62,62 @@ def test_ingest_command_prints_reconciliation_and_one_line_errors(
         f"casefinder: error: missing required file ae_attendances "
         f"(ae_attendances.csv or ae_attendances.parquet) in {broken}"
     ]
+
+
+def _dd_mm_yyyy_events() -> list[dict]:
+    """gp_events with every date but the last written DD/MM/YYYY (4 of 5 rows fail)."""
+    rows = [dict(r) for r in DEFAULT_ROWS["gp_events"]]
+    for row in rows[:-1]:
+        year, month, day = row["event_date"].split("-")
+        row["event_date"] = f"{day}/{month}/{year}"
+    return rows
+
+
+MOSTLY_REJECTED_LINE = (
+    "casefinder: error: gp_events.csv: 80.0% of rows rejected (4 of 5; the limit is 50%), "
+    "mostly by rule event_date_format ('event_date is a date written YYYY-MM-DD', "
+    "e.g. '01/06/2025'); the run stops before anything is trained, scored or published "
+    "(the rows and their reasons are in quarantine.rejected_rows; "
+    "limit: CASEFINDER_MAX_REJECTED_SHARE)"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["ingest", "run"])
+def test_a_mostly_rejected_file_stops_the_run_after_loading_it(
+    prefect_harness: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+) -> None:
+    extracts = write_extract_set(tmp_path / "extracts", {"gp_events": _dd_mm_yyyy_events()})
+    warehouse = tmp_path / "wh" / "warehouse.duckdb"
+    out = tmp_path / "out"
+    args = [command, "--extracts", str(extracts), "--warehouse", str(warehouse)]
+    code = main([*args, "--out", str(out)] if command == "run" else args)
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "Traceback" not in captured.err
+    assert captured.err.splitlines()[-1] == MOSTLY_REJECTED_LINE
+    for patient in DEFAULT_ROWS["gp_patients"]:
+        assert patient["nhs_number"] not in captured.out + captured.err
+    # Nothing trained, scored or published.
+    assert not (warehouse.parent / "models").exists() or not any(
+        (warehouse.parent / "models").iterdir()
+    )
+    assert not (out / "lists").exists()
+    # What was loaded and quarantined stays, with the reasons, for the data engineer.
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        quarantined = con.execute(
+            "select rule, reason, count(*) from quarantine.rejected_rows "
+            "where file = 'gp_events' group by all"
+        ).fetchall()
+        loaded = con.execute(
+            "select file, rows_read, rows_loaded, rows_quarantined from audit.loads "
+            "where file in ('gp_events', 'gp_patients') order by file"
+        ).fetchall()
+    finally:
+        con.close()
+    assert quarantined == [("event_date_format", "event_date is a date written YYYY-MM-DD", 4)]
+    assert loaded == [("gp_events", 5, 1, 4), ("gp_patients", 6, 6, 0)]
