@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from pipelines.commands.options import add_extract_set
-from pipelines.errors import CasefinderError
+from pipelines.commands.quiet import quiet_expected_errors
 
 NAME = "ingest"
 HELP = "load and validate one extract set into the DuckDB warehouse"
@@ -26,19 +26,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-class _QuietExpectedErrors(logging.Filter):
-    """Drop Prefect's traceback records for expected errors: the CLI prints one line."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, CasefinderError):
-            return False
-        return not any(
-            marker in record.getMessage()
-            for marker in ("ExtractError", "CasefinderError", "WarehouseBusyError")
-        )
-
-
 def format_table(result: dict) -> str:
     """A short per-file reconciliation table."""
     lines = [f"{'file':<22}{'read':>10}{'loaded':>10}{'quarantined':>13}{'duplicates':>12}"]
@@ -52,9 +39,7 @@ def format_table(result: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run the `ingest` flow and print its reconciliation table."""
-    quiet = _QuietExpectedErrors()
-    for name in ("prefect.flow_runs", "prefect.task_runs", "prefect.flow_runs.runner"):
-        logging.getLogger(name).addFilter(quiet)
+    quiet_expected_errors()
     for name in ("great_expectations", "httpx"):
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
     from pipelines.flows.ingest import ingest
