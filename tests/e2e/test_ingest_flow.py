@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from helpers.cli_process import Sandbox, error_lines, run_casefinder
 from helpers.extract_set import DEFAULT_ROWS, write_extract_set
 
 from pipelines.cli import main
@@ -82,31 +83,8 @@ MOSTLY_REJECTED_LINE = (
 )
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("command", ["ingest", "run"])
-def test_a_mostly_rejected_file_stops_the_run_after_loading_it(
-    prefect_harness: None,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    command: str,
-) -> None:
-    extracts = write_extract_set(tmp_path / "extracts", {"gp_events": _dd_mm_yyyy_events()})
-    warehouse = tmp_path / "wh" / "warehouse.duckdb"
-    out = tmp_path / "out"
-    args = [command, "--extracts", str(extracts), "--warehouse", str(warehouse)]
-    code = main([*args, "--out", str(out)] if command == "run" else args)
-    captured = capsys.readouterr()
-    assert code == 2
-    assert "Traceback" not in captured.err
-    assert captured.err.splitlines()[-1] == MOSTLY_REJECTED_LINE
-    for patient in DEFAULT_ROWS["gp_patients"]:
-        assert patient["nhs_number"] not in captured.out + captured.err
-    # Nothing trained, scored or published.
-    assert not (warehouse.parent / "models").exists() or not any(
-        (warehouse.parent / "models").iterdir()
-    )
-    assert not (out / "lists").exists()
-    # What was loaded and quarantined stays, with the reasons, for the data engineer.
+def _assert_loaded_and_quarantined_with_reasons(warehouse: Path) -> None:
+    """What was loaded and quarantined stays, with the reasons, for the data engineer."""
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         quarantined = con.execute(
@@ -121,3 +99,40 @@ def test_a_mostly_rejected_file_stops_the_run_after_loading_it(
         con.close()
     assert quarantined == [("event_date_format", "event_date is a date written YYYY-MM-DD", 4)]
     assert loaded == [("gp_events", 5, 1, 4), ("gp_patients", 6, 6, 0)]
+
+
+@pytest.mark.slow
+def test_a_mostly_rejected_file_stops_ingest_after_loading_it(
+    prefect_harness: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    extracts = write_extract_set(tmp_path / "extracts", {"gp_events": _dd_mm_yyyy_events()})
+    warehouse = tmp_path / "wh" / "warehouse.duckdb"
+    code = main(["ingest", "--extracts", str(extracts), "--warehouse", str(warehouse)])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "Traceback" not in captured.err
+    assert captured.err.splitlines()[-1] == MOSTLY_REJECTED_LINE
+    assert "snapshot" not in captured.out  # no reconciliation table: the run stopped
+    _assert_loaded_and_quarantined_with_reasons(warehouse)
+
+
+@pytest.mark.slow
+def test_a_mostly_rejected_file_stops_the_weekly_run_before_training(tmp_path: Path) -> None:
+    extracts = write_extract_set(tmp_path / "extracts", {"gp_events": _dd_mm_yyyy_events()})
+    warehouse = tmp_path / "wh" / "warehouse.duckdb"
+    out = tmp_path / "out"
+    args = ["run", "--extracts", extracts, "--warehouse", warehouse, "--out", out]
+    result = run_casefinder(args, Sandbox(tmp_path / "sandbox"))
+    assert result.returncode == 2
+    # Neither casefinder's nor Prefect's traceback: the one line, naming file, rule, share.
+    assert "Traceback" not in result.stderr
+    assert error_lines(result.stderr) == [MOSTLY_REJECTED_LINE]
+    for patient in DEFAULT_ROWS["gp_patients"]:
+        assert patient["nhs_number"] not in result.stdout + result.stderr
+    # Nothing trained, scored or published.
+    assert not (warehouse.parent / "models").exists() or not any(
+        (warehouse.parent / "models").iterdir()
+    )
+    assert not (out / "lists").exists()
+    assert not (out / "reports").exists()
+    _assert_loaded_and_quarantined_with_reasons(warehouse)
