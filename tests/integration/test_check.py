@@ -189,3 +189,18 @@ def test_a_missing_required_column_is_one_line(
         "casefinder: error: gp_events.csv: missing required column snomed_code"
     ]
     assert NHS[0] not in err
+
+
+def test_an_as_of_after_the_extract_date_is_refused(
+    sandbox: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    extracts = write_extract_set(sandbox / "extracts")
+    code, out, err = _check(extracts, capsys, "--as-of", "2026-12-01")
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        "casefinder: error: --as-of 2026-12-01 is after the extract set's extract_date "
+        "2026-11-16 (manifest.json): the data have not reached that day"
+    ]
+    code, out, _ = _check(extracts, capsys, "--as-of", "2026-11-09")
+    assert code == 0
+    assert "as of 2026-11-09" in out.splitlines()[0]
