@@ -11,7 +11,8 @@ from pipelines.contract import IDENTIFIER_COLUMNS
 _EXAMPLE_CHARS = 40
 
 # Per file and rule of a snapshot: the rows it quarantined and, for a column that identifies
-# nobody, the failing value of its first such row. Identifying columns never yield a value.
+# nobody, the failing value of its first such row (its first 40 characters). Identifying
+# columns never yield a value.
 _FAILURES_SQL = """
 with rejected as (
     select
@@ -21,7 +22,9 @@ with rejected as (
         rows.reason,
         rows.row_number,
         case when not list_contains($identifiers, rows.column_name)
-            then nullif(json_extract_string(rows.original_values, rows.column_name), '')
+            then nullif(
+                left(json_extract_string(rows.original_values, rows.column_name), $chars), ''
+            )
         end as failing_value
     from quarantine.rejected_rows as rows
     inner join audit.loads as loads on loads.load_id = rows.load_id
@@ -87,7 +90,7 @@ class FileRejections:
             top = self.failures[0]
             line += f", mostly by rule {top.rule} ({top.reason!r}"
             if top.example is not None:
-                line += f", e.g. {top.example[:_EXAMPLE_CHARS]!r}"
+                line += f", e.g. {top.example!r}"
             line += ")"
         return f"{line}; {consequence}"
 
@@ -97,7 +100,8 @@ def file_rejections(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> dict[st
     params = {"snapshot_id": snapshot_id}
     failures: dict[str, list[RuleFailure]] = {}
     rows = con.execute(
-        _FAILURES_SQL, {**params, "identifiers": sorted(IDENTIFIER_COLUMNS)}
+        _FAILURES_SQL,
+        {**params, "identifiers": sorted(IDENTIFIER_COLUMNS), "chars": _EXAMPLE_CHARS},
     ).fetchall()
     for file, rule, column, reason, n_rows, example in rows:
         failures.setdefault(str(file), []).append(

@@ -91,7 +91,8 @@ def test_json_names_each_failed_rule_with_its_count_example_and_control_total(
     sandbox: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     events = copy.deepcopy(DEFAULT_ROWS["gp_events"])
-    events.append({**events[1], "snomed_code": "not-a-code"})
+    long_code = "not-a-code-" + "9" * 100
+    events.append({**events[1], "snomed_code": long_code})
     events.append({**events[1], "nhs_number": "9990000019"})  # fails the check digit
     events[0]["site_notes"] = "free text"  # an unknown column
     extracts = write_extract_set(sandbox / "extracts", {"gp_events": events})
@@ -110,8 +111,8 @@ def test_json_names_each_failed_rule_with_its_count_example_and_control_total(
     }
     assert events_report["extra_columns"] == ["site_notes"]
     failed = {r["rule"]: (r["rows"], r["example"]) for r in events_report["rules_failed"]}
-    # An example for a code; none for an NHS number (it identifies someone).
-    assert failed == {"snomed_code_format": (1, "not-a-code"), "nhs_number_format": (1, None)}
+    # An example for a code (its first 40 characters); none for an NHS number.
+    assert failed == {"snomed_code_format": (1, long_code[:40]), "nhs_number_format": (1, None)}
     assert "9990000019" not in out
     assert report["files"]["gp_patients"]["rules_failed"] == []
 
