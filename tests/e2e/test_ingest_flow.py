@@ -136,3 +136,18 @@ def test_a_mostly_rejected_file_stops_the_weekly_run_before_training(tmp_path: P
     assert not (out / "lists").exists()
     assert not (out / "reports").exists()
     _assert_loaded_and_quarantined_with_reasons(warehouse)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_header_only_file_goes_through_the_ingest_flow(
+    prefect_harness: None, tmp_path: Path, fmt: str
+) -> None:
+    from pipelines.flows.ingest import ingest
+
+    extracts = write_extract_set(tmp_path / "extracts", {"acute_spells": []}, fmt=fmt)
+    result = ingest(extracts=extracts, warehouse=tmp_path / "wh" / "warehouse.duckdb")
+    assert result["extracts"]["acute_spells"]["read"] == 0
+    assert result["extracts"]["gp_events"]["loaded"] == len(DEFAULT_ROWS["gp_events"])
+    assert result["core_rows"]["core_acute_spells"] == 0
+    assert result["validation_mismatches"] == []
