@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     # one line per working command, in the order `--help` lists them
     "pipelines.commands.synth",
     "pipelines.commands.demo",
+    "pipelines.commands.check",
     "pipelines.commands.ingest",
     "pipelines.commands.features",
     "pipelines.commands.train",

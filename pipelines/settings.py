@@ -35,6 +35,10 @@ DEFAULT_OPT_OUT_POLICY: dict[str, tuple[str, ...]] = {
 }
 
 
+# A file with more than this share of its rows quarantined stops the run after validation
+# (EXTRACTS.md 1.1: an upstream format change, not bad rows); CASEFINDER_MAX_REJECTED_SHARE.
+DEFAULT_MAX_REJECTED_SHARE = 0.5
+
 # CASEFINDER_DASK_ADDRESS / --dask-address: this value runs a temporary LocalCluster here;
 # anything else must be a scheduler address (tcp://host:8786, tls://..., inproc://...).
 DASK_LOCAL = "local"
@@ -67,6 +71,7 @@ class Settings:
     log_level: str = "INFO"
     horizon_days: int = 365
     seed: int = 42
+    max_rejected_share: float = DEFAULT_MAX_REJECTED_SHARE
     risk_tiers: tuple[tuple[str, float], ...] = DEFAULT_RISK_TIERS
     opt_out_policy: dict[str, tuple[str, ...]] = field(
         default_factory=lambda: dict(DEFAULT_OPT_OUT_POLICY)
@@ -122,6 +127,19 @@ def _int_setting(env: Mapping[str, str], name: str, default: int) -> int:
         raise CasefinderError(f"{ENV_PREFIX}{name} must be a whole number") from None
 
 
+def _share_setting(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(ENV_PREFIX + name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise CasefinderError(f"{ENV_PREFIX}{name} must be a share between 0 and 1 (e.g. 0.5)")
+    return value
+
+
 def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
     """Resolve settings from `CASEFINDER_*` variables (or `env`), with defaults under `./data`."""
     env = os.environ if env is None else env
@@ -146,6 +164,7 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         log_level=env.get(ENV_PREFIX + "LOG_LEVEL", "INFO").upper(),
         horizon_days=_int_setting(env, "HORIZON_DAYS", 365),
         seed=_int_setting(env, "SEED", 42),
+        max_rejected_share=_share_setting(env, "MAX_REJECTED_SHARE", DEFAULT_MAX_REJECTED_SHARE),
         opt_out_policy=_opt_out_policy_from(env),
     )
 

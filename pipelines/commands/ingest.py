@@ -6,8 +6,8 @@ import argparse
 import logging
 from pathlib import Path
 
-from pipelines.commands.options import iso_date as _date
-from pipelines.errors import CasefinderError
+from pipelines.commands.options import add_extract_set
+from pipelines.commands.quiet import quiet_expected_errors
 
 NAME = "ingest"
 HELP = "load and validate one extract set into the DuckDB warehouse"
@@ -15,35 +15,15 @@ HELP = "load and validate one extract set into the DuckDB warehouse"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `casefinder ingest`."""
-    parser.add_argument(
-        "--extracts", type=Path, required=True, help="the extract set folder (contract v1)"
-    )
+    add_extract_set(parser)
     parser.add_argument(
         "--warehouse", type=Path, required=True, help="the DuckDB warehouse file (created)"
-    )
-    parser.add_argument(
-        "--as-of",
-        type=_date,
-        help="the as-of date (YYYY-MM-DD); default: extract_date from manifest.json",
     )
     parser.add_argument(
         "--docs-dir",
         type=Path,
         help="where GX Data Docs go (default: reports/<as_of>/ beside the warehouse)",
     )
-
-
-class _QuietExpectedErrors(logging.Filter):
-    """Drop Prefect's traceback records for expected errors: the CLI prints one line."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, CasefinderError):
-            return False
-        return not any(
-            marker in record.getMessage()
-            for marker in ("ExtractError", "CasefinderError", "WarehouseBusyError")
-        )
 
 
 def format_table(result: dict) -> str:
@@ -59,9 +39,7 @@ def format_table(result: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run the `ingest` flow and print its reconciliation table."""
-    quiet = _QuietExpectedErrors()
-    for name in ("prefect.flow_runs", "prefect.task_runs", "prefect.flow_runs.runner"):
-        logging.getLogger(name).addFilter(quiet)
+    quiet_expected_errors()
     for name in ("great_expectations", "httpx"):
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
     from pipelines.flows.ingest import ingest

@@ -14,6 +14,20 @@ def iso_date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
+def add_extract_set(parser: argparse.ArgumentParser) -> None:
+    """`--extracts DIR` (required) and `--as-of D` (default: the manifest's extract_date)."""
+    from pathlib import Path
+
+    parser.add_argument(
+        "--extracts", type=Path, required=True, help="the extract set folder (contract v1.1)"
+    )
+    parser.add_argument(
+        "--as-of",
+        type=iso_date,
+        help="the as-of date (YYYY-MM-DD); default: extract_date from manifest.json",
+    )
+
+
 def dask_address(text: str) -> str:
     """argparse type for `--dask-address`: `local` or a scheduler address (tcp://host:8786)."""
     from pipelines.errors import CasefinderError

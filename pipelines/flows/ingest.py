@@ -9,8 +9,10 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
+from pipelines.errors import ExtractError
 from pipelines.ingest import extracts as extracts_mod
 from pipelines.ingest import load as load_mod
+from pipelines.ingest import rejections as rejections_mod
 from pipelines.ingest import summary as summary_mod
 from pipelines.ingest import validation as validation_mod
 from pipelines.settings import load_settings
@@ -51,6 +53,25 @@ def summarise_load(warehouse: Path, snapshot_id: int) -> dict[str, Any]:
         }
 
 
+# What the line of a mostly-rejected file says happens next.
+RUN_STOPS = (
+    "the run stops before anything is trained, scored or published "
+    "(the rows and their reasons are in quarantine.rejected_rows; "
+    "limit: CASEFINDER_MAX_REJECTED_SHARE)"
+)
+
+
+@task(name="stop-if-mostly-rejected", cache_policy=NO_CACHE)
+def stop_if_mostly_rejected(warehouse: Path, snapshot_id: int, max_share: float | None) -> None:
+    """Stop the run when more than `max_share` of a file's rows were quarantined
+    (default: the setting); what was loaded and quarantined stays in the warehouse."""
+    share = load_settings().max_rejected_share if max_share is None else max_share
+    with connect(warehouse, read_only=True) as con:
+        stopping = rejections_mod.mostly_rejected(con, snapshot_id, share)
+    if stopping:
+        raise ExtractError(rejections_mod.stop_message(stopping, share, RUN_STOPS))
+
+
 def default_docs_dir(warehouse: Path, as_of: date) -> Path:
     """Where Data Docs go when ingest runs alone: `reports/<as_of>/` beside the warehouse."""
     return Path(warehouse).resolve().parent / "reports" / as_of.isoformat()
@@ -62,8 +83,14 @@ def ingest(
     warehouse: Path,
     as_of: date | None = None,
     docs_dir: Path | None = None,
+    max_rejected_share: float | None = None,
 ) -> dict[str, Any]:
-    """Load one extract set into the warehouse; return counts and ids only (no identifiers)."""
+    """Load one extract set into the warehouse; return counts and ids only (no identifiers).
+
+    A file with more than `max_rejected_share` of its rows quarantined (default: the
+    setting CASEFINDER_MAX_REJECTED_SHARE) stops the flow once the set is loaded and
+    validated: `ExtractError`, one line.
+    """
     extract_set = discover_extracts(extracts, as_of)
     result = load_extract_set(extract_set, warehouse)
     report = validate_with_gx(
@@ -73,6 +100,7 @@ def ingest(
         docs_dir or default_docs_dir(warehouse, extract_set.as_of),
     )
     summary = summarise_load(warehouse, result.snapshot_id)
+    stop_if_mostly_rejected(warehouse, result.snapshot_id, max_rejected_share)
     return {
         "snapshot_id": result.snapshot_id,
         "as_of": result.extract_date.isoformat(),

@@ -75,21 +75,31 @@ def read_manifest(directory: Path) -> tuple[dict, str | None]:
 
 
 def resolve_as_of(manifest: dict, as_of: date | None, directory: Path) -> date:
-    """`--as-of` when given, else the manifest's `extract_date`; neither is a fatal error."""
-    if as_of is not None:
-        return as_of
+    """`--as-of` when given, else the manifest's `extract_date`; neither is a fatal error.
+
+    An as-of after the manifest's `extract_date` is refused: nobody can know who is in
+    hospital on a day the data has not reached (OUTPUTS.md, "Command line").
+    """
     raw = manifest.get("extract_date")
     if raw is None:
+        if as_of is not None:
+            return as_of
         raise ExtractError(
             f"no as-of date: {directory} has no {MANIFEST_NAME} with extract_date; "
             "give --as-of YYYY-MM-DD"
         )
     try:
-        return date.fromisoformat(str(raw))
+        extract_date = date.fromisoformat(str(raw))
     except ValueError:
         raise ExtractError(
             f"{MANIFEST_NAME} in {directory}: extract_date is not a YYYY-MM-DD date"
         ) from None
+    if as_of is not None and as_of > extract_date:
+        raise ExtractError(
+            f"--as-of {as_of.isoformat()} is after the extract set's extract_date "
+            f"{extract_date.isoformat()} ({MANIFEST_NAME}): the data have not reached that day"
+        )
+    return as_of or extract_date
 
 
 def control_total(manifest: dict, name: str) -> int | None:

@@ -80,10 +80,12 @@ def _next_id(con: duckdb.DuckDBPyConnection, table: str, column: str) -> int:
 
 
 def check_fatal(info: ExtractFileInfo, read: int, landed: int) -> None:
-    """Stop the run for an empty required file, a truncated file or an unreadable one."""
+    """Stop the run for a truncated file or an unreadable one.
+
+    A file with its header and no data rows is present and valid (EXTRACTS.md 1.1), unless
+    its control total in manifest.json says it should hold rows: then it is truncated.
+    """
     name = info.path.name
-    if read == 0 and info.spec.required:
-        raise ExtractError(f"{name} is empty: a required file needs at least one data row")
     if info.control_total is not None and read < info.control_total:
         raise ExtractError(
             f"{name} has {read} data rows, fewer than its control total of "
@@ -91,6 +93,8 @@ def check_fatal(info: ExtractFileInfo, read: int, landed: int) -> None:
         )
     if read > 0 and landed == 0:
         raise ExtractError(f"{name} is unreadable: no line parses as CSV for its header")
+    if read == 0:
+        log.warning("%s has a header and no data rows: present and valid (zero rows)", name)
 
 
 def load_file(
@@ -173,6 +177,47 @@ def prepare_warehouse(con: duckdb.DuckDBPyConnection) -> None:
     install_macros(con)
 
 
+def begin_snapshot(con: duckdb.DuckDBPyConnection, extract_set: ExtractSet) -> int:
+    """Record a new snapshot of `extract_set` (status `loading`) and return its id."""
+    snapshot_id = _next_id(con, "audit.snapshots", "snapshot_id")
+    con.execute(
+        "insert into audit.snapshots values (?, ?, ?, ?, ?, 'loading')",
+        [
+            snapshot_id,
+            extract_set.directory.resolve().name,
+            extract_set.as_of,
+            _now(),
+            extract_set.manifest_sha256,
+        ],
+    )
+    return snapshot_id
+
+
+def load_files(
+    con: duckdb.DuckDBPyConnection,
+    extract_set: ExtractSet,
+    snapshot_id: int,
+    fatal: dict[str, str] | None = None,
+) -> dict[str, FileCounts]:
+    """Load every file of the set into one snapshot, reference files first.
+
+    A fatal problem of a file (truncated, unreadable) raises `ExtractError`; with `fatal`
+    (what `casefinder check` passes) it is recorded there under the file's name instead and
+    the other files are still loaded, so that one report names every file that would stop a
+    run. Only a connection that is thrown away afterwards may be used that way.
+    """
+    load_ids: dict[str, int] = {}
+    files: dict[str, FileCounts] = {}
+    for info in _ordered(extract_set.files):
+        try:
+            files[info.name] = load_file(con, info, snapshot_id, extract_set.as_of, load_ids)
+        except ExtractError as exc:
+            if fatal is None:
+                raise
+            fatal[info.name] = str(exc)
+    return files
+
+
 def load_extract_set(
     con: duckdb.DuckDBPyConnection, extract_set: ExtractSet, key: bytes
 ) -> LoadResult:
@@ -188,22 +233,8 @@ def load_extract_set(
         log.info("extract set already loaded as snapshot %d: nothing to do", snapshot_id)
         return LoadResult(snapshot_id, extract_date, already_loaded=True)
     with transaction(con):
-        snapshot_id = _next_id(con, "audit.snapshots", "snapshot_id")
-        con.execute(
-            "insert into audit.snapshots values (?, ?, ?, ?, ?, 'loading')",
-            [
-                snapshot_id,
-                extract_set.directory.resolve().name,
-                extract_set.as_of,
-                _now(),
-                extract_set.manifest_sha256,
-            ],
-        )
-        load_ids: dict[str, int] = {}
-        files = {
-            info.name: load_file(con, info, snapshot_id, extract_set.as_of, load_ids)
-            for info in _ordered(extract_set.files)
-        }
+        snapshot_id = begin_snapshot(con, extract_set)
+        files = load_files(con, extract_set, snapshot_id)
         con.execute(
             "update audit.snapshots set status = 'loaded' where snapshot_id = ?", [snapshot_id]
         )

@@ -58,17 +58,19 @@ def find_failures(
     """
     con.execute(f"create or replace temp table {_FAIL} (row_number bigint, rule_index integer)")
     # Each condition is evaluated once per row into a bit mask; only failing rows are expanded.
+    # The masks are materialised first: filtered and joined in one query, DuckDB computes the
+    # mask expression twice (a third of find_failures' time on 9M GP events).
     for start in range(0, len(rules), _MASK_BITS):
         chunk = rules[start : start + _MASK_BITS]
         bits = " | ".join(
             f"(case when ({r.condition}) then {1 << i} else 0 end)" for i, r in enumerate(chunk)
         )
         con.execute(
-            f"insert into {_FAIL} select m.row_number, b.bit + {start} from ("
+            f"insert into {_FAIL} with masks as materialized ("
             f"select _row_number as row_number, ({bits}) as mask "
-            f"from ({checked_relation(FILES[file], load_id)})) m "
-            f"join range({len(chunk)}) b(bit) on (m.mask >> b.bit) & 1 = 1 "
-            "where m.mask <> 0"
+            f"from ({checked_relation(FILES[file], load_id)})) "
+            f"select m.row_number, b.bit + {start} from (select * from masks where mask <> 0) m "
+            f"join range({len(chunk)}) b(bit) on (m.mask >> b.bit) & 1 = 1"
         )
     counts = dict(
         con.execute(f"select rule_index, count(*) from {_FAIL} group by rule_index").fetchall()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import duckdb
 import pytest
+from helpers.cli_process import Sandbox, error_lines, run_casefinder
 from helpers.extract_set import DEFAULT_ROWS, write_extract_set
 
 from pipelines.cli import main
@@ -61,3 +63,91 @@ def test_ingest_command_prints_reconciliation_and_one_line_errors(
         f"casefinder: error: missing required file ae_attendances "
         f"(ae_attendances.csv or ae_attendances.parquet) in {broken}"
     ]
+
+
+def _dd_mm_yyyy_events() -> list[dict]:
+    """gp_events with every date but the last written DD/MM/YYYY (4 of 5 rows fail)."""
+    rows = [dict(r) for r in DEFAULT_ROWS["gp_events"]]
+    for row in rows[:-1]:
+        year, month, day = row["event_date"].split("-")
+        row["event_date"] = f"{day}/{month}/{year}"
+    return rows
+
+
+MOSTLY_REJECTED_LINE = (
+    "casefinder: error: gp_events.csv: 80.0% of rows rejected (4 of 5; the limit is 50%), "
+    "mostly by rule event_date_format ('event_date is a date written YYYY-MM-DD', "
+    "e.g. '01/06/2025'); the run stops before anything is trained, scored or published "
+    "(the rows and their reasons are in quarantine.rejected_rows; "
+    "limit: CASEFINDER_MAX_REJECTED_SHARE)"
+)
+
+
+def _assert_loaded_and_quarantined_with_reasons(warehouse: Path) -> None:
+    """What was loaded and quarantined stays, with the reasons, for the data engineer."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        quarantined = con.execute(
+            "select rule, reason, count(*) from quarantine.rejected_rows "
+            "where file = 'gp_events' group by all"
+        ).fetchall()
+        loaded = con.execute(
+            "select file, rows_read, rows_loaded, rows_quarantined from audit.loads "
+            "where file in ('gp_events', 'gp_patients') order by file"
+        ).fetchall()
+    finally:
+        con.close()
+    assert quarantined == [("event_date_format", "event_date is a date written YYYY-MM-DD", 4)]
+    assert loaded == [("gp_events", 5, 1, 4), ("gp_patients", 6, 6, 0)]
+
+
+@pytest.mark.slow
+def test_a_mostly_rejected_file_stops_ingest_after_loading_it(
+    prefect_harness: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    extracts = write_extract_set(tmp_path / "extracts", {"gp_events": _dd_mm_yyyy_events()})
+    warehouse = tmp_path / "wh" / "warehouse.duckdb"
+    code = main(["ingest", "--extracts", str(extracts), "--warehouse", str(warehouse)])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "Traceback" not in captured.err
+    assert captured.err.splitlines()[-1] == MOSTLY_REJECTED_LINE
+    assert "snapshot" not in captured.out  # no reconciliation table: the run stopped
+    _assert_loaded_and_quarantined_with_reasons(warehouse)
+
+
+@pytest.mark.slow
+def test_a_mostly_rejected_file_stops_the_weekly_run_before_training(tmp_path: Path) -> None:
+    extracts = write_extract_set(tmp_path / "extracts", {"gp_events": _dd_mm_yyyy_events()})
+    warehouse = tmp_path / "wh" / "warehouse.duckdb"
+    out = tmp_path / "out"
+    args = ["run", "--extracts", extracts, "--warehouse", warehouse, "--out", out]
+    result = run_casefinder(args, Sandbox(tmp_path / "sandbox"))
+    assert result.returncode == 2
+    # Neither casefinder's nor Prefect's traceback: the one line, naming file, rule, share.
+    assert "Traceback" not in result.stderr
+    assert error_lines(result.stderr) == [MOSTLY_REJECTED_LINE]
+    for patient in DEFAULT_ROWS["gp_patients"]:
+        assert patient["nhs_number"] not in result.stdout + result.stderr
+    # Nothing trained, scored or published.
+    assert not (warehouse.parent / "models").exists() or not any(
+        (warehouse.parent / "models").iterdir()
+    )
+    assert not (out / "lists").exists()
+    assert not (out / "reports").exists()
+    _assert_loaded_and_quarantined_with_reasons(warehouse)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_header_only_file_goes_through_the_ingest_flow(
+    prefect_harness: None, tmp_path: Path, fmt: str
+) -> None:
+    from pipelines.flows.ingest import ingest
+
+    extracts = write_extract_set(tmp_path / "extracts", {"acute_spells": []}, fmt=fmt)
+    result = ingest(extracts=extracts, warehouse=tmp_path / "wh" / "warehouse.duckdb")
+    assert result["extracts"]["acute_spells"]["read"] == 0
+    assert result["extracts"]["gp_events"]["loaded"] == len(DEFAULT_ROWS["gp_events"])
+    assert result["core_rows"]["core_acute_spells"] == 0
+    assert result["validation_mismatches"] == []

@@ -304,6 +304,34 @@ def test_optional_files_missing_give_empty_core_tables(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_header_only_required_file_is_present_and_valid(
+    tmp_path: Path, fmt: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    con = _con()
+    with caplog.at_level(logging.WARNING, logger="casefinder.ingest"):
+        result = _load(con, write_extract_set(tmp_path / "set", {"acute_spells": []}, fmt=fmt))
+    summary = extracts_summary(con, result.snapshot_id)
+    assert summary["acute_spells"]["read"] == 0
+    assert summary["gp_patients"]["loaded"] == len(DEFAULT_ROWS["gp_patients"])
+    assert con.execute("select count(*) from core.core_acute_spells").fetchone() == (0,)
+    assert con.execute("select count(*) from core.core_acute_diagnoses").fetchone() == (0,)
+    assert f"acute_spells.{fmt} has a header and no data rows" in caplog.text
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_every_file_header_only_loads_as_zero_rows(tmp_path: Path, fmt: str) -> None:
+    empty: dict[str, list[dict] | None] = {name: [] for name in DEFAULT_ROWS}
+    con = _con()
+    result = _load(con, write_extract_set(tmp_path / "set", empty, fmt=fmt))
+    summary = extracts_summary(con, result.snapshot_id)
+    assert set(summary) == set(DEFAULT_ROWS)
+    assert {counts["read"] for counts in summary.values()} == {0}
+    assert {
+        name: con.execute(f"select count(*) from core.{name}").fetchone()[0] for name in CORE_TABLES
+    } == dict.fromkeys(CORE_TABLES, 0)
+
+
 # --- fatal errors: one line naming the file (and column); nothing loaded ------------------
 
 
@@ -355,9 +383,13 @@ def test_truncated_file_is_fatal_and_nothing_is_loaded(tmp_path: Path) -> None:
     assert message.startswith("gp_events.csv has 5 data rows, fewer than its control total of 50")
 
 
-def test_empty_required_file_is_fatal(tmp_path: Path) -> None:
-    message = _fatal(tmp_path, write_extract_set(tmp_path / "set", {"acute_spells": []}))
-    assert message.startswith("acute_spells.csv is empty")
+def test_header_only_file_with_rows_in_its_control_total_is_truncated(tmp_path: Path) -> None:
+    directory = write_extract_set(tmp_path / "set", {"acute_spells": []})
+    manifest = json.loads((directory / "manifest.json").read_text())
+    manifest["files"]["acute_spells"]["rows"] = 3
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+    message = _fatal(tmp_path, directory)
+    assert message.startswith("acute_spells.csv has 0 data rows, fewer than its control total of 3")
 
 
 def test_zero_byte_file_is_fatal(tmp_path: Path) -> None:

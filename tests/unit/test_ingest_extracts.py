@@ -56,6 +56,19 @@ def test_as_of_comes_from_option_then_manifest_else_error() -> None:
         resolve_as_of({"extract_date": "16/11/2026"}, None, Path("x"))
 
 
+def test_an_as_of_after_the_extract_date_is_refused() -> None:
+    manifest = {"extract_date": "2026-11-16"}
+    assert resolve_as_of(manifest, date(2026, 11, 16), Path("x")) == date(2026, 11, 16)
+    with pytest.raises(ExtractError) as info:
+        resolve_as_of(manifest, date(2026, 11, 17), Path("x"))
+    assert str(info.value) == (
+        "--as-of 2026-11-17 is after the extract set's extract_date 2026-11-16 "
+        "(manifest.json): the data have not reached that day"
+    )
+    # Without a manifest there is no extract date to hold it to.
+    assert resolve_as_of({}, date(2030, 1, 1), Path("x")) == date(2030, 1, 1)
+
+
 def test_control_totals() -> None:
     manifest = {"files": {"gp_events": {"rows": "12"}, "practices": {}}}
     assert control_total(manifest, "gp_events") == 12
