@@ -30,7 +30,10 @@ MARKDOWN_NOTES = """
 ## Notes on definitions
 
 - **Alive and registered at D**: `registration_start_date <= D`, no `registration_end_date`
-  on or before D, no `date_of_death` on or before D, month of birth on or before D.
+  on or before D, no `date_of_death` on or before D, month of birth on or before D. The date
+  of death is `core_patients.date_of_death`: the earlier of the GP's date and the discharge
+  date of any spell discharged to `79` (died), so a death known only from hospital takes the
+  patient out of every cohort (features, training, lists) from the day of discharge.
 - **Housebound at D** (extract contract): the latest GP code on or before D from
   `snomed_misc.csv` categories `housebound` / `no_longer_housebound` is a housebound code
   (a day with both counts as housebound), **or** the patient is a care home resident at D.
