@@ -74,6 +74,30 @@ def expit(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def housebound_rate(phi: np.ndarray, age: np.ndarray) -> np.ndarray:
+    """Yearly rate of becoming housebound: mostly the frail, more with great age."""
+    return params.HOUSEBOUND_MAX * expit(
+        params.HOUSEBOUND_PHI_SCALE * (phi - params.HOUSEBOUND_PHI_CENTRE)
+        + params.HOUSEBOUND_AGE_SLOPE * (age - 80.0)
+    )
+
+
+def saturate(rate: np.ndarray) -> np.ndarray:
+    """A yearly emergency hazard bent softly under `EMERGENCY_CEILING` (linear when small)."""
+    return params.EMERGENCY_CEILING * -np.expm1(-rate / params.EMERGENCY_CEILING)
+
+
+def personal_uniforms(pid: np.ndarray, k: int) -> np.ndarray:
+    """`k` uniforms per person that depend only on the person (a SplitMix64 hash of the global
+    person index): the same draws at every spell, whatever the step or chunk."""
+    z = pid.astype(np.uint64)[:, None] * np.uint64(64) + np.arange(k, dtype=np.uint64)[None, :]
+    z = z + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
 def _pick(cum: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.minimum(np.searchsorted(cum, u, side="right"), cum.size - 1)
 
@@ -224,7 +248,7 @@ class _Sim:
         entry = pp.entry
         age = (entry - pp.dob) / YEAR
         frail = expit(self.phi)
-        k = np.minimum(rng.poisson(33 * frail * 0.9), 25)
+        k = np.minimum(rng.poisson(params.DEFICITS_PER_FRAILTY * frail * pp.coding), 25)
         logw = np.where(
             ref.deficit_weights > 0, np.log(np.maximum(ref.deficit_weights, 1e-12)), -np.inf
         )
@@ -250,16 +274,16 @@ class _Sim:
         start = entry[who] - rng.integers(1, 5 * 365, who.size)
         self.add_meds(who, pool[rng.integers(0, pool.size, who.size)], start, rng, chronic=True)
         # Housebound and care home at entry, near their steady state.
-        lam_hb = params.HOUSEBOUND_MAX * expit(
-            params.HOUSEBOUND_PHI_SCALE * (self.phi - params.HOUSEBOUND_PHI_CENTRE)
-        )
+        lam_hb = housebound_rate(self.phi, age)
         lam_d = np.exp(
             params.DEATH_LOG_INTERCEPT
             + params.DEATH_PHI_SLOPE * self.phi
             + params.DEATH_AGE_SLOPE * (age - 80)
         )
         p_hb = np.where(
-            age >= 40, lam_hb / (lam_hb + params.HOUSEBOUND_RECOVERY + lam_d + 0.3), 0.0
+            age >= params.HOUSEBOUND_MIN_AGE,
+            lam_hb / (lam_hb + params.HOUSEBOUND_RECOVERY + lam_d + 0.3),
+            0.0,
         )
         hb = rng.random(n) < p_hb
         who = np.flatnonzero(hb)
@@ -333,19 +357,24 @@ class _Sim:
         for slug, weight in params.EMERGENCY_CONDITION_WEIGHTS.items():
             bit = np.uint64(self.slug_bit[slug])
             conditions += weight * ((self.defmask[a] >> bit) & np.uint64(1)).astype(np.float64)
-        base_em = np.exp(
-            params.EMERGENCY_LOG_INTERCEPT
-            + params.EMERGENCY_PHI_SLOPE * phi
-            + conditions
-            + hidden
-            + params.EMERGENCY_RECENT_ADMISSION * self.recent_adm[a]
-            + params.EMERGENCY_RECENT_FALL * self.recent_fall[a]
-            + params.EMERGENCY_HOUSEBOUND * hb
+        base_em = saturate(
+            np.exp(
+                params.EMERGENCY_LOG_INTERCEPT
+                + params.EMERGENCY_PHI_SLOPE * phi
+                + conditions
+                + hidden
+                + params.EMERGENCY_RECENT_ADMISSION
+                * np.minimum(self.recent_adm[a], params.EMERGENCY_RECENT_CAP)
+                + params.EMERGENCY_RECENT_FALL
+                * np.minimum(self.recent_fall[a], params.EMERGENCY_RECENT_CAP)
+                + params.EMERGENCY_HOUSEBOUND * hb
+            )
         )
         lam_death = np.exp(
             params.DEATH_LOG_INTERCEPT
             + params.DEATH_PHI_SLOPE * phi
             + params.DEATH_AGE_SLOPE * (age - 80)
+            + params.DEATH_CARE_HOME * ch
             + 0.5 * hidden
         )
         truth = None
@@ -387,7 +416,9 @@ class _Sim:
         )
 
         # Emergency admissions.
-        lam_em = (params.EMERGENCY_FLOOR + base_em) * (1.0 + 2.0 * fall)
+        lam_em = (params.EMERGENCY_FLOOR + base_em) * np.where(
+            fall, params.FALL_ADMISSION_MULTIPLIER, 1.0
+        )
         em = (rng.random(na) < _p(lam_em, dt)) & ~dies & (self.in_hosp[a] < t0)
         ei = np.flatnonzero(em)
         adm = np.where(fall[ei], fall_day[ei], days(ei.size))
@@ -413,7 +444,11 @@ class _Sim:
         # After discharge: care home moves, temporary housebound, reablement.
         to_ch = ei[np.isin(dest, (3, 4, 5)) & ~ch[ei]]
         self._enter_care_home(a[to_ch], dis[np.isin(ei, to_ch)], rng)
-        tmp = ei[old[ei] & ~hb[ei] & (rng.random(ei.size) < params.HOUSEBOUND_AFTER_ADMISSION)]
+        tmp = ei[
+            (age[ei] >= params.HOUSEBOUND_AFTER_ADMISSION_AGE)
+            & ~hb[ei]
+            & (rng.random(ei.size) < params.HOUSEBOUND_AFTER_ADMISSION)
+        ]
         tmp_day = dis[np.isin(ei, tmp)] + rng.integers(1, 21, tmp.size)
         self.gp(a[tmp], tmp_day, np.full(tmp.size, ref.misc["housebound"][3]))
         self._become_housebound(a[tmp], tmp_day, rng, temporary=True)
@@ -527,7 +562,7 @@ class _Sim:
         )
 
         # New eFI deficits (tracking latent frailty with a lag) and their re-recording.
-        target = 33 * frail * 0.9
+        target = params.DEFICITS_PER_FRAILTY * frail * pp.coding[a]
         lam_def = params.DEFICIT_BASE + params.DEFICIT_CATCH_UP * np.maximum(
             target - self.n_def[a], 0
         )
@@ -580,10 +615,10 @@ class _Sim:
         self._observations(a, age, frail, hb, days, rng, dt)
 
         # Housebound, recovery, care home.
-        lam_hb = params.HOUSEBOUND_MAX * expit(
-            params.HOUSEBOUND_PHI_SCALE * (phi - params.HOUSEBOUND_PHI_CENTRE)
+        lam_hb = housebound_rate(phi, age)
+        nh = np.flatnonzero(
+            ~hb & (age >= params.HOUSEBOUND_MIN_AGE) & (rng.random(na) < _p(lam_hb, dt)) & ~dies
         )
-        nh = np.flatnonzero(~hb & (age >= 40) & (rng.random(na) < _p(lam_hb, dt)) & ~dies)
         nh_day = days(nh.size)
         self.gp(a[nh], nh_day, self.misc_code("housebound", nh.size, rng, skew=3.0))
         self._become_housebound(a[nh], nh_day, rng, temporary=False)
@@ -839,8 +874,13 @@ class _Sim:
         ) == 1
         keep = held & (ref.deficit_diag[None, :] >= 0) & (rng.random((m, 36)) < 0.6)
         diag[:, 1:37] = np.where(keep, ref.deficit_diag[None, :], -1)
-        n_hfrs = np.minimum(rng.poisson(0.3 + 7.0 * frail * (age > 50)), 11)
-        picks = ref.hfrs_diag[_pick(ref.hfrs_cum, rng.random((m, 11)))]
+        n_hfrs = np.minimum(rng.poisson(0.2 + 5.0 * frail * (age > 50)), 11)
+        u = np.where(
+            rng.random((m, 11)) < params.HFRS_PERSONAL_SHARE,
+            personal_uniforms(self.pp.pid[who], 11),
+            rng.random((m, 11)),
+        )
+        picks = ref.hfrs_diag[_pick(ref.hfrs_cum, u)]
         diag[:, 37:48] = np.where(np.arange(11)[None, :] < n_hfrs[:, None], picks, -1)
         fall_cause = cause == 0
         diag[fall_cause, 47] = ref.diag_by_cause["fall"][0][-1]  # W19 external cause
@@ -876,7 +916,12 @@ class _Sim:
             dest = np.zeros(m, dtype=np.int64)
         else:
             method = _pick(EMERGENCY_METHOD_CUM, rng.random(m))
-            to_ch = ~ch & (frail > 0.3) & (age >= 70) & (rng.random(m) < 0.04)
+            to_ch = (
+                ~ch
+                & (frail > 0.3)
+                & (age >= 70)
+                & (rng.random(m) < params.CARE_HOME_AFTER_DISCHARGE)
+            )
             ch_dest = 3 + rng.integers(0, 3, m)
             dest = np.where(
                 ch | to_ch, ch_dest, _pick(np.cumsum([0.95, 0.03, 0.02]), rng.random(m))
