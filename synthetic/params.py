@@ -84,6 +84,17 @@ PHI_DIFFUSION = 0.25  # per sqrt(year)
 PHI_JUMP_ADMISSION = 0.12
 PHI_JUMP_FALL = 0.05
 HIDDEN_RISK_SD = 0.2  # unobservable personal risk (never coded anywhere)
+# Crises: spells of a few months in which a person is going downhill before an admission or
+# a death. They are not coded as such, but leave footprints a model can see: more A&E
+# attendances and more district nursing and community matron contacts.
+CRISIS_BASE = 0.02  # onsets per year
+CRISIS_FRAIL = 0.8  # extra onsets per year, times expit(phi)
+CRISIS_MEAN_YEARS = 0.25
+CRISIS_EMERGENCY = 1.5  # log-hazard of an emergency admission during a crisis
+CRISIS_DEATH = 0.8  # log-hazard of death during a crisis
+CRISIS_AE = 1.0  # extra A&E attendances per year during a crisis
+CRISIS_CONTACTS = 1.5  # extra community contacts, times the usual rate, during a crisis
+CRISIS_ENDS_AT_ADMISSION = 0.5
 # HFRS categories coded as secondary diagnoses: most come from a short personal list (the same
 # chronic problems are recoded at every spell), the rest are drawn afresh.
 HFRS_PERSONAL_SHARE = 0.8
@@ -91,8 +102,9 @@ HFRS_PERSONAL_SHARE = 0.8
 # Hazards (per year); see docs/synthetic-data.md for the formulas.
 EMERGENCY_FLOOR = 0.02
 EMERGENCY_CEILING = 3.5  # per year: the hazard saturates softly towards it
-EMERGENCY_LOG_INTERCEPT = -2.1
-EMERGENCY_PHI_SLOPE = 0.5
+EMERGENCY_LOG_INTERCEPT = -2.75
+EMERGENCY_PHI_SLOPE = 0.25
+EMERGENCY_AGE_SLOPE = 0.04  # per year of age above 75 (log scale)
 EMERGENCY_RECENT_ADMISSION = 1.2
 EMERGENCY_RECENT_CAP = 2.0  # recent admissions / falls count up to this (no runaway spirals)
 EMERGENCY_RECENT_FALL = 0.5
@@ -107,8 +119,8 @@ EMERGENCY_CONDITION_WEIGHTS = {
     "skin-ulcer": 0.5,
     "ckd": 0.3,
 }
-DEATH_LOG_INTERCEPT = -1.9
-DEATH_PHI_SLOPE = 0.6
+DEATH_LOG_INTERCEPT = -2.35
+DEATH_PHI_SLOPE = 0.3
 DEATH_AGE_SLOPE = 0.085  # per year above 80
 DEATH_CARE_HOME = 0.5  # care home residents die sooner (log scale)
 DIED_IN_HOSPITAL = 0.45

@@ -122,6 +122,7 @@ class _Sim:
         self.hb_temp = np.zeros(n, dtype=bool)
         self.ch = np.zeros(n, dtype=bool)
         self.palliative = np.zeros(n, dtype=bool)
+        self.crisis = np.zeros(n, dtype=bool)
         self.defmask = np.zeros(n, dtype=np.uint64)
         self.n_def = np.zeros(n, dtype=np.int64)
         self.recent_adm = np.zeros(n)
@@ -346,6 +347,7 @@ class _Sim:
         hb = self.hb[a]
         ch = self.ch[a]
         old = age >= 65
+        crisis = self.crisis[a]
 
         def days(k: int | None = None) -> np.ndarray:
             return t0 + rng.integers(0, params.STEP_DAYS, na if k is None else k)
@@ -361,6 +363,7 @@ class _Sim:
             np.exp(
                 params.EMERGENCY_LOG_INTERCEPT
                 + params.EMERGENCY_PHI_SLOPE * phi
+                + params.EMERGENCY_AGE_SLOPE * (age - 75.0)
                 + conditions
                 + hidden
                 + params.EMERGENCY_RECENT_ADMISSION
@@ -368,6 +371,7 @@ class _Sim:
                 + params.EMERGENCY_RECENT_FALL
                 * np.minimum(self.recent_fall[a], params.EMERGENCY_RECENT_CAP)
                 + params.EMERGENCY_HOUSEBOUND * hb
+                + params.CRISIS_EMERGENCY * crisis
             )
         )
         lam_death = np.exp(
@@ -375,6 +379,7 @@ class _Sim:
             + params.DEATH_PHI_SLOPE * phi
             + params.DEATH_AGE_SLOPE * (age - 80)
             + params.DEATH_CARE_HOME * ch
+            + params.CRISIS_DEATH * crisis
             + 0.5 * hidden
         )
         truth = None
@@ -498,6 +503,7 @@ class _Sim:
             params.AE_BASE
             + params.AE_FRAIL * frail
             + params.AE_YOUNG_ADULT * ((age >= 15) & (age < 35))
+            + params.CRISIS_AE * crisis
         )
         ae = (rng.random(na) < _p(lam_ae, dt)) | (fall & ~em & (rng.random(na) < 0.35))
         ai = np.flatnonzero(ae & ~dies)
@@ -636,7 +642,9 @@ class _Sim:
 
         # Community services for the housebound and frail; palliative care near the end.
         dn = rng.poisson(
-            np.where(self.hb[a], params.DISTRICT_NURSING_HOUSEBOUND * (0.3 + frail), 0.0) * dt
+            np.where(self.hb[a], params.DISTRICT_NURSING_HOUSEBOUND * (0.3 + frail), 0.0)
+            * (1.0 + params.CRISIS_CONTACTS * crisis)
+            * dt
         )
         w = np.repeat(np.arange(na), dn)
         self.contacts(
@@ -648,7 +656,11 @@ class _Sim:
             self.location_of(a[w]),
             rng,
         )
-        cm = rng.poisson(np.where(frail > 0.3, params.COMMUNITY_MATRON_FRAIL, 0.0) * dt)
+        cm = rng.poisson(
+            np.where((frail > 0.3) | crisis, params.COMMUNITY_MATRON_FRAIL, 0.0)
+            * (1.0 + params.CRISIS_CONTACTS * crisis)
+            * dt
+        )
         w = np.repeat(np.arange(na), cm)
         self.contacts(
             a[w],
@@ -696,6 +708,10 @@ class _Sim:
             + np.sqrt(dt) * params.PHI_DIFFUSION * rng.normal(0.0, 1.0, na)
             + jump
         )
+        onset = rng.random(na) < _p(params.CRISIS_BASE + params.CRISIS_FRAIL * frail, dt)
+        ends = rng.random(na) < _p(1.0 / params.CRISIS_MEAN_YEARS, dt)
+        ends |= em & (rng.random(na) < params.CRISIS_ENDS_AT_ADMISSION)
+        self.crisis[a] = np.where(crisis, ~ends, onset)
         decay = np.exp(-dt / 0.5)
         self.recent_adm[a] *= decay
         self.recent_fall[a] = self.recent_fall[a] * decay + fall
