@@ -83,15 +83,33 @@ PHI_DRIFT_FRAIL = 0.10  # extra per year times expit(phi)
 PHI_DIFFUSION = 0.25  # per sqrt(year)
 PHI_JUMP_ADMISSION = 0.12
 PHI_JUMP_FALL = 0.05
-HIDDEN_RISK_SD = 0.35  # unobservable personal risk (never coded anywhere)
+HIDDEN_RISK_SD = 0.2  # unobservable personal risk (never coded anywhere)
+# Crises: spells of a few months in which a person is going downhill before an admission or
+# a death. They are not coded as such, but leave footprints a model can see: more A&E
+# attendances and more district nursing and community matron contacts.
+CRISIS_BASE = 0.02  # onsets per year
+CRISIS_FRAIL = 0.8  # extra onsets per year, times expit(phi)
+CRISIS_MEAN_YEARS = 0.25
+CRISIS_EMERGENCY = 1.5  # log-hazard of an emergency admission during a crisis
+CRISIS_DEATH = 0.8  # log-hazard of death during a crisis
+CRISIS_AE = 1.0  # extra A&E attendances per year during a crisis
+CRISIS_CONTACTS = 1.5  # extra community contacts, times the usual rate, during a crisis
+CRISIS_ENDS_AT_ADMISSION = 0.5
+# HFRS categories coded as secondary diagnoses: most come from a short personal list (the same
+# chronic problems are recoded at every spell), the rest are drawn afresh.
+HFRS_PERSONAL_SHARE = 0.8
 
 # Hazards (per year); see docs/synthetic-data.md for the formulas.
 EMERGENCY_FLOOR = 0.02
-EMERGENCY_LOG_INTERCEPT = -1.15
-EMERGENCY_PHI_SLOPE = 0.4
-EMERGENCY_RECENT_ADMISSION = 0.9
-EMERGENCY_RECENT_FALL = 1.0
-EMERGENCY_HOUSEBOUND = 0.25
+EMERGENCY_CEILING = 3.5  # per year: the hazard saturates softly towards it
+EMERGENCY_LOG_INTERCEPT = -2.75
+EMERGENCY_PHI_SLOPE = 0.25
+EMERGENCY_AGE_SLOPE = 0.04  # per year of age above 75 (log scale)
+EMERGENCY_RECENT_ADMISSION = 1.2
+EMERGENCY_RECENT_CAP = 2.0  # recent admissions / falls count up to this (no runaway spirals)
+EMERGENCY_RECENT_FALL = 0.5
+FALL_ADMISSION_MULTIPLIER = 2.0  # emergency hazard in a step with a fall (hip fractures)
+EMERGENCY_HOUSEBOUND = 0.5
 # Conditions that raise the emergency hazard beyond their share of the eFI count (log scale):
 # the eFI weighs every deficit equally, a model can learn that these weigh more.
 EMERGENCY_CONDITION_WEIGHTS = {
@@ -101,21 +119,31 @@ EMERGENCY_CONDITION_WEIGHTS = {
     "skin-ulcer": 0.5,
     "ckd": 0.3,
 }
-DEATH_LOG_INTERCEPT = -1.2
-DEATH_PHI_SLOPE = 0.8
-DEATH_AGE_SLOPE = 0.05  # per year above 80
+DEATH_LOG_INTERCEPT = -2.35
+DEATH_PHI_SLOPE = 0.3
+DEATH_AGE_SLOPE = 0.085  # per year above 80
+DEATH_CARE_HOME = 0.5  # care home residents die sooner (log scale)
 DIED_IN_HOSPITAL = 0.45
 FALL_BASE = 0.005
 FALL_FRAIL = 0.9
-HOUSEBOUND_MAX = 1.2
+HOUSEBOUND_MAX = 0.8
 HOUSEBOUND_PHI_CENTRE = -0.3
 HOUSEBOUND_PHI_SCALE = 3.5
-HOUSEBOUND_AFTER_ADMISSION = 0.12  # 65+, becomes (temporarily) housebound after discharge
+HOUSEBOUND_AGE_SLOPE = 0.12  # per year of age above 80, on the logit scale
+HOUSEBOUND_MIN_AGE = 55
+HOUSEBOUND_AFTER_ADMISSION = 0.12  # 75+, becomes (temporarily) housebound after discharge
+HOUSEBOUND_AFTER_ADMISSION_AGE = 75
 HOUSEBOUND_RECOVERY = 0.08
-CARE_HOME_BASE = 0.01
-CARE_HOME_FRAIL = 0.15
+CARE_HOME_BASE = 0.003
+CARE_HOME_FRAIL = 0.02
+CARE_HOME_AFTER_DISCHARGE = 0.01  # of discharges of frail people aged 70+
 DEFICIT_BASE = 0.03
 DEFICIT_CATCH_UP = 0.7
+DEFICITS_PER_FRAILTY = 24.0  # deficits coded in time, times expit(phi) and the coding factor
+# How thoroughly a person's problems are coded (log-normal, per person): the eFI counts codes,
+# so it measures frailty through this noise; Barthel, CFS and admissions do not.
+CODING_SD = 0.6
+CODING_MAX = 1.6
 DEFICIT_RECODE = 0.3  # re-recordings per held deficit per year
 ROUTINE_BASE = 3.0
 ROUTINE_FRAIL = 8.0

@@ -141,6 +141,7 @@ class People:
     family: np.ndarray  # str
     hidden: np.ndarray  # unobservable personal risk
     phi0: np.ndarray  # latent frailty at entry
+    coding: np.ndarray  # how thoroughly the person's problems get coded (multiplies deficits)
     entry: np.ndarray  # day the simulation starts for this person: max(SIM_START, reg_start)
 
     def __len__(self) -> int:
@@ -233,6 +234,7 @@ def make_people(
         + params.PHI_NOISE * rng.normal(0.0, 1.0, n)
         + params.PHI_DEPRIVATION * (5.5 - imd)
     )
+    coding = np.minimum(np.exp(params.CODING_SD * rng.normal(0.0, 1.0, n)), params.CODING_MAX)
     return People(
         pid=np.arange(start, start + n, dtype=np.int64),
         nhs=np.asarray(numbers, dtype=np.int64),
@@ -248,5 +250,6 @@ def make_people(
         family=family,
         hidden=hidden,
         phi0=phi0,
+        coding=coding,
         entry=entry.astype(np.int64),
     )

@@ -74,6 +74,30 @@ def expit(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def housebound_rate(phi: np.ndarray, age: np.ndarray) -> np.ndarray:
+    """Yearly rate of becoming housebound: mostly the frail, more with great age."""
+    return params.HOUSEBOUND_MAX * expit(
+        params.HOUSEBOUND_PHI_SCALE * (phi - params.HOUSEBOUND_PHI_CENTRE)
+        + params.HOUSEBOUND_AGE_SLOPE * (age - 80.0)
+    )
+
+
+def saturate(rate: np.ndarray) -> np.ndarray:
+    """A yearly emergency hazard bent softly under `EMERGENCY_CEILING` (linear when small)."""
+    return params.EMERGENCY_CEILING * -np.expm1(-rate / params.EMERGENCY_CEILING)
+
+
+def personal_uniforms(pid: np.ndarray, k: int) -> np.ndarray:
+    """`k` uniforms per person that depend only on the person (a SplitMix64 hash of the global
+    person index): the same draws at every spell, whatever the step or chunk."""
+    z = pid.astype(np.uint64)[:, None] * np.uint64(64) + np.arange(k, dtype=np.uint64)[None, :]
+    z = z + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
 def _pick(cum: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.minimum(np.searchsorted(cum, u, side="right"), cum.size - 1)
 
@@ -98,6 +122,7 @@ class _Sim:
         self.hb_temp = np.zeros(n, dtype=bool)
         self.ch = np.zeros(n, dtype=bool)
         self.palliative = np.zeros(n, dtype=bool)
+        self.crisis = np.zeros(n, dtype=bool)
         self.defmask = np.zeros(n, dtype=np.uint64)
         self.n_def = np.zeros(n, dtype=np.int64)
         self.recent_adm = np.zeros(n)
@@ -224,7 +249,7 @@ class _Sim:
         entry = pp.entry
         age = (entry - pp.dob) / YEAR
         frail = expit(self.phi)
-        k = np.minimum(rng.poisson(33 * frail * 0.9), 25)
+        k = np.minimum(rng.poisson(params.DEFICITS_PER_FRAILTY * frail * pp.coding), 25)
         logw = np.where(
             ref.deficit_weights > 0, np.log(np.maximum(ref.deficit_weights, 1e-12)), -np.inf
         )
@@ -250,16 +275,16 @@ class _Sim:
         start = entry[who] - rng.integers(1, 5 * 365, who.size)
         self.add_meds(who, pool[rng.integers(0, pool.size, who.size)], start, rng, chronic=True)
         # Housebound and care home at entry, near their steady state.
-        lam_hb = params.HOUSEBOUND_MAX * expit(
-            params.HOUSEBOUND_PHI_SCALE * (self.phi - params.HOUSEBOUND_PHI_CENTRE)
-        )
+        lam_hb = housebound_rate(self.phi, age)
         lam_d = np.exp(
             params.DEATH_LOG_INTERCEPT
             + params.DEATH_PHI_SLOPE * self.phi
             + params.DEATH_AGE_SLOPE * (age - 80)
         )
         p_hb = np.where(
-            age >= 40, lam_hb / (lam_hb + params.HOUSEBOUND_RECOVERY + lam_d + 0.3), 0.0
+            age >= params.HOUSEBOUND_MIN_AGE,
+            lam_hb / (lam_hb + params.HOUSEBOUND_RECOVERY + lam_d + 0.3),
+            0.0,
         )
         hb = rng.random(n) < p_hb
         who = np.flatnonzero(hb)
@@ -322,6 +347,7 @@ class _Sim:
         hb = self.hb[a]
         ch = self.ch[a]
         old = age >= 65
+        crisis = self.crisis[a]
 
         def days(k: int | None = None) -> np.ndarray:
             return t0 + rng.integers(0, params.STEP_DAYS, na if k is None else k)
@@ -333,19 +359,27 @@ class _Sim:
         for slug, weight in params.EMERGENCY_CONDITION_WEIGHTS.items():
             bit = np.uint64(self.slug_bit[slug])
             conditions += weight * ((self.defmask[a] >> bit) & np.uint64(1)).astype(np.float64)
-        base_em = np.exp(
-            params.EMERGENCY_LOG_INTERCEPT
-            + params.EMERGENCY_PHI_SLOPE * phi
-            + conditions
-            + hidden
-            + params.EMERGENCY_RECENT_ADMISSION * self.recent_adm[a]
-            + params.EMERGENCY_RECENT_FALL * self.recent_fall[a]
-            + params.EMERGENCY_HOUSEBOUND * hb
+        base_em = saturate(
+            np.exp(
+                params.EMERGENCY_LOG_INTERCEPT
+                + params.EMERGENCY_PHI_SLOPE * phi
+                + params.EMERGENCY_AGE_SLOPE * (age - 75.0)
+                + conditions
+                + hidden
+                + params.EMERGENCY_RECENT_ADMISSION
+                * np.minimum(self.recent_adm[a], params.EMERGENCY_RECENT_CAP)
+                + params.EMERGENCY_RECENT_FALL
+                * np.minimum(self.recent_fall[a], params.EMERGENCY_RECENT_CAP)
+                + params.EMERGENCY_HOUSEBOUND * hb
+                + params.CRISIS_EMERGENCY * crisis
+            )
         )
         lam_death = np.exp(
             params.DEATH_LOG_INTERCEPT
             + params.DEATH_PHI_SLOPE * phi
             + params.DEATH_AGE_SLOPE * (age - 80)
+            + params.DEATH_CARE_HOME * ch
+            + params.CRISIS_DEATH * crisis
             + 0.5 * hidden
         )
         truth = None
@@ -387,7 +421,9 @@ class _Sim:
         )
 
         # Emergency admissions.
-        lam_em = (params.EMERGENCY_FLOOR + base_em) * (1.0 + 2.0 * fall)
+        lam_em = (params.EMERGENCY_FLOOR + base_em) * np.where(
+            fall, params.FALL_ADMISSION_MULTIPLIER, 1.0
+        )
         em = (rng.random(na) < _p(lam_em, dt)) & ~dies & (self.in_hosp[a] < t0)
         ei = np.flatnonzero(em)
         adm = np.where(fall[ei], fall_day[ei], days(ei.size))
@@ -413,7 +449,11 @@ class _Sim:
         # After discharge: care home moves, temporary housebound, reablement.
         to_ch = ei[np.isin(dest, (3, 4, 5)) & ~ch[ei]]
         self._enter_care_home(a[to_ch], dis[np.isin(ei, to_ch)], rng)
-        tmp = ei[old[ei] & ~hb[ei] & (rng.random(ei.size) < params.HOUSEBOUND_AFTER_ADMISSION)]
+        tmp = ei[
+            (age[ei] >= params.HOUSEBOUND_AFTER_ADMISSION_AGE)
+            & ~hb[ei]
+            & (rng.random(ei.size) < params.HOUSEBOUND_AFTER_ADMISSION)
+        ]
         tmp_day = dis[np.isin(ei, tmp)] + rng.integers(1, 21, tmp.size)
         self.gp(a[tmp], tmp_day, np.full(tmp.size, ref.misc["housebound"][3]))
         self._become_housebound(a[tmp], tmp_day, rng, temporary=True)
@@ -463,6 +503,7 @@ class _Sim:
             params.AE_BASE
             + params.AE_FRAIL * frail
             + params.AE_YOUNG_ADULT * ((age >= 15) & (age < 35))
+            + params.CRISIS_AE * crisis
         )
         ae = (rng.random(na) < _p(lam_ae, dt)) | (fall & ~em & (rng.random(na) < 0.35))
         ai = np.flatnonzero(ae & ~dies)
@@ -527,7 +568,7 @@ class _Sim:
         )
 
         # New eFI deficits (tracking latent frailty with a lag) and their re-recording.
-        target = 33 * frail * 0.9
+        target = params.DEFICITS_PER_FRAILTY * frail * pp.coding[a]
         lam_def = params.DEFICIT_BASE + params.DEFICIT_CATCH_UP * np.maximum(
             target - self.n_def[a], 0
         )
@@ -580,10 +621,10 @@ class _Sim:
         self._observations(a, age, frail, hb, days, rng, dt)
 
         # Housebound, recovery, care home.
-        lam_hb = params.HOUSEBOUND_MAX * expit(
-            params.HOUSEBOUND_PHI_SCALE * (phi - params.HOUSEBOUND_PHI_CENTRE)
+        lam_hb = housebound_rate(phi, age)
+        nh = np.flatnonzero(
+            ~hb & (age >= params.HOUSEBOUND_MIN_AGE) & (rng.random(na) < _p(lam_hb, dt)) & ~dies
         )
-        nh = np.flatnonzero(~hb & (age >= 40) & (rng.random(na) < _p(lam_hb, dt)) & ~dies)
         nh_day = days(nh.size)
         self.gp(a[nh], nh_day, self.misc_code("housebound", nh.size, rng, skew=3.0))
         self._become_housebound(a[nh], nh_day, rng, temporary=False)
@@ -601,7 +642,9 @@ class _Sim:
 
         # Community services for the housebound and frail; palliative care near the end.
         dn = rng.poisson(
-            np.where(self.hb[a], params.DISTRICT_NURSING_HOUSEBOUND * (0.3 + frail), 0.0) * dt
+            np.where(self.hb[a], params.DISTRICT_NURSING_HOUSEBOUND * (0.3 + frail), 0.0)
+            * (1.0 + params.CRISIS_CONTACTS * crisis)
+            * dt
         )
         w = np.repeat(np.arange(na), dn)
         self.contacts(
@@ -613,7 +656,11 @@ class _Sim:
             self.location_of(a[w]),
             rng,
         )
-        cm = rng.poisson(np.where(frail > 0.3, params.COMMUNITY_MATRON_FRAIL, 0.0) * dt)
+        cm = rng.poisson(
+            np.where((frail > 0.3) | crisis, params.COMMUNITY_MATRON_FRAIL, 0.0)
+            * (1.0 + params.CRISIS_CONTACTS * crisis)
+            * dt
+        )
         w = np.repeat(np.arange(na), cm)
         self.contacts(
             a[w],
@@ -661,6 +708,10 @@ class _Sim:
             + np.sqrt(dt) * params.PHI_DIFFUSION * rng.normal(0.0, 1.0, na)
             + jump
         )
+        onset = rng.random(na) < _p(params.CRISIS_BASE + params.CRISIS_FRAIL * frail, dt)
+        ends = rng.random(na) < _p(1.0 / params.CRISIS_MEAN_YEARS, dt)
+        ends |= em & (rng.random(na) < params.CRISIS_ENDS_AT_ADMISSION)
+        self.crisis[a] = np.where(crisis, ~ends, onset)
         decay = np.exp(-dt / 0.5)
         self.recent_adm[a] *= decay
         self.recent_fall[a] = self.recent_fall[a] * decay + fall
@@ -839,8 +890,13 @@ class _Sim:
         ) == 1
         keep = held & (ref.deficit_diag[None, :] >= 0) & (rng.random((m, 36)) < 0.6)
         diag[:, 1:37] = np.where(keep, ref.deficit_diag[None, :], -1)
-        n_hfrs = np.minimum(rng.poisson(0.3 + 7.0 * frail * (age > 50)), 11)
-        picks = ref.hfrs_diag[_pick(ref.hfrs_cum, rng.random((m, 11)))]
+        n_hfrs = np.minimum(rng.poisson(0.2 + 5.0 * frail * (age > 50)), 11)
+        u = np.where(
+            rng.random((m, 11)) < params.HFRS_PERSONAL_SHARE,
+            personal_uniforms(self.pp.pid[who], 11),
+            rng.random((m, 11)),
+        )
+        picks = ref.hfrs_diag[_pick(ref.hfrs_cum, u)]
         diag[:, 37:48] = np.where(np.arange(11)[None, :] < n_hfrs[:, None], picks, -1)
         fall_cause = cause == 0
         diag[fall_cause, 47] = ref.diag_by_cause["fall"][0][-1]  # W19 external cause
@@ -876,7 +932,12 @@ class _Sim:
             dest = np.zeros(m, dtype=np.int64)
         else:
             method = _pick(EMERGENCY_METHOD_CUM, rng.random(m))
-            to_ch = ~ch & (frail > 0.3) & (age >= 70) & (rng.random(m) < 0.04)
+            to_ch = (
+                ~ch
+                & (frail > 0.3)
+                & (age >= 70)
+                & (rng.random(m) < params.CARE_HOME_AFTER_DISCHARGE)
+            )
             ch_dest = 3 + rng.integers(0, 3, m)
             dest = np.where(
                 ch | to_ch, ch_dest, _pick(np.cumsum([0.95, 0.03, 0.02]), rng.random(m))

@@ -1,4 +1,5 @@
-"""Unit tests of the synthetic generator's parts: NHS numbers, geography, ICD-10 text, defects."""
+"""Unit tests of the synthetic generator's parts: NHS numbers, geography, ICD-10 text, defects,
+hazard shapes and per-person draws."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import polars as pl
 import pytest
 
 from pipelines.contract import nhs_check_digit, nhs_number_is_valid
+from synthetic import params
 from synthetic.defects import (
     DUPLICATE_ROW,
     INVALID_NHS_NUMBER,
@@ -20,6 +22,7 @@ from synthetic.defects import (
 from synthetic.extracts import _icd10_text, nhs_text
 from synthetic.population import build_geography, check_digits, nhs_numbers
 from synthetic.reference import load_reference
+from synthetic.simulate import housebound_rate, personal_uniforms, saturate
 
 
 def test_check_digits_agree_with_the_contract() -> None:
@@ -139,3 +142,30 @@ def test_no_defects_at_rate_zero_and_none_in_reference_files() -> None:
     assert defects == [] and out.equals(df)
     assert row_defect_kinds("practices") == ()
     assert row_defect_kinds("lsoa_imd") == ()
+
+
+def test_emergency_hazard_saturates_under_its_ceiling_and_is_linear_when_small() -> None:
+    rate = np.array([0.01, 0.1, 1.0, 3.0, 10.0, 100.0])
+    bent = saturate(rate)
+    assert np.all(np.diff(bent) > 0)
+    assert np.all(bent < params.EMERGENCY_CEILING) and np.all(bent <= rate)
+    assert bent[0] == pytest.approx(rate[0], rel=0.01)
+    assert bent[-1] > 0.99 * params.EMERGENCY_CEILING
+
+
+def test_personal_uniforms_depend_on_the_person_only() -> None:
+    pid = np.array([0, 1, 2, 50_000, 999_999], dtype=np.int64)
+    u = personal_uniforms(pid, 11)
+    assert u.shape == (5, 11) and np.all((u >= 0) & (u < 1))
+    assert np.array_equal(u[3], personal_uniforms(np.array([50_000]), 11)[0])
+    assert len({tuple(row) for row in u.round(12)}) == 5
+    many = personal_uniforms(np.arange(20_000), 4).ravel()
+    assert abs(many.mean() - 0.5) < 0.01 and abs((many < 0.1).mean() - 0.1) < 0.01
+
+
+def test_becoming_housebound_is_for_the_frail_and_more_so_with_age() -> None:
+    phi = np.array([-3.0, -1.0, 0.5, 0.5])
+    age = np.array([80.0, 80.0, 60.0, 90.0])
+    rate = housebound_rate(phi, age)
+    assert rate[0] < rate[1] < rate[3] and rate[2] < rate[3]
+    assert np.all(rate <= params.HOUSEBOUND_MAX)
