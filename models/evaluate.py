@@ -44,7 +44,9 @@ def calibration_slope_intercept(y: np.ndarray, p: np.ndarray) -> tuple[float, fl
 def calibration_bins(y: np.ndarray, p: np.ndarray, bins: int = ECE_BINS) -> list[dict[str, float]]:
     """Equal-frequency bins of predicted risk: n, mean predicted, observed rate per bin."""
     order = np.argsort(p, kind="stable")
-    out = []
+    out: list[dict[str, float]] = []
+    if len(order) == 0:
+        return out
     for chunk in np.array_split(order, min(bins, len(order))):
         if len(chunk) == 0:
             continue

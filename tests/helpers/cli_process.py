@@ -199,8 +199,11 @@ def run_many(
     sandbox: Sandbox,
     env: Mapping[str, str] | None = None,
     timeout: float = 3600,
+    prelude: str = "",
 ) -> dict[str, Invocation]:
-    """Run several `casefinder` invocations in order in one child process (see CLI_DRIVER)."""
+    """Run several `casefinder` invocations in order in one child process (see CLI_DRIVER).
+
+    `prelude` is Python run first in the child (e.g. `GATE_OFF_PRELUDE`)."""
     import json
 
     sandbox.make()
@@ -218,7 +221,7 @@ def run_many(
     spec_file = logs / "invocations.json"
     spec_file.write_text(json.dumps(spec), encoding="utf-8")
     proc = subprocess.run(
-        [sys.executable, "-c", CLI_DRIVER, str(spec_file)],
+        [sys.executable, "-c", prelude + CLI_DRIVER, str(spec_file)],
         cwd=sandbox.cwd,
         env=child_env(sandbox, env),
         capture_output=True,

@@ -18,7 +18,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import hostile_corpus as hc
 import pytest
 from helpers.cli_process import (
@@ -33,6 +32,7 @@ from helpers.cli_process import (
     tree,
 )
 from helpers.extract_set import DEFAULT_ROWS
+from helpers.published import query
 
 pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 
@@ -57,12 +57,7 @@ class CaseRun:
     written_outside: list[str]
 
 
-def _query(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
+_query = query
 
 
 def _table_exists(warehouse: Path, schema: str, table: str) -> bool:
