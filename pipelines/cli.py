@@ -90,11 +90,17 @@ class ConsoleFormatter(logging.Formatter):
         super().__init__(LOG_FORMAT)
         self.show_tracebacks = show_tracebacks
 
-    def formatException(self, ei) -> str:  # noqa: N802 (logging's name)
-        return super().formatException(ei) if self.show_tracebacks else ""
-
-    def formatStack(self, stack_info: str) -> str:  # noqa: N802 (logging's name)
-        return super().formatStack(stack_info) if self.show_tracebacks else ""
+    def format(self, record: logging.LogRecord) -> str:
+        if self.show_tracebacks:
+            return super().format(record)
+        # Another handler (Prefect's API log handler) may have cached the traceback text on
+        # the record already: hide it for this line only, and put it back for the others.
+        saved = record.exc_info, record.exc_text, record.stack_info
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        try:
+            return super().format(record)
+        finally:
+            record.exc_info, record.exc_text, record.stack_info = saved
 
 
 def _not_server_stop(record: logging.LogRecord) -> bool:
