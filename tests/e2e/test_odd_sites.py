@@ -21,7 +21,6 @@ once it lands.
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -29,7 +28,14 @@ from pathlib import Path
 
 import pytest
 from helpers import odd_sites
-from helpers.cli_process import GATE_OFF_PRELUDE, Invocation, Sandbox, error_lines, run_many
+from helpers.cli_process import (
+    GATE_OFF_STEP,
+    GATE_ON_STEP,
+    Invocation,
+    Sandbox,
+    error_lines,
+    run_many,
+)
 from helpers.published import eligible_by_neighbourhood, read_lists
 
 pytestmark = pytest.mark.slow
@@ -86,63 +92,58 @@ class SiteRun:
     out: Path
 
 
-@dataclass(frozen=True)
-class Corpus:
-    """This week's base set and last week's warehouse (with the site's registered model)."""
-
-    root: Path
-    base: Path
-    last_week: Path
-
-
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
-    """Last week's ordinary run of the site, which trains and registers its model. The
-    quality gate is off for it only: a small synthetic site cannot show the AUROC gain the
-    gate demands (the gate has its own tests)."""
+def bases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The site's ordinary extract of last week and of this week (each case changes this
+    week's)."""
     root = tmp_path_factory.mktemp("odd-sites")
-    previous = odd_sites.write_base(root / "extracts" / "_last_week", extract_date=LAST_WEEK)
-    base = odd_sites.write_base(root / "extracts" / "_base")
+    return {
+        "root": root,
+        "last_week": odd_sites.write_base(root / "extracts" / "_last_week", extract_date=LAST_WEEK),
+        "base": odd_sites.write_base(root / "extracts" / "_base"),
+    }
+
+
+def run_sites(bases: dict[str, Path], keys: Iterable[tuple[str, str]], group: str) -> dict:
+    """Build each case's extract set, then in one child: last week's ordinary run, which
+    trains and registers the site's model (the quality gate off for it only: a small
+    synthetic site cannot show the AUROC gain the gate demands; the gate has its own tests),
+    a copy of its warehouse folder per `registered` case, and `casefinder run` on each case
+    with the gate as shipped."""
+    root = bases["root"] / group
     last_week = root / "last-week"
-    setup = run_many(
-        [
-            (
-                "last week",
-                [
-                    "run",
-                    "--extracts",
-                    previous,
-                    "--warehouse",
-                    last_week / "warehouse.duckdb",
-                    "--out",
-                    root / "last-week-out",
-                ],
-            )
-        ],
-        Sandbox(root / "setup"),
-        prelude=GATE_OFF_PRELUDE,
-    )
-    assert setup["last week"].returncode == 0, setup["last week"].stderr[-3000:]
-    return Corpus(root, base, last_week)
-
-
-def run_sites(corpus: Corpus, keys: Iterable[tuple[str, str]], group: str) -> dict:
-    """Build each case's extract set and run `casefinder run` on each, in one child."""
-    root = corpus.root / group
+    steps: list[tuple[str, list | str]] = [
+        ("gate off", GATE_OFF_STEP),
+        (
+            "last week",
+            [
+                "run",
+                "--extracts",
+                bases["last_week"],
+                "--warehouse",
+                last_week / "warehouse.duckdb",
+                "--out",
+                root / "last-week-out",
+            ],
+        ),
+    ]
+    copies, cases = [], []
     runs: dict[tuple[str, str], SiteRun] = {}
-    invocations = []
     for mode, name in keys:
         extracts = root / "extracts" / name
         if not extracts.exists():
-            odd_sites.build(name, corpus.base, extracts)
+            odd_sites.build(name, bases["base"], extracts)
         if mode == "registered":  # last week's warehouse, key and model
-            shutil.copytree(corpus.last_week, root / mode / name / "wh")
+            copies.append((str(last_week), str(root / mode / name / "wh")))
         warehouse = root / mode / name / "wh" / "warehouse.duckdb"
         out = root / mode / name / "out"
         args = ["run", "--extracts", extracts, "--warehouse", warehouse, "--out", out]
-        invocations.append((f"{mode}:{name}", args))
+        cases.append((f"{mode}:{name}", args))
         runs[(mode, name)] = SiteRun(None, extracts, warehouse, out)  # type: ignore[arg-type]
-    results = run_many(invocations, Sandbox(root / "sandbox"))
+    steps.append(("copy", f"import shutil\nfor a, b in {copies!r}:\n    shutil.copytree(a, b)\n"))
+    steps.append(("gate on", GATE_ON_STEP))
+    results = run_many(steps + cases, Sandbox(root / "sandbox"))
+    assert results["last week"].returncode == 0, results["last week"].stderr[-3000:]
     return {
         key: SiteRun(results[f"{key[0]}:{key[1]}"], r.extracts, r.warehouse, r.out)
         for key, r in runs.items()
@@ -150,13 +151,13 @@ def run_sites(corpus: Corpus, keys: Iterable[tuple[str, str]], group: str) -> di
 
 
 @pytest.fixture(scope="module")
-def quick_runs(corpus: Corpus) -> dict[tuple[str, str], SiteRun]:
-    return run_sites(corpus, QUICK, "quick")
+def quick_runs(bases: dict[str, Path]) -> dict[tuple[str, str], SiteRun]:
+    return run_sites(bases, QUICK, "quick")
 
 
 @pytest.fixture(scope="module")
-def heavy_runs(corpus: Corpus) -> dict[tuple[str, str], SiteRun]:
-    return run_sites(corpus, HEAVY, "heavy")
+def heavy_runs(bases: dict[str, Path]) -> dict[tuple[str, str], SiteRun]:
+    return run_sites(bases, HEAVY, "heavy")
 
 
 def _nhs(extracts: Path, name: str, where) -> set[str]:
