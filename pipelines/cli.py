@@ -77,54 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-
-
-class ConsoleFormatter(logging.Formatter):
-    """Log lines for the console: a record logged with an exception (Prefect logs every
-    failed task and flow that way) keeps its message line and drops the traceback, unless
-    the level is DEBUG. An expected problem ends in one line on stderr (OUTPUTS.md); the
-    tracebacks stay in the Prefect run logs and show with `--log-level DEBUG`."""
-
-    def __init__(self, show_tracebacks: bool = False) -> None:
-        super().__init__(LOG_FORMAT)
-        self.show_tracebacks = show_tracebacks
-
-    def format(self, record: logging.LogRecord) -> str:
-        if self.show_tracebacks:
-            return super().format(record)
-        # Another handler (Prefect's API log handler) may have cached the traceback text on
-        # the record already: hide it for this line only, and put it back for the others.
-        saved = record.exc_info, record.exc_text, record.stack_info
-        record.exc_info, record.exc_text, record.stack_info = None, None, None
-        try:
-            return super().format(record)
-        finally:
-            record.exc_info, record.exc_text, record.stack_info = saved
-
-
-def _not_server_stop(record: logging.LogRecord) -> bool:
-    """Drop Prefect's "Stopping temporary server" line: it is logged at interpreter exit,
-    after the run's own last line (the error line of a stopped run must stay last)."""
-    return not (
-        record.name.startswith("prefect")
-        and str(record.msg).startswith("Stopping temporary server")
-    )
-
-
-def console_handler(level: str) -> logging.Handler:
-    """The stderr handler of the command line (see `ConsoleFormatter`)."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(ConsoleFormatter(show_tracebacks=level == "DEBUG"))
-    handler.addFilter(_not_server_stop)
-    return handler
-
-
 def _configure_logging(level: str) -> None:
     from pipelines.privacy import install_redaction
 
     logging.basicConfig(
-        level=getattr(logging, level, logging.INFO), handlers=[console_handler(level)]
+        level=getattr(logging, level, logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
     )
     install_redaction()
     # Third-party loggers that are chatty at INFO (GX logs every expectation default it reads).
