@@ -80,11 +80,14 @@ EMERGENCY_ADMISSION_METHODS = ("21", "22", "23", "24", "25", "2A", "2B", "2C", "
 ELECTIVE_ADMISSION_METHODS = ("11", "12", "13")
 MATERNITY_ADMISSION_METHODS = ("31", "32")
 OTHER_ADMISSION_METHODS = ("81", "82", "83")
+# `98` not applicable, `99` not known (contract 1.1): valid, neither emergency nor elective.
+UNKNOWN_ADMISSION_METHODS = ("98", "99")
 ADMISSION_METHODS = (
     EMERGENCY_ADMISSION_METHODS
     + ELECTIVE_ADMISSION_METHODS
     + MATERNITY_ADMISSION_METHODS
     + OTHER_ADMISSION_METHODS
+    + UNKNOWN_ADMISSION_METHODS
 )
 CARE_HOME_DISCHARGE_DESTINATIONS = ("54", "65", "85")
 DIED_DISCHARGE_DESTINATION = "79"
@@ -116,6 +119,8 @@ OPT_OUT_TYPES = ("type1", "ndoo")
 BOOLEAN_TRUE = ("true",)
 BOOLEAN_FALSE = ("false",)
 N_DIAGNOSIS_COLUMNS = 20
+# diag_02 onwards: a value that does not parse is quarantined on its own (the spell is kept).
+SECONDARY_DIAGNOSIS_COLUMNS = tuple(f"diag_{i:02d}" for i in range(2, N_DIAGNOSIS_COLUMNS + 1))
 
 S, D, DT, N, INT, B = (
     ColumnType.STRING,

@@ -183,11 +183,15 @@ def _reconciliation(
 def _quarantine_reasons(con: duckdb.DuckDBPyConnection, snapshot_id: Any) -> list[dict[str, Any]]:
     if not _table_exists(con, "quarantine.rejected_rows"):
         return []
-    # original_values (the row as landed) is never read here: it holds identifiers.
-    sql = (
-        "select q.file, q.column_name, q.rule, q.reason, count(*) as n "
-        "from quarantine.rejected_rows q "
-    )
+    # original_values (the row as landed) is never read here: it holds identifiers. A
+    # secondary diagnosis quarantined on its own (its spell kept) is one reason among them.
+    rejected = "select load_id, file, column_name, rule, reason from quarantine.rejected_rows"
+    if _table_exists(con, "quarantine.rejected_diagnoses"):
+        rejected += (
+            " union all select load_id, file, column_name, rule, reason"
+            " from quarantine.rejected_diagnoses"
+        )
+    sql = f"select q.file, q.column_name, q.rule, q.reason, count(*) as n from ({rejected}) q "
     params: list[Any] = []
     if snapshot_id is not None and _table_exists(con, "audit.loads"):
         sql += "join audit.loads l on l.load_id = q.load_id where l.snapshot_id = ? "
@@ -493,6 +497,13 @@ def collect(
             }
         )
     data.cohort = {k: int(v) for k, v in (summary.get("cohort") or {}).items() if v is not None}
+    died_in_hospital = data.cohort.get("excluded_died_in_hospital", 0)
+    if died_in_hospital:
+        data.notes.append(
+            f"{died_in_hospital} registered patients died in hospital (a spell discharged to "
+            "79) with no GP date of death, or an earlier one than the GP's: they are in no "
+            "cohort and on no list from the day of discharge."
+        )
     data.opt_outs = _opt_outs(con)
     data.data_docs = _data_docs(summary, out_path)
     return data

@@ -57,8 +57,32 @@ def extracts_block(con: duckdb.DuckDBPyConnection, snapshot_id: Any) -> dict[str
     }
 
 
+def died_in_hospital_only(con: duckdb.DuckDBPyConnection, as_of: date) -> int:
+    """Patients registered when they died, on or before `as_of`, whose death is known only from
+    hospital data (a spell discharged to `79`; no GP date of death, or a later one).
+
+    `core_patients.date_of_death` already keeps them out of every cohort and list; this is
+    the count the run report shows (contract 1.1, "Deaths").
+    """
+    row = con.execute(
+        """
+        select count(*) from core.core_patients
+        where death_source = 'hospital'
+            and date_of_death <= ?
+            and registration_start_date <= date_of_death
+            and (registration_end_date is null or registration_end_date > date_of_death)
+        """,
+        [as_of],
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def cohort_block(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, int]:
-    """Cohort counts: housebound = excluded_opt_out + excluded_other + listed."""
+    """Cohort counts: housebound = excluded_opt_out + excluded_other + listed.
+
+    `alive_and_registered` and `excluded_died_in_hospital` (`died_in_hospital_only`) are
+    extra keys, outside that sum: a dead patient is in no cohort.
+    """
     row = con.execute(
         """
         select
@@ -80,6 +104,7 @@ def cohort_block(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, int]:
         "excluded_other": other,
         "listed": int(listed[0]) if listed else 0,
         "alive_and_registered": int(alive[0]) if alive else 0,
+        "excluded_died_in_hospital": died_in_hospital_only(con, as_of),
     }
 
 

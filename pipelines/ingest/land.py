@@ -55,6 +55,12 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
         "row_number bigint, column_name varchar, rule varchar, reason varchar, "
         "original_values varchar)"
     )
+    # A secondary diagnosis that does not parse, quarantined on its own (the spell is kept).
+    con.execute(
+        "create table if not exists quarantine.rejected_diagnoses (load_id bigint, "
+        "file varchar, row_number bigint, spell_id varchar, diagnosis_position integer, "
+        "column_name varchar, rule varchar, reason varchar, original_value varchar)"
+    )
     con.execute(
         "create table if not exists quarantine.duplicate_rows (load_id bigint, file varchar, "
         "row_number bigint, duplicate_of bigint)"

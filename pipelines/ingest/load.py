@@ -159,6 +159,7 @@ def build_core(con: duckdb.DuckDBPyConnection, snapshot_id: int, key: bytes) -> 
         "snapshot_id": snapshot_id,
         "emergency_admission_methods": list(contract.EMERGENCY_ADMISSION_METHODS),
         "elective_admission_methods": list(contract.ELECTIVE_ADMISSION_METHODS),
+        "died_discharge_destination": contract.DIED_DISCHARGE_DESTINATION,
     }
     return {name: build_model(con, name, params) for name in CORE_TABLES}
 

@@ -6,6 +6,9 @@ How rows are counted (so that `read = loaded + quarantined + duplicates`):
    are `duplicates`, whatever the rules say about them.
 2. A representative failing any rule is `quarantined` (one quarantine row per failing rule;
    it counts once). CSV lines DuckDB could not parse are quarantined too (rule `csv_parse`).
+   A rule that quarantines one value and keeps the row (`Rule.rejects_row` false: a
+   secondary diagnosis of a spell) writes `quarantine.rejected_diagnoses` instead and does
+   not make the row quarantined.
 3. Among the remaining rows, a key seen before (lower row number) is quarantined with rule
    `key_unique`: the first row for a key wins.
 4. Everything else is `loaded`.
@@ -24,6 +27,8 @@ from pipelines.ingest.rules import Rule, checked_relation, key_expression
 _FAIL = "_cf_fail"
 _MASK_BITS = 62
 _DUPS = "_cf_dups"
+# Rows failing a rule that rejects the row (not one that quarantines a single value).
+_FAILED_ROWS = f"select row_number from {_FAIL} join _cf_rules using (rule_index) where rejects_row"
 
 
 @dataclass(frozen=True)
@@ -103,23 +108,24 @@ def write_quarantine(
     """Write quarantined rows, duplicates and key conflicts of one load."""
     spec = FILES[file]
     params = {"load_id": load_id, "file": file}
+    con.execute(
+        "create or replace temp table _cf_rules (rule_index integer, rule varchar, "
+        "column_name varchar, reason varchar, rejects_row boolean)"
+    )
     if rules:
-        con.execute(
-            "create or replace temp table _cf_rules "
-            "(rule_index integer, rule varchar, column_name varchar, reason varchar)"
-        )
         con.executemany(
-            "insert into _cf_rules values (?, ?, ?, ?)",
-            [[i, r.name, r.column, r.expectation] for i, r in enumerate(rules)],
+            "insert into _cf_rules values (?, ?, ?, ?, ?)",
+            [[i, r.name, r.column, r.expectation, r.rejects_row] for i, r in enumerate(rules)],
         )
         con.execute(
             "insert into quarantine.rejected_rows select $load_id, $file, f.row_number, "
             f"q.column_name, q.rule, q.reason, {_original_values(spec.column_names)} "
             f"from {_FAIL} f join _cf_rules q using (rule_index) "
             f"join raw.{file} r on r._load_id = $load_id and r._row_number = f.row_number "
-            f"anti join {_DUPS} d on d.row_number = f.row_number",
+            f"anti join {_DUPS} d on d.row_number = f.row_number where q.rejects_row",
             params,
         )
+        _write_rejected_diagnoses(con, file, load_id, rules)
     rejects = [
         [
             load_id,
@@ -152,7 +158,7 @@ def write_quarantine(
             f"row_number() over (partition by {key} "
             "order by r._row_number) as nth "
             f"from raw.{file} r "
-            f"anti join {_FAIL} f on f.row_number = r._row_number "
+            f"anti join ({_FAILED_ROWS}) f on f.row_number = r._row_number "
             f"anti join {_DUPS} d on d.row_number = r._row_number "
             "where r._load_id = $load_id) where nth > 1",
             {
@@ -161,6 +167,31 @@ def write_quarantine(
                 "reason": f"{' + '.join(spec.key)} is unique (the first row for a key wins)",
             },
         )
+
+
+def _write_rejected_diagnoses(
+    con: duckdb.DuckDBPyConnection, file: str, load_id: int, rules: tuple[Rule, ...]
+) -> None:
+    """Quarantine each failing value of a rule that keeps its row (a secondary diagnosis).
+
+    One row per value in `quarantine.rejected_diagnoses` (file, row number, spell id,
+    position, rule, reason, the value as landed), for every row that is not a duplicate,
+    whether or not the spell itself is loaded: the same rows GX and `audit.rule_counts`
+    count for the rule, less duplicates (as for `rejected_rows`).
+    """
+    columns = sorted({r.column for r in rules if not r.rejects_row and r.column})
+    if not columns:
+        return
+    value = "case q.column_name " + " ".join(f"when '{c}' then r.{c}" for c in columns) + " end"
+    con.execute(
+        "insert into quarantine.rejected_diagnoses select $load_id, $file, f.row_number, "
+        "raw.blank_to_null(r.spell_id), cast(right(q.column_name, 2) as integer), "
+        f"q.column_name, q.rule, q.reason, {value} "
+        f"from {_FAIL} f join _cf_rules q using (rule_index) "
+        f"join raw.{file} r on r._load_id = $load_id and r._row_number = f.row_number "
+        f"anti join {_DUPS} d on d.row_number = f.row_number where not q.rejects_row",
+        {"load_id": load_id, "file": file},
+    )
 
 
 def _json_line(csv_line: str) -> str:

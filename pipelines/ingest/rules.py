@@ -11,12 +11,12 @@ connection use exactly the same definitions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import duckdb
 
-from pipelines.contract import FILES, ColumnType, ExtractFile
+from pipelines.contract import FILES, SECONDARY_DIAGNOSIS_COLUMNS, ColumnType, ExtractFile
 
 # Persistent macros: the one place the text formats of the contract are parsed.
 MACROS = (
@@ -169,12 +169,17 @@ _CONTROL_CHARACTERS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 @dataclass(frozen=True)
 class Rule:
     """One contract rule: its name, the column it is about, what it expects, and the SQL
-    condition (over `checked_relation`'s columns) that is true for a failing row."""
+    condition (over `checked_relation`'s columns) that is true for a failing row.
+
+    `rejects_row` is False for a rule that quarantines one value and keeps the row (a
+    secondary diagnosis of a spell: `quarantine.rejected_diagnoses`).
+    """
 
     name: str
     column: str | None
     expectation: str
     condition: str
+    rejects_row: bool = True
 
 
 def install_macros(con: duckdb.DuckDBPyConnection) -> None:
@@ -256,7 +261,20 @@ def rules_for(spec: ExtractFile, as_of: date, load_ids: dict[str, int]) -> tuple
                 )
             )
     rules.extend(_file_rules(spec, load_ids))
+    if spec.name == "acute_spells":
+        rules = _acute_value_rules(rules)
     return tuple(rules)
+
+
+def _acute_value_rules(rules: list[Rule]) -> list[Rule]:
+    """A secondary diagnosis (`diag_02` onwards) that does not parse is quarantined on its own:
+    its format rule keeps the spell (contract 1.1; `diag_01` still rejects the spell)."""
+    return [
+        replace(r, rejects_row=False)
+        if r.name == f"{r.column}_format" and r.column in SECONDARY_DIAGNOSIS_COLUMNS
+        else r
+        for r in rules
+    ]
 
 
 def _file_rules(spec: ExtractFile, load_ids: dict[str, int]) -> list[Rule]:

@@ -51,14 +51,16 @@ def extracts_summary(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> dict[s
     """The `extracts` block of run_summary.json for one snapshot (counts and checksums only).
 
     `{"<file>": {"sha256", "read", "loaded", "quarantined", "duplicates"}}`, where
-    `read = loaded + quarantined + duplicates` for every file.
+    `read = loaded + quarantined + duplicates` for every file; `acute_spells` adds
+    `diagnoses_quarantined`, the secondary diagnoses quarantined on their own (outside that
+    sum: their spells are counted as loaded or quarantined like any row).
     """
     rows = con.execute(
         "select file, sha256, rows_read, rows_loaded, rows_quarantined, rows_duplicate "
         "from audit.loads where snapshot_id = ? order by file",
         [snapshot_id],
     ).fetchall()
-    return {
+    out: dict[str, dict] = {
         str(file): {
             "sha256": str(sha),
             "read": int(read),
@@ -68,13 +70,35 @@ def extracts_summary(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> dict[s
         }
         for file, sha, read, loaded, quarantined, duplicates in rows
     }
+    if "acute_spells" in out:
+        out["acute_spells"]["diagnoses_quarantined"] = diagnoses_quarantined(con, snapshot_id)
+    return out
+
+
+def diagnoses_quarantined(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> int:
+    """Secondary diagnoses quarantined on their own in one snapshot (0 before they existed)."""
+    present = con.execute(
+        "select count(*) from duckdb_tables() where schema_name = 'quarantine' "
+        "and table_name = 'rejected_diagnoses'"
+    ).fetchone()
+    if not present or not present[0]:
+        return 0
+    row = con.execute(
+        "select count(*) from quarantine.rejected_diagnoses q "
+        "join audit.loads l on l.load_id = q.load_id where l.snapshot_id = ?",
+        [snapshot_id],
+    ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def quarantine_by_rule(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> dict[str, dict]:
-    """Quarantined rows per file and rule for one snapshot (counts only)."""
+    """Quarantined rows per file and rule for one snapshot (counts only); a secondary
+    diagnosis rule (`diag_02_format` ...) counts the diagnoses it quarantined."""
     rows = con.execute(
-        "select q.file, q.rule, count(distinct q.row_number) from quarantine.rejected_rows q "
-        "join audit.loads l on l.load_id = q.load_id where l.snapshot_id = ? "
+        "select q.file, q.rule, count(distinct q.row_number) from ("
+        "select load_id, file, rule, row_number from quarantine.rejected_rows "
+        "union all select load_id, file, rule, row_number from quarantine.rejected_diagnoses"
+        ") q join audit.loads l on l.load_id = q.load_id where l.snapshot_id = ? "
         "group by q.file, q.rule order by q.file, q.rule",
         [snapshot_id],
     ).fetchall()

@@ -15,7 +15,8 @@ spells as (
 ),
 
 -- one row per recorded position (diag_01 ... diag_20); unpivot drops the null ones, and text
--- that normalises to nothing (blank, dots) is dropped in final
+-- that is not an ICD-10 code once normalised (blank, dots, a secondary diagnosis quarantined
+-- on its own in quarantine.rejected_diagnoses) is dropped in final
 long_form as (
     unpivot spells
     on columns('^diag_[0-9]{2}$')
@@ -31,6 +32,7 @@ codes as materialized (
     select
         recorded_code,
         raw.icd10_normalise(recorded_code) as icd10_code,
+        coalesce(raw.icd10_shape_ok(raw.icd10_normalise(recorded_code)), false) as is_icd10,
     from (select distinct recorded_code from long_form)
 ),
 
@@ -45,7 +47,7 @@ final as (
     from long_form
     inner join codes
         on long_form.recorded_code = codes.recorded_code
-    where codes.icd10_code is not null
+    where codes.is_icd10
 )
 
 select

@@ -1,8 +1,33 @@
--- one row per registered patient (latest snapshot; accepted rows only, typed and normalised)
+-- one row per registered patient (latest snapshot; accepted rows only, typed and normalised), with
+-- the date of death as the earliest of gp_patients.date_of_death and the discharge date of any
+-- accepted acute spell discharged to $died_discharge_destination (79, died), and which source dates it
 with
 
 accepted as (
     select * from raw.accepted_patient_rows($snapshot_id, 'gp_patients')
+),
+
+accepted_spells as (
+    select * from raw.accepted_rows($snapshot_id, 'acute_spells')
+),
+
+-- GP records learn of a hospital death days or weeks late: the discharge dates it
+hospital_deaths as (
+    select
+        raw.nhs_digits(nhs_number) as nhs_number_digits,
+        min(raw.parse_date(discharge_date)) as hospital_death_date,
+    from accepted_spells
+    where raw.blank_to_null(discharge_destination) = $died_discharge_destination
+    group by raw.nhs_digits(nhs_number)
+),
+
+patients as (
+    select
+        accepted.*,
+        hospital_deaths.hospital_death_date,
+    from accepted
+    left join hospital_deaths
+        on hospital_deaths.nhs_number_digits = accepted.nhs_number_digits
 ),
 
 final as (
@@ -15,8 +40,15 @@ final as (
         upper(trim(practice_code)) as practice_code,
         raw.parse_date(registration_start_date) as registration_start_date,
         raw.parse_date(registration_end_date) as registration_end_date,
-        raw.parse_date(date_of_death) as date_of_death,
-    from accepted
+        -- least() skips nulls: whichever of the two dates is known and earlier
+        least(raw.parse_date(date_of_death), hospital_death_date) as date_of_death,
+        case
+            when raw.parse_date(date_of_death) <= hospital_death_date
+                or hospital_death_date is null
+                then if(raw.parse_date(date_of_death) is null, null, 'gp')
+            else 'hospital'
+        end as death_source,
+    from patients
 )
 
 select
@@ -29,4 +61,5 @@ select
     registration_start_date,
     registration_end_date,
     date_of_death,
+    death_source,
 from final

@@ -1,7 +1,9 @@
 -- one row per patient per index date of the training cohort (rows of features.feat_patients aged
 -- 65+ or housebound, as feat_training_sample selects them): the training outcome
 -- outcome = an emergency admission (contract methods 21-28, 2A-2D: core is_emergency) or death
--- in (index_date, index_date + $horizon_days]; used only for training and evaluation, never as a feature.
+-- (core_patients.date_of_death: the GP's date or a hospital death, discharge destination 79, whichever
+-- is earlier) in (index_date, index_date + $horizon_days]; used only for training and evaluation,
+-- never as a feature.
 -- Younger people who are not housebound (~80% of feat_patients) are left out: no step reads
 -- their outcome, and the joins to spells over 12 index dates are the cost of this model.
 with
@@ -27,7 +29,6 @@ spells as (
         admission_date,
         discharge_date,
         is_emergency,
-        discharge_destination,
     from core.core_acute_spells
 ),
 
@@ -42,21 +43,6 @@ first_emergency_admissions as (
         and spells.is_emergency
         and spells.admission_date > patients.index_date
         and spells.admission_date <= patients.index_date + cast($horizon_days as integer)
-    group by patients.patient_id, patients.index_date
-),
-
-hospital_deaths as (
-    -- discharge destination 79 (died) dates a death the GP record may not carry yet
-    select
-        patients.patient_id,
-        patients.index_date,
-        min(spells.discharge_date) as hospital_death_date,
-    from patients
-    inner join spells
-        on spells.patient_id = patients.patient_id
-        and spells.discharge_destination = '79'
-        and spells.discharge_date > patients.index_date
-        and spells.discharge_date <= patients.index_date + cast($horizon_days as integer)
     group by patients.patient_id, patients.index_date
 ),
 
@@ -77,14 +63,11 @@ joined as (
         patients.patient_id,
         patients.index_date,
         first_emergency_admissions.first_emergency_admission_date,
-        least(recorded_deaths.date_of_death, hospital_deaths.hospital_death_date) as death_date,
+        recorded_deaths.date_of_death as death_date,
     from patients
     left join first_emergency_admissions
         on first_emergency_admissions.patient_id = patients.patient_id
         and first_emergency_admissions.index_date = patients.index_date
-    left join hospital_deaths
-        on hospital_deaths.patient_id = patients.patient_id
-        and hospital_deaths.index_date = patients.index_date
     left join recorded_deaths
         on recorded_deaths.patient_id = patients.patient_id
         and recorded_deaths.index_date = patients.index_date

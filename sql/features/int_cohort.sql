@@ -43,7 +43,7 @@ housebound_candidates as (
 ),
 
 -- registered at D: started on or before D, not ended on or before D; alive at D: no death on
--- or before D
+-- or before D (core's date of death: the GP's, or a hospital spell discharged to 79 if earlier)
 registered as (
     select
         -- a compact key for the joins of the feature models: unique per patient and date

@@ -25,10 +25,6 @@ practices as (
     select * from core.core_practices
 ),
 
-spells as (
-    select * from core.core_acute_spells
-),
-
 previous_publication as (
     select neighbourhood_code, max(as_of) as previous_as_of,
     from history
@@ -52,13 +48,6 @@ left_list as (
         and current_list.neighbourhood_code = previous_entries.neighbourhood_code
 ),
 
-died_in_hospital as (
-    select patient_id, max(discharge_date) as died_date,
-    from spells
-    where discharge_destination = '79' and discharge_date <= $as_of
-    group by patient_id
-),
-
 classified as (
     select
         left_list.neighbourhood_code,
@@ -67,8 +56,8 @@ classified as (
         left_list.rank as previous_rank,
         left_list.risk_score as previous_risk_score,
         case
-            when core_patients.date_of_death <= $as_of
-                or died_in_hospital.patient_id is not null then 'died'
+            -- core's date of death: the GP's or a hospital death (discharged to 79), the earlier
+            when core_patients.date_of_death <= $as_of then 'died'
             when core_patients.patient_id is null
                 or core_patients.registration_end_date <= $as_of
                 or practices.neighbourhood_code is distinct from left_list.neighbourhood_code
@@ -81,7 +70,6 @@ classified as (
     from left_list
     left join core_patients on core_patients.patient_id = left_list.patient_id
     left join practices on practices.practice_code = core_patients.practice_code
-    left join died_in_hospital on died_in_hospital.patient_id = left_list.patient_id
     left join cohort on cohort.patient_id = left_list.patient_id and cohort.as_of = $as_of
     left join patients
         on patients.patient_id = left_list.patient_id and patients.index_date = $as_of

@@ -111,17 +111,30 @@ def test_week_one_lists_hold_exactly_the_eligible_patients(weeks, capsys):
     assert lists, "no neighbourhood lists were published"
     by_hood = eligible_by_neighbourhood(root / "wh" / "warehouse.duckdb", WEEK1)
     assert {h: {r["nhs_number"] for r in rows} for h, rows in lists.items() if rows} == by_hood
-    # Independently of the warehouse: the dead, the deregistered and type 1 opt-outs never appear.
+    # Independently of the warehouse: the dead (by the GP record or a hospital spell discharged
+    # to 79), the deregistered and type 1 opt-outs never appear.
     extracts = root / "extracts" / "w1"
-    never = {
+    died_in_hospital = {
         r["nhs_number"].replace(" ", "").replace("-", "")
-        for r in _extract_rows(extracts, "gp_patients")
-        if (r.get("date_of_death") or "").strip() or (r.get("registration_end_date") or "").strip()
-    } | {
-        r["nhs_number"].replace(" ", "").replace("-", "")
-        for r in _extract_rows(extracts, "opt_outs")
-        if r.get("opt_out_type", "").strip() == "type1"
+        for r in _extract_rows(extracts, "acute_spells")
+        if (r.get("discharge_destination") or "").strip() == "79"
+        and (r.get("discharge_date") or "").strip()
     }
+    assert died_in_hospital
+    never = (
+        died_in_hospital
+        | {
+            r["nhs_number"].replace(" ", "").replace("-", "")
+            for r in _extract_rows(extracts, "gp_patients")
+            if (r.get("date_of_death") or "").strip()
+            or (r.get("registration_end_date") or "").strip()
+        }
+        | {
+            r["nhs_number"].replace(" ", "").replace("-", "")
+            for r in _extract_rows(extracts, "opt_outs")
+            if r.get("opt_out_type", "").strip() == "type1"
+        }
+    )
     listed = {r["nhs_number"] for rows in lists.values() for r in rows}
     assert listed and not (listed & never)
     # Practices belong to their neighbourhood; ranks follow scores.

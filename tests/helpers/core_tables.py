@@ -34,6 +34,7 @@ CORE_TABLES: dict[str, dict[str, str]] = {
         "registration_start_date": "date",
         "registration_end_date": "date",
         "date_of_death": "date",
+        "death_source": "varchar",
     },
     "core_practices": {
         "practice_code": "varchar",
@@ -168,6 +169,12 @@ def _derive(table: str, row: dict[str, Any]) -> dict[str, Any]:
         row["bnf_chemical_substance"] = str(row["bnf_code"])[:9]
     if table == "core_acute_diagnoses" and row.get("icd10_3char") is None and row.get("icd10_code"):
         row["icd10_3char"] = str(row["icd10_code"])[:3]
+    if (
+        table == "core_patients"
+        and row.get("date_of_death") is not None
+        and row.get("death_source") is None
+    ):
+        row["death_source"] = "gp"
     if table == "core_acute_spells" and row.get("admission_method") is not None:
         row.setdefault("is_emergency", row["admission_method"] in EMERGENCY_METHODS)
         row.setdefault("is_elective", row["admission_method"] in ELECTIVE_METHODS)
@@ -204,9 +211,14 @@ def add_patient(
     registration_start_date: str = "2000-01-01",
     registration_end_date: str | None = None,
     date_of_death: str | None = None,
+    death_source: str | None = None,
     nhs_number: str | None = None,
 ) -> None:
-    """Add one registered patient (and an identity row when `nhs_number` is given)."""
+    """Add one registered patient (and an identity row when `nhs_number` is given).
+
+    `date_of_death` is core's (the earlier of the GP's and a hospital death); `death_source`
+    is `gp` when left out and a date is given, `hospital` for a death known from a spell.
+    """
     insert(
         con,
         "core_patients",
@@ -221,6 +233,7 @@ def add_patient(
                 "registration_start_date": registration_start_date,
                 "registration_end_date": registration_end_date,
                 "date_of_death": date_of_death,
+                "death_source": death_source,
             }
         ],
     )

@@ -108,6 +108,7 @@ def test_core_tables_have_the_documented_columns(tmp_path: Path) -> None:
         "registration_start_date",
         "registration_end_date",
         "date_of_death",
+        "death_source",
     ]
     assert columns["core_acute_diagnoses"] == [
         "spell_id",

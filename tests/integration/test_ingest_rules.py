@@ -51,10 +51,9 @@ CASES = [
     ("gp_medications", 1, "bnf_code", "0212000B0", "bnf_code_format"),
     ("gp_medications", 1, "issue_date", "", "issue_date_required"),
     ("acute_spells", 1, "discharge_date", "2025-07-13", "discharge_not_before_admission"),
-    ("acute_spells", 1, "admission_method", "99", "admission_method_in_vocabulary"),
+    ("acute_spells", 1, "admission_method", "97", "admission_method_in_vocabulary"),
     ("acute_spells", 1, "diag_01", "XYZ", "diag_01_format"),
     ("acute_spells", 1, "diag_01", "", "diag_01_required"),
-    ("acute_spells", 1, "diag_02", "1234", "diag_02_format"),
     ("acute_spells", 1, "admission_date", "1850-01-01", "admission_date_not_before_1900"),
     ("ae_attendances", 1, "arrival_datetime", "20/05/2026 22:05", "arrival_datetime_format"),
     ("ae_attendances", 1, "arrival_datetime", "2026-05-20", "arrival_datetime_format"),
@@ -279,6 +278,10 @@ def test_gx_counts_every_rule_like_the_quarantine_in_one_query_per_file(
     rows = copy.deepcopy(DEFAULT_ROWS)
     for file, index, column, value, _rule in CASES:
         rows[file].append({**DEFAULT_ROWS[file][index], column: value})
+    # secondary diagnoses quarantined on their own: the spells are loaded
+    rows["acute_spells"].append(
+        {**DEFAULT_ROWS["acute_spells"][1], "spell_id": "S0100", "diag_02": "1234", "diag_04": "?"}
+    )
     write_extract_set(tmp_path / "set", rows)
     warehouse = tmp_path / "warehouse.duckdb"
     with duckdb.connect(str(warehouse)) as con:
@@ -291,6 +294,11 @@ def test_gx_counts_every_rule_like_the_quarantine_in_one_query_per_file(
             ).fetchall()
         }
         files_with_rules = {file for file, _rule in quarantine}
+        diagnoses = dict(
+            con.execute(
+                "select rule, count(*) from quarantine.rejected_diagnoses group by rule"
+            ).fetchall()
+        )
     engine_log = "great_expectations.execution_engine.sqlalchemy_execution_engine"
     with caplog.at_level(logging.DEBUG, logger=engine_log):
         report = validate_snapshot(warehouse, 1, date(2026, 11, 16), tmp_path / "docs")
@@ -299,5 +307,7 @@ def test_gx_counts_every_rule_like_the_quarantine_in_one_query_per_file(
     assert report.mismatches == ()
     assert gx == quarantine
     assert all(gx[(file, rule)] >= 1 for file, _i, _c, _v, rule in CASES)
+    assert diagnoses == {"diag_02_format": 1, "diag_04_format": 1}
+    assert {rule: gx[("acute_spells", rule)] for rule in diagnoses} == diagnoses
     bundles = [r for r in caplog.records if r.name == engine_log and "computed" in r.message]
     assert len(bundles) == len(files_with_rules)

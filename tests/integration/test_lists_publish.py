@@ -99,7 +99,8 @@ def _create(con, rows_by_week: dict[date, list[tuple]], deaths: dict[str, date] 
     )
     con.execute(
         "create or replace table core.core_patients (patient_id varchar,"
-        " practice_code varchar, registration_end_date date, date_of_death date)"
+        " practice_code varchar, registration_start_date date, registration_end_date date,"
+        " date_of_death date, death_source varchar)"
     )
     con.execute(
         "create or replace table core.core_opt_outs (patient_id varchar,"
@@ -129,8 +130,8 @@ def _create(con, rows_by_week: dict[date, list[tuple]], deaths: dict[str, date] 
             [pid, nhs, given, family],
         )
         con.execute(
-            "insert into core.core_patients values (?, ?, null, ?)",
-            [pid, practice, deaths.get(pid)],
+            "insert into core.core_patients values (?, ?, date '2000-01-01', null, ?, ?)",
+            [pid, practice, deaths.get(pid), "gp" if deaths.get(pid) else None],
         )
     for pid, *_, opt in PATIENTS:
         if opt:
@@ -197,6 +198,7 @@ def test_lists_hold_exactly_the_eligible_patients_of_each_neighbourhood(publishe
         "excluded_other": 0,
         "listed": 4,
         "alive_and_registered": 6,
+        "excluded_died_in_hospital": 0,
     }
     assert summary["lists"]["N1"]["rows"] == 2
     assert sorted(p.name for p in (out / "lists").iterdir()) == [AS_OF.isoformat()]
@@ -299,6 +301,8 @@ def test_second_week_marks_changes_and_who_left(published):
         week2.append(p)
     con.execute("delete from features.feat_patients")
     _create(con, {AS_OF: PATIENTS, WEEK2: week2}, deaths={"p1": date(2026, 11, 20)})
+    # p1's death is known only from hospital (core dated it from a spell discharged to 79)
+    con.execute("update core.core_patients set death_source = 'hospital' where patient_id = 'p1'")
     con.execute("insert into core.core_opt_outs values ('p6', 'type1', date '2026-11-21')")
     final2, summary2 = _publish(con, WEEK2, out)
     n1 = _read_csv(final2 / "N1" / "proactive_care_list.csv")
@@ -312,6 +316,10 @@ def test_second_week_marks_changes_and_who_left(published):
     )
     assert left == {"p1": "died", "p5": "no longer housebound", "p6": "opted out"}
     assert summary2["left_list"] == {"died": 1, "no longer housebound": 1, "opted out": 1}
+    assert summary2["cohort"]["excluded_died_in_hospital"] == 1
+    report = (out / "reports" / WEEK2.isoformat() / "run_report.html").read_text(encoding="utf-8")
+    assert "excluded died in hospital" in report
+    assert "1 registered patients died in hospital" in report
     page = (final2 / "N1" / "proactive_care_list.html").read_text(encoding="utf-8")
     assert "Left the list since 2026-11-16 (2)" in page and "died" in page
     wb = openpyxl.load_workbook(final2 / "N1" / "proactive_care_list.xlsx")

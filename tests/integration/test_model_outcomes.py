@@ -106,7 +106,8 @@ def test_death_counts_and_the_earliest_event_dates_the_outcome(con):
     _person(con, "died", date_of_death="2025-05-01")
     _person(con, "admitted_then_died", date_of_death="2025-05-01")
     _spell(con, "admitted_then_died", "2025-04-01")
-    _person(con, "died_in_hospital")
+    # core dates a death known only from hospital (discharged to 79) by the discharge
+    _person(con, "died_in_hospital", date_of_death="2025-02-10", death_source="hospital")
     _spell(
         con,
         "died_in_hospital",
