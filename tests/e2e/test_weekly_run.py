@@ -19,6 +19,7 @@ from typing import Any
 
 import openpyxl
 import pytest
+from helpers.published import eligible_by_neighbourhood
 
 pytestmark = pytest.mark.slow
 
@@ -102,29 +103,13 @@ def _lists(out: Path, day: date) -> dict[str, list[dict[str, str]]]:
 
 
 def test_week_one_lists_hold_exactly_the_eligible_patients(weeks, capsys):
-    from pipelines.warehouse import connect
-
     root = weeks["root"]
     printed = _run_week(weeks, "w1", capsys)
     out = root / "out"
     assert f"lists: {out / 'lists' / WEEK1.isoformat()}" in printed
     lists = _lists(out, WEEK1)
     assert lists, "no neighbourhood lists were published"
-    with connect(root / "wh" / "warehouse.duckdb", read_only=True) as con:
-        expected = con.execute(
-            """
-            select f.neighbourhood_code, i.nhs_number
-            from features.feat_patients f
-            join core.core_patient_identity i using (patient_id)
-            where f.index_date = ? and f.housebound
-              and f.patient_id not in (
-                  select patient_id from core.core_opt_outs where opt_out_type = 'type1')
-            """,
-            [WEEK1],
-        ).fetchall()
-    by_hood: dict[str, set[str]] = {}
-    for hood, nhs in expected:
-        by_hood.setdefault(hood, set()).add(nhs)
+    by_hood = eligible_by_neighbourhood(root / "wh" / "warehouse.duckdb", WEEK1)
     assert {h: {r["nhs_number"] for r in rows} for h, rows in lists.items() if rows} == by_hood
     # Independently of the warehouse: the dead (by the GP record or a hospital spell discharged
     # to 79), the deregistered and type 1 opt-outs never appear.

@@ -156,7 +156,8 @@ def outside(paths: Iterable[str], allowed_prefixes: Iterable[str]) -> list[str]:
 # stderr redirected at the file-descriptor level per invocation (so logging handlers and
 # Prefect's console output are captured too). Prefect's temporary server and the imports are
 # paid once instead of once per invocation. Argument: a JSON file listing
-# {"name", "args", "stdout", "stderr"}; prints {"name": exit_code} as JSON.
+# {"name", "args", "stdout", "stderr"}, or {"python": code} for a step run between
+# invocations; prints {"name": exit_code} as JSON.
 CLI_DRIVER = """
 import json, os, sys, traceback
 from pipelines.cli import main
@@ -164,6 +165,9 @@ from pipelines.cli import main
 invocations = json.load(open(sys.argv[1], encoding="utf-8"))
 codes = {}
 for inv in invocations:
+    if "python" in inv:
+        exec(inv["python"], {})
+        continue
     sys.stdout.flush(); sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
     with open(inv["stdout"], "wb") as out, open(inv["stderr"], "wb") as err:
@@ -195,19 +199,24 @@ class Invocation:
 
 
 def run_many(
-    invocations: list[tuple[str, list[str | os.PathLike[str]]]],
+    invocations: list[tuple[str, list[str | os.PathLike[str]] | str]],
     sandbox: Sandbox,
     env: Mapping[str, str] | None = None,
     timeout: float = 3600,
 ) -> dict[str, Invocation]:
-    """Run several `casefinder` invocations in order in one child process (see CLI_DRIVER)."""
+    """Run several `casefinder` invocations in order in one child process (see CLI_DRIVER).
+
+    An invocation whose args are a string is a step of Python run in the child between
+    invocations (copy a folder, patch or restore something); it has no result."""
     import json
 
     sandbox.make()
     logs = sandbox.root / "driver"
     logs.mkdir(exist_ok=True)
     spec = [
-        {
+        {"python": args}
+        if isinstance(args, str)
+        else {
             "name": name,
             "args": [str(a) for a in args],
             "stdout": str(logs / f"{i:03d}.out"),
@@ -232,6 +241,7 @@ def run_many(
     return {
         s["name"]: Invocation(s["name"], codes[s["name"]], read(s["stdout"]), read(s["stderr"]))
         for s in spec
+        if "name" in s
     }
 
 
@@ -324,6 +334,16 @@ def prefect_server(home: Path) -> Iterator[str]:
 GATE_OFF_PRELUDE = """
 import models.evaluate as _evaluate
 _evaluate.quality_gate = lambda *args, **kwargs: []
+"""
+# The same, as `run_many` steps: the gate off for some invocations, then as shipped again.
+GATE_OFF_STEP = """
+import models.evaluate as _evaluate
+_evaluate.shipped_quality_gate = _evaluate.quality_gate
+_evaluate.quality_gate = lambda *args, **kwargs: []
+"""
+GATE_ON_STEP = """
+import models.evaluate as _evaluate
+_evaluate.quality_gate = _evaluate.shipped_quality_gate
 """
 GATE_OFF_CLI = (
     GATE_OFF_PRELUDE

@@ -18,7 +18,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import hostile_corpus as hc
 import pytest
 from helpers.cli_process import (
@@ -33,6 +32,7 @@ from helpers.cli_process import (
     tree,
 )
 from helpers.extract_set import DEFAULT_ROWS
+from helpers.published import query
 
 pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 
@@ -57,16 +57,8 @@ class CaseRun:
     written_outside: list[str]
 
 
-def _query(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
-
-
 def _table_exists(warehouse: Path, schema: str, table: str) -> bool:
-    rows = _query(
+    rows = query(
         warehouse,
         "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
         [schema, table],
@@ -77,11 +69,11 @@ def _table_exists(warehouse: Path, schema: str, table: str) -> bool:
 def _loaded_snapshots(warehouse: Path) -> int:
     if not warehouse.exists() or not _table_exists(warehouse, "audit", "snapshots"):
         return 0
-    return _query(warehouse, "select count(*) from audit.snapshots where status = 'loaded'")[0][0]
+    return query(warehouse, "select count(*) from audit.snapshots where status = 'loaded'")[0][0]
 
 
 def _quarantined(warehouse: Path, file: str) -> list[tuple[str, str]]:
-    return _query(
+    return query(
         warehouse, "select rule, reason from quarantine.rejected_rows where file = ?", [file]
     )
 
@@ -174,7 +166,7 @@ def test_hostile_extract_through_ingest(case: hc.HostileCase, corpus: dict[str, 
         assert rejected == [], f"{case.name}: legal input was quarantined: {rejected[:3]}"
         manifest = json.loads((run.base / "extracts" / "manifest.json").read_text("utf-8"))
         expected = manifest["files"][case.file]["rows"]
-        loaded = _query(
+        loaded = query(
             warehouse,
             "select rows_loaded from audit.loads where file = ? order by load_id desc limit 1",
             [case.file],
@@ -196,12 +188,12 @@ def test_sql_strings_leave_the_warehouse_intact(corpus: dict[str, CaseRun]) -> N
         ("raw", "acute_spells"),
     ]:
         assert _table_exists(warehouse, schema, table), f"{schema}.{table} was dropped"
-    patients = _query(warehouse, "select count(*) from core.core_patients")[0][0]
+    patients = query(warehouse, "select count(*) from core.core_patients")[0][0]
     assert patients == len(DEFAULT_ROWS["gp_patients"])
     # The SQL-looking name is data: stored literally, not executed.
-    names = {r[0] for r in _query(warehouse, "select given_name from core.core_patient_identity")}
+    names = {r[0] for r in query(warehouse, "select given_name from core.core_patient_identity")}
     assert "Robert'); DROP TABLE raw.gp_patients;--" in names
-    spells = _query(warehouse, "select count(*) from raw.acute_spells")[0][0]
+    spells = query(warehouse, "select count(*) from raw.acute_spells")[0][0]
     assert spells == len(DEFAULT_ROWS["acute_spells"])
 
 
@@ -212,7 +204,7 @@ def test_reingesting_a_hostile_set_is_idempotent(corpus: dict[str, CaseRun]) -> 
     assert again.result.returncode == 0, again.result.stderr[-2000:]
     assert "Traceback" not in again.result.stderr
     assert _loaded_snapshots(first.warehouse) == 1
-    counts = _query(
+    counts = query(
         first.warehouse,
         "select count(*), count(distinct (load_id, row_number, rule))"
         " from quarantine.rejected_rows",

@@ -59,6 +59,25 @@ def test_one_class_gives_none_not_an_error():
     assert m["brier"] == pytest.approx(np.mean(np.linspace(0, 1, 50) ** 2))
 
 
+def test_a_cohort_with_no_rows_gives_empty_metrics_not_an_error():
+    # A site with no housebound patients: the housebound hold-out is empty.
+    y, p = np.array([0.0, 1.0, 0.0, 1.0]), np.array([0.2, 0.8, 0.3, 0.6])
+    m = ev.evaluate(
+        y,
+        {"model": p, "efi": p},
+        cohorts={"overall": np.ones(4, bool), "housebound": np.zeros(4, bool)},
+        groups={"sex": np.array(["female", "male", "female", "male"])},
+    )
+    hb = m["cohorts"]["housebound"]["model"]
+    assert hb["n"] == 0 and hb["auroc"] is None and hb["subgroups"] == {"sex": {}}
+    assert m["curves"]["housebound"]["model"] == {"roc": None, "calibration": []}
+    assert ev.calibration_bins(np.array([]), np.array([])) == []
+    assert ev.quality_gate(m) == [
+        "housebound hold-out AUROC cannot be computed (one outcome class only)",
+        "housebound calibration slope cannot be estimated (too few rows)",
+    ]
+
+
 def _metrics(model_auc_shift: float, slope_power: float, n: int = 6000):
     rng = np.random.default_rng(7)
     lp = rng.normal(-1, 1.2, n)

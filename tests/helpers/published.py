@@ -1,0 +1,48 @@
+"""Reading what a run left behind: the warehouse (read-only) and the published lists."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+
+def query(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
+    """Rows of one query on a warehouse opened read-only (and closed again)."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def eligible_by_neighbourhood(warehouse: Path, as_of: date | str) -> dict[str, set[str]]:
+    """Neighbourhood -> NHS numbers housebound at `as_of`, alive, registered and not opted
+    out (type 1, the direct-care policy), from the warehouse's features and core layers."""
+    rows = query(
+        warehouse,
+        """
+        select f.neighbourhood_code, i.nhs_number
+        from features.feat_patients f
+        join core.core_patient_identity i using (patient_id)
+        where f.index_date = ? and f.housebound
+          and f.patient_id not in (
+              select patient_id from core.core_opt_outs where opt_out_type = 'type1')
+        """,
+        [as_of],
+    )
+    out: dict[str, set[str]] = {}
+    for hood, nhs in rows:
+        out.setdefault(hood, set()).add(nhs)
+    return out
+
+
+def read_lists(out: Path, as_of: date | str) -> dict[str, list[dict[str, str]]]:
+    """Neighbourhood folder -> the rows of its published `proactive_care_list.csv`."""
+    lists = {}
+    for folder in sorted((out / "lists" / str(as_of)).iterdir()):
+        with (folder / "proactive_care_list.csv").open(newline="", encoding="utf-8") as fh:
+            lists[folder.name] = list(csv.DictReader(fh))
+    return lists
