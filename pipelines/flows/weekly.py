@@ -15,7 +15,7 @@ from pipelines.flows.artifacts import (
     retraining_rejected,
     run_artifacts,
 )
-from pipelines.flows.features import build_features
+from pipelines.flows.feature_build import build_features
 from pipelines.flows.ingest import ingest
 from pipelines.flows.publish import publish, publish_pseudonymised
 from pipelines.flows.score import score
