@@ -22,6 +22,7 @@ from pipelines.flows.score import score
 from pipelines.flows.train import train
 from pipelines.locking import warehouse_lock
 from pipelines.notify import flow_run_hook
+from pipelines.warehouse import connect
 
 
 @task(name="resolve-as-of", cache_policy=NO_CACHE)
@@ -47,6 +48,15 @@ def registered_model(warehouse: Path) -> str | None:
     from models.registry import latest_version
 
     return latest_version(warehouse)
+
+
+@task(name="keep-audit-copy", cache_policy=NO_CACHE)
+def keep_audit_copy(warehouse: Path) -> str:
+    """Copy what `explain` reads of this publication beside the warehouse (audit_copy.py)."""
+    from pipelines.audit_copy import write_audit_copy
+
+    with connect(warehouse) as con:
+        return str(write_audit_copy(con, warehouse))
 
 
 @flow(
@@ -115,6 +125,7 @@ def weekly_run(
         # The run report's checks (the run's warnings first) decide the final state;
         # artifacts summarise the run.
         checks = published.pop("checks")
+        keep_audit_copy(warehouse)  # explain answers from it while a later run is in progress
         run_artifacts(warehouse, out, day, checks)
         result = {
             "as_of": day.isoformat(),
