@@ -23,6 +23,7 @@ from pipelines.flows.train import train
 from pipelines.locking import warehouse_lock
 from pipelines.notify import flow_run_hook
 from pipelines.warehouse import connect
+from reports.publish import republished_warning
 
 
 @task(name="resolve-as-of", cache_policy=NO_CACHE)
@@ -50,6 +51,19 @@ def registered_model(warehouse: Path) -> str | None:
     return latest_version(warehouse)
 
 
+@task(name="check-publication", cache_policy=NO_CACHE)
+def check_publication(
+    warehouse: Path, out: Path, as_of: date, snapshot_id: Any, republish: bool
+) -> dict[str, Any] | None:
+    """Stop, skip or go on when `as_of` is already published (reports.publish)."""
+    from models.registry import latest_version
+    from reports.publish import check_republication
+
+    model = latest_version(warehouse)
+    with connect(warehouse) as con:
+        return check_republication(con, as_of, Path(out), snapshot_id, model, republish)
+
+
 @task(name="keep-audit-copy", cache_policy=NO_CACHE)
 def keep_audit_copy(warehouse: Path) -> str:
     """Copy what `explain` reads of this publication beside the warehouse (audit_copy.py)."""
@@ -74,12 +88,17 @@ def weekly_run(
     retrain: bool = False,
     pseudonymised: bool = False,
     dask_address: str | None = None,
+    republish: bool = False,
 ) -> dict[str, Any]:
     """The weekly job. Training runs before the as-of features are built because it rebuilds
     `features.feat_patients` at its own index dates. Returns paths and counts only.
 
     With `dask_address` (default: CASEFINDER_DASK_ADDRESS) training, scoring and list staging
     run on Dask (docs/data-engineer.md, "Scaling out with Dask").
+
+    An as-of already published from the same extract checksums and model is left as it is
+    (`already_published` in the result); from other inputs the run stops before publishing
+    unless `republish` (OUTPUTS.md, "Publications are never silently replaced").
 
     With `pseudonymised`, the publication is the analysts' pseudonymised file under
     `out/pseudonymised/<as_of>/` instead of the direct-care lists and run report.
@@ -99,6 +118,22 @@ def weekly_run(
                     raise  # nothing to score with
                 warnings.append(retraining_rejected(str(exc), registered))
                 get_run_logger().warning("%s", warnings[-1].message)
+        decided = None
+        if not pseudonymised:
+            decided = check_publication(warehouse, out, day, ingested["snapshot_id"], republish)
+            if decided and "unchanged" in decided:
+                keep_audit_copy(warehouse)  # in case a kill came between commit and copy
+                return {
+                    "as_of": day.isoformat(),
+                    "snapshot_id": ingested["snapshot_id"],
+                    "trained": trained["version"] if trained else None,
+                    "warnings": [w.message for w in warnings],
+                    "already_published": decided["unchanged"],
+                    "lists_dir": str(Path(out) / "lists" / day.isoformat()),
+                    "reports_dir": str(Path(out) / "reports" / day.isoformat()),
+                }
+            if decided and "replaces" in decided:
+                warnings.insert(0, republished_warning(decided["replaces"]))
         features = build_features(warehouse, [day])
         scored = score(warehouse, day, dask_address=dask_address)
         if pseudonymised:
