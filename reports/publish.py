@@ -332,7 +332,11 @@ def stage_reports(
     try:
         summary = build_run_summary(con, as_of, manifest)
         if data_docs:
-            summary["data_docs"] = data_docs
+            # The publication's own offline copy, so the report's link lives with it.
+            from reports.data_docs import FOLDER, copy_offline
+
+            if copy_offline(Path(data_docs), staging / FOLDER) is not None:
+                summary["data_docs"] = f"{FOLDER}/index.html"
         write_run_summary(summary, staging / "run_summary.json")
         checks = list(run_warnings)
         if importlib.util.find_spec("reports.run_report") is not None:
