@@ -105,6 +105,17 @@ def _log_file(args: argparse.Namespace, settings: Settings) -> Path | None:
     return settings.log_path(Path(warehouse))
 
 
+def _prefect_home(args: argparse.Namespace, settings: Settings) -> tuple[Path, bool]:
+    """Prefect's home for this command, and whether to create it: beside the warehouse (the
+    demo's is in its --out); a command with neither (synth, check) runs no flow and creates
+    no folder, so running the CLI from another folder leaves no `./data` there."""
+    warehouse = getattr(args, "warehouse", None)
+    if warehouse is None and args.command == "demo" and getattr(args, "out", None):
+        warehouse = Path(args.out) / "warehouse.duckdb"
+    home = settings.prefect_home_for(Path(warehouse) if warehouse else None)
+    return home, warehouse is not None or not settings.prefect_home_default
+
+
 _ENVIRONMENT_ERRNOS = {
     errno.ENOSPC: "no space left on the device",
     errno.EDQUOT: "disk quota exceeded",
@@ -188,9 +199,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
         log_file = configure(level, args.verbose, _log_file(args, settings))
         if args.command not in READ_ONLY_COMMANDS:  # explain needs no Prefect, creates nothing
-            warehouse = getattr(args, "warehouse", None)
-            home = settings.prefect_home_for(Path(warehouse) if warehouse else None)
-            configure_prefect_environment(settings, home)
+            configure_prefect_environment(settings, *_prefect_home(args, settings))
     except CasefinderError as exc:
         sys.stderr.write(f"casefinder: error: {redact(str(exc))}\n")
         return exc.exit_code

@@ -172,17 +172,21 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
     )
 
 
-def configure_prefect_environment(settings: Settings, home: Path | None = None) -> None:
+def configure_prefect_environment(
+    settings: Settings, home: Path | None = None, create: bool = True
+) -> None:
     """Point Prefect at a project-local home, switch its telemetry off, and send the local
     Prefect server's own log to `PREFECT_HOME/server.log` (PREFECT_LOGGING_CONFIG).
 
     `home` (default: `settings.prefect_home`) is Prefect's home when the user has not set
-    PREFECT_HOME. Must run before `prefect` is imported (the CLI does it first thing). Values
-    already set by the user (for example `PREFECT_API_URL` of a real server) are kept.
+    PREFECT_HOME; with `create` false it is named but not created (a command that runs no
+    flow). Must run before `prefect` is imported (the CLI does it first thing). Values already
+    set by the user (for example `PREFECT_API_URL` of a real server) are kept.
     """
     if "PREFECT_HOME" not in os.environ:  # a user's own PREFECT_HOME: create nothing here
         home = home or settings.prefect_home
-        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if create:
+            home.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.environ["PREFECT_HOME"] = str(home.resolve())
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

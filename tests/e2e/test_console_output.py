@@ -180,7 +180,7 @@ def test_commands_run_from_another_folder_create_no_data_folder_there(
     env.pop("PREFECT_HOME")
     warehouse = tmp_path / "wh" / "warehouse.duckdb"
     for args in (
-        ["synth", "--out", tmp_path / "synth", "--patients", "50"],
+        ["synth", "--out", tmp_path / "synth", "--patients", "100"],
         ["ingest", "--extracts", cases["good"], "--warehouse", warehouse],
     ):
         result = subprocess.run(
