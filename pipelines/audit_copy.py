@@ -47,8 +47,10 @@ def _exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
 def write_audit_copy(con: duckdb.DuckDBPyConnection, warehouse: Path | str) -> Path:
     """Copy `TABLES` from the open warehouse `con` into the audit copy, atomically."""
     final = audit_copy_path(warehouse)
+    # The run holds the warehouse lock: any temporary copy beside it is a killed run's.
+    for stale in final.parent.glob(f".{final.name}.*.tmp*"):
+        stale.unlink(missing_ok=True)
     tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
     quoted = tmp.as_posix().replace("'", "''")
     con.execute(f"attach '{quoted}' as audit_copy")
     try:
