@@ -72,7 +72,7 @@ MARKDOWN_NOTES = """
 ## How it is computed
 
 `features.build.build_features(con, index_dates)` (and the Prefect flow
-`pipelines.flows.features.build_features(warehouse, index_dates)`) loads the code lists as
+`pipelines.flows.feature_build.build_features(warehouse, index_dates)`) loads the code lists as
 `ref.*` tables, writes `features.feat_index_dates` and builds the models of
 `features.build.MODELS` in order. All SQL computes over every index date at once (one row per
 patient per index date), so one weekly date and a 12-date training set share one code path.

@@ -16,11 +16,16 @@ import os
 import re
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from pipelines import __version__
 from pipelines.errors import CasefinderError
 from pipelines.privacy import redact
+
+if TYPE_CHECKING:
+    from pipelines.settings import Settings
 
 # Only commands that work are listed here; each module is one command.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -36,8 +41,16 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pipelines.commands.explain",
     "pipelines.commands.serve",
 )
+# Commands that only read the warehouse: no lock, no log file, nothing written beside it.
+READ_ONLY_COMMANDS = frozenset({"explain"})
 
 log = logging.getLogger("casefinder")
+
+SUPPRESS = argparse.SUPPRESS
+VERBOSE_HELP = (
+    "show every log line on the console (Prefect's included); without it the console shows "
+    "warnings and errors and the log file beside the warehouse keeps the rest"
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -70,26 +83,38 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
         help="logging verbosity (default: INFO, or CASEFINDER_LOG_LEVEL)",
     )
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for module in _load_commands():
         cmd = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
         module.add_arguments(cmd)
+        cmd.add_argument(
+            "-v", "--verbose", action="store_true", default=SUPPRESS, help=VERBOSE_HELP
+        )
         cmd.set_defaults(_run=module.run)
     return parser
 
 
-def _configure_logging(level: str) -> None:
-    from pipelines.privacy import install_redaction
+def _log_file(args: argparse.Namespace, settings: Settings) -> Path | None:
+    """Where this command keeps its details: beside the warehouse it writes, else nowhere.
 
-    logging.basicConfig(
-        level=getattr(logging, level, logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    install_redaction()
-    # Third-party loggers that are chatty at INFO (GX logs every expectation default it reads).
-    for noisy in ("great_expectations", "distributed", "urllib3", "httpx", "alembic"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    `explain` writes nothing in or next to the warehouse (it is for read-only users).
+    """
+    warehouse = getattr(args, "warehouse", None)
+    if warehouse is None or args.command in READ_ONLY_COMMANDS:
+        return settings.log_file
+    return settings.log_path(Path(warehouse))
+
+
+def _prefect_home(args: argparse.Namespace, settings: Settings) -> tuple[Path, bool]:
+    """Prefect's home for this command, and whether to create it: beside the warehouse (the
+    demo's is in its --out); a command with neither (synth, check) runs no flow and creates
+    no folder, so running the CLI from another folder leaves no `./data` there."""
+    warehouse = getattr(args, "warehouse", None)
+    if warehouse is None and args.command == "demo" and getattr(args, "out", None):
+        warehouse = Path(args.out) / "warehouse.duckdb"
+    home = settings.prefect_home_for(Path(warehouse) if warehouse else None)
+    return home, warehouse is not None or not settings.prefect_home_default
 
 
 _ENVIRONMENT_ERRNOS = {
@@ -134,9 +159,10 @@ def environment_problem(exc: BaseException) -> str | None:
 
 def _run_holding_the_warehouse(args: argparse.Namespace) -> int:
     """Run the command; a command with `--warehouse` first takes the warehouse lock, so a
-    second run on the same warehouse fails at once with one line (pipelines/locking.py)."""
+    second run on the same warehouse fails at once with one line (pipelines/locking.py).
+    A read-only command (`explain`) never takes it: it must work while a run holds it."""
     warehouse = getattr(args, "warehouse", None)
-    if warehouse is None:
+    if warehouse is None or args.command in READ_ONLY_COMMANDS:
         return int(args._run(args) or 0)
     from pipelines.locking import warehouse_lock
 
@@ -169,8 +195,12 @@ def _main(argv: Sequence[str] | None) -> int:
         return 2
     try:
         settings = load_settings()
-        _configure_logging(args.log_level or settings.log_level)
-        configure_prefect_environment(settings)
+        level = args.log_level or settings.log_level
+        from pipelines.console import configure
+
+        log_file = configure(level, args.verbose, _log_file(args, settings))
+        if args.command not in READ_ONLY_COMMANDS:  # explain needs no Prefect, creates nothing
+            configure_prefect_environment(settings, *_prefect_home(args, settings))
     except CasefinderError as exc:
         sys.stderr.write(f"casefinder: error: {redact(str(exc))}\n")
         return exc.exit_code
@@ -183,26 +213,30 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         return _run_holding_the_warehouse(args)
     except CasefinderError as exc:
+        log.debug("expected problem", exc_info=True)
         sys.stderr.write(f"casefinder: error: {redact(str(exc))}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("casefinder: interrupted\n")
         return 130
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, exit 1
+    except Exception as exc:
+        # The traceback goes to the log file (and, with --verbose or DEBUG, the console).
+        log.error("%s: %s", type(exc).__name__, redact(str(exc))[:2000], exc_info=True)
         problem = environment_problem(exc)
         if problem is not None:  # disk full, read-only or forbidden folder: exit 2, one line
-            sys.stderr.write(f"casefinder: error: {redact(problem)}\n")
+            sys.stderr.write(f"casefinder: error: {redact(problem)}{_see(log_file)}\n")
             return 2
         first = redact(str(exc)).strip().splitlines()[:1] or [""]
         sys.stderr.write(
-            f"casefinder: unexpected error ({type(exc).__name__}): {first[0][:500]}\n"
-            "Re-run with --log-level DEBUG for details.\n"
+            f"casefinder: unexpected error ({type(exc).__name__}): {first[0][:500]}"
+            f"{_see(log_file) or '; re-run with --verbose for details'}\n"
         )
-        if (args.log_level or settings.log_level) == "DEBUG":
-            import traceback
-
-            sys.stderr.write(redact(traceback.format_exc()))
         return 1
+
+
+def _see(log_file: Path | None) -> str:
+    """The end of an error line that names the log file with the details, if there is one."""
+    return f" (details in {log_file})" if log_file is not None and log_file.exists() else ""
 
 
 def quiet_interpreter_shutdown() -> None:

@@ -66,9 +66,12 @@ class Settings:
     prefect_home: Path
     pseudonym_key: str | None = None
     key_file: Path | None = None
+    log_file: Path | None = None
     notify_webhook: str | None = None
     dask_address: str | None = None
     log_level: str = "INFO"
+    # True when neither CASEFINDER_PREFECT_HOME nor CASEFINDER_DATA_DIR chose the Prefect home.
+    prefect_home_default: bool = False
     horizon_days: int = 365
     seed: int = 42
     max_rejected_share: float = DEFAULT_MAX_REJECTED_SHARE
@@ -86,6 +89,20 @@ class Settings:
         if self.key_file is not None:
             return self.key_file
         return (warehouse or self.warehouse).resolve().parent / "casefinder.key"
+
+    def prefect_home_for(self, warehouse: Path | None) -> Path:
+        """Prefect's home for a command on `warehouse`: the setting, else `prefect/` beside the
+        warehouse (so a command run from another folder creates no `./data` there)."""
+        if warehouse is None or not self.prefect_home_default:
+            return self.prefect_home
+        return Path(warehouse).resolve().parent / "prefect"
+
+    def log_path(self, warehouse: Path | None = None) -> Path:
+        """The log file with every detail of a run (tracebacks included): the setting, else
+        `logs/casefinder.log` beside the warehouse."""
+        if self.log_file is not None:
+            return self.log_file
+        return (warehouse or self.warehouse).resolve().parent / "logs" / "casefinder.log"
 
 
 def _opt_out_policy_from(env: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
@@ -151,6 +168,7 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
 
     data_dir = path("DATA_DIR", base / "data")
     key_file = env.get(ENV_PREFIX + "KEY_FILE")
+    log_file = env.get(ENV_PREFIX + "LOG_FILE")
     return Settings(
         data_dir=data_dir,
         warehouse=path("WAREHOUSE", data_dir / "warehouse.duckdb"),
@@ -159,9 +177,13 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         prefect_home=path("PREFECT_HOME", data_dir / "prefect"),
         pseudonym_key=env.get(ENV_PREFIX + "PSEUDONYM_KEY") or None,
         key_file=Path(key_file).expanduser() if key_file else None,
+        log_file=Path(log_file).expanduser() if log_file else None,
         notify_webhook=env.get(ENV_PREFIX + "NOTIFY_WEBHOOK") or None,
         dask_address=_dask_address_from(env),
         log_level=env.get(ENV_PREFIX + "LOG_LEVEL", "INFO").upper(),
+        prefect_home_default=not (
+            env.get(ENV_PREFIX + "PREFECT_HOME") or env.get(ENV_PREFIX + "DATA_DIR")
+        ),
         horizon_days=_int_setting(env, "HORIZON_DAYS", 365),
         seed=_int_setting(env, "SEED", 42),
         max_rejected_share=_share_setting(env, "MAX_REJECTED_SHARE", DEFAULT_MAX_REJECTED_SHARE),
@@ -169,16 +191,22 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
     )
 
 
-def configure_prefect_environment(settings: Settings) -> None:
+def configure_prefect_environment(
+    settings: Settings, home: Path | None = None, create: bool = True
+) -> None:
     """Point Prefect at a project-local home, switch its telemetry off, and send the local
     Prefect server's own log to `PREFECT_HOME/server.log` (PREFECT_LOGGING_CONFIG).
 
-    Must run before `prefect` is imported (the CLI does it first thing). Values already set
-    by the user (for example `PREFECT_API_URL` of a real server) are kept.
+    `home` (default: `settings.prefect_home`) is Prefect's home when the user has not set
+    PREFECT_HOME; with `create` false it is named but not created (a command that runs no
+    flow). Must run before `prefect` is imported (the CLI does it first thing). Values already
+    set by the user (for example `PREFECT_API_URL` of a real server) are kept.
     """
     if "PREFECT_HOME" not in os.environ:  # a user's own PREFECT_HOME: create nothing here
-        settings.prefect_home.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.environ["PREFECT_HOME"] = str(settings.prefect_home.resolve())
+        home = home or settings.prefect_home
+        if create:
+            home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.environ["PREFECT_HOME"] = str(home.resolve())
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", settings.log_level)

@@ -7,10 +7,11 @@ import logging
 import os
 import re
 import secrets
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import duckdb
 
@@ -25,6 +26,8 @@ LAYERS = ("raw", "quarantine", "ref", "core", "features", "scores", "lists", "au
 
 # Bumped when the warehouse layout changes; `audit.warehouse_meta` records the version.
 WAREHOUSE_SCHEMA_VERSION = 1
+# How long a writer waits for a reader (`explain`) to let go of the file.
+READER_WAIT_SECONDS = 5.0
 
 # Migrations: MIGRATIONS[n] brings a version-n warehouse to version n + 1, in one transaction.
 # A version with no entry cannot be migrated and is refused with a clear message.
@@ -59,16 +62,21 @@ def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnect
             raise CasefinderError(
                 f"warehouse folder {path.parent} cannot be created: {exc.strerror or exc}"
             ) from None
-    try:
-        con = duckdb.connect(str(path), read_only=read_only)
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise WarehouseBusyError(
-                f"warehouse {path} is in use by another casefinder process; try again when it ends"
-            ) from None
-        raise CasefinderError(f"warehouse {path} cannot be opened: {_first_line(exc)}") from None
-    except duckdb.Error as exc:
-        raise CasefinderError(f"warehouse {path} cannot be opened: {_first_line(exc)}") from None
+    # A reader (`explain`) may hold the file for a moment; a writer waits that long.
+    deadline = time.monotonic() + (0 if read_only else READER_WAIT_SECONDS)
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
+                error: duckdb.Error = exc
+            else:
+                time.sleep(0.2)
+                continue
+        except duckdb.Error as exc:
+            error = exc
+        _refuse(path, error)
     try:
         if read_only:
             version = schema_version(con)
@@ -83,6 +91,15 @@ def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnect
         con.close()
         raise
     return con
+
+
+def _refuse(path: Path, exc: duckdb.Error) -> NoReturn:
+    """The one-line error for a warehouse DuckDB cannot open."""
+    if isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower():
+        raise WarehouseBusyError(
+            f"warehouse {path} is in use by another casefinder process; try again when it ends"
+        ) from None
+    raise CasefinderError(f"warehouse {path} cannot be opened: {_first_line(exc)}") from None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -52,12 +52,125 @@ LIST_TABLES_DDL = (
 )
 
 
+# Publications replaced by `run --republish`: the replaced rows of audit.publications, with
+# when they were replaced (OUTPUTS.md "Publications are never silently replaced").
+REPLACED_DDL = (
+    "create table if not exists audit.replaced_publications as"
+    " select *, current_timestamp as replaced_at from audit.publications limit 0"
+)
+
+
 def ensure_list_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the lists layer's history tables and the publications audit table when missing."""
     for schema in ("lists", "audit"):
         con.execute(f"create schema if not exists {schema}")
     for ddl in LIST_TABLES_DDL:
         con.execute(ddl)
+    con.execute(REPLACED_DDL)
+
+
+def current_inputs(
+    con: duckdb.DuckDBPyConnection, snapshot_id: Any, model_version: str | None
+) -> dict[str, Any]:
+    """What a publication is made from: the snapshot, its extract checksums and the model."""
+    from reports.summary import extracts_block
+
+    checksums = {f: v.get("sha256") for f, v in extracts_block(con, snapshot_id).items()}
+    return {
+        "snapshot_id": None if snapshot_id is None else str(snapshot_id),
+        "extract_checksums": json.dumps(checksums, sort_keys=True),
+        "model_version": model_version or "",
+    }
+
+
+def published_inputs(
+    con: duckdb.DuckDBPyConnection, as_of: date, out_dir: Path
+) -> dict[str, Any] | None:
+    """The inputs of the publication of `as_of` under `out_dir`, or None when there is none.
+
+    A lists folder without its audit record is what a run killed between its renames and its
+    commit leaves: not a publication (the re-run replaces it).
+    """
+    if not (out_dir / "lists" / as_of.isoformat()).is_dir():
+        return None
+    ensure_list_tables(con)
+    row = con.execute(
+        "select snapshot_id, extract_checksums, model_version, max(published_at)"
+        " from audit.publications where as_of = ? group by all"
+        " order by max(published_at) desc limit 1",
+        [as_of],
+    ).fetchone()
+    if row is None:
+        return None
+    return {
+        "snapshot_id": row[0],
+        "extract_checksums": row[1],
+        "model_version": row[2] or "",
+        "published_at": str(row[3]),
+    }
+
+
+def check_republication(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    out_dir: Path,
+    snapshot_id: Any,
+    model_version: str | None,
+    republish: bool,
+) -> dict[str, Any] | None:
+    """Decide what a run does about an as-of that may already be published.
+
+    Returns None to publish (nothing published yet, or `republish` with different inputs:
+    then the replaced publication's inputs under "replaces"), {"unchanged": ...} when the
+    same extract checksums and model published it (nothing to do).
+
+    Raises:
+        CasefinderError: already published from other inputs and `republish` not given.
+    """
+    before = published_inputs(con, as_of, out_dir)
+    if before is None:
+        return None
+    now = current_inputs(con, snapshot_id, model_version)
+    same = (before["extract_checksums"], before["model_version"]) == (
+        now["extract_checksums"],
+        now["model_version"],
+    )
+    if same:
+        return {"unchanged": before}
+    if not republish:
+        differs = [
+            what
+            for what, key in (("extracts", "extract_checksums"), ("model", "model_version"))
+            if before[key] != now[key]
+        ]
+        raise CasefinderError(
+            f"as of {as_of.isoformat()} is already published in {out_dir / 'lists'} from other "
+            f"{' and '.join(differs)} (snapshot {before['snapshot_id']}, model "
+            f"{before['model_version'] or 'none'}); nothing was published. Give --republish "
+            "to replace it (the replaced publication stays in the audit trail)"
+        )
+    return {"replaces": before}
+
+
+def republished_warning(replaced: dict[str, Any]) -> Any:
+    """The run report's first warning for a `--republish`: what was replaced."""
+    from reports.run_report import Check
+
+    checksums = json.loads(replaced.get("extract_checksums") or "{}")
+    files = ", ".join(f"{name} {(sha or '')[:12]}" for name, sha in sorted(checksums.items()))
+    return Check(
+        name="republished",
+        value="replaced",
+        threshold="--republish",
+        breached=True,
+        message=(
+            f"this publication replaced the one of {replaced.get('published_at', '?')} "
+            f"(snapshot {replaced.get('snapshot_id')}, model "
+            f"{replaced.get('model_version') or 'none'}; extract sha256: {files or 'none'}), "
+            "kept in audit.replaced_publications"
+        ),
+        level="warning",
+    )
 
 
 def build_list_models(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, int]:
@@ -220,7 +333,11 @@ def stage_reports(
     try:
         summary = build_run_summary(con, as_of, manifest)
         if data_docs:
-            summary["data_docs"] = data_docs
+            # The publication's own offline copy, so the report's link lives with it.
+            from reports.data_docs import FOLDER, copy_offline
+
+            if copy_offline(Path(data_docs), staging / FOLDER) is not None:
+                summary["data_docs"] = f"{FOLDER}/index.html"
         write_run_summary(summary, staging / "run_summary.json")
         checks = list(run_warnings)
         if importlib.util.find_spec("reports.run_report") is not None:
@@ -292,6 +409,12 @@ def commit_publication(
     final_reports = out_dir / "reports" / as_of.isoformat()
     try:
         with transaction(con):
+            # A publication replaced (`--republish`) stays in the audit trail.
+            con.execute(
+                "insert into audit.replaced_publications"
+                " select *, current_timestamp from audit.publications where as_of = ?",
+                [as_of],
+            )
             for table in ("lists.list_entries", "lists.left_list", "audit.publications"):
                 con.execute(f"delete from {table} where as_of = ?", [as_of])
             con.execute(

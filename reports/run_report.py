@@ -394,6 +394,8 @@ def _data_docs(summary: Mapping[str, Any], out_path: Path | None) -> str | None:
     if "://" in text:
         return text
     target = Path(text)
+    if not target.is_absolute() and out_path is not None:  # beside the report (publish.py)
+        return target.as_posix() if (out_path.parent / target).exists() else None
     if out_path is not None:
         try:
             return target.resolve().relative_to(out_path.parent.resolve()).as_posix()

@@ -22,7 +22,12 @@ HELP = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     settings = load_settings()
-    parser.add_argument("nhs_number", metavar="NHS_NUMBER", help="10 digits (spaces allowed)")
+    parser.add_argument(
+        "nhs_number",
+        metavar="NHS_NUMBER",
+        nargs="+",
+        help="10 digits; written in groups (943 476 5919) with or without quotes",
+    )
     parser.add_argument(
         "--warehouse",
         type=Path,
@@ -55,6 +60,34 @@ def normalise_nhs_number(text: str) -> str:
     return digits
 
 
+def source_for_explain(warehouse: Path) -> Path:
+    """The database `explain` reads: the warehouse, or while a run is in progress (or another
+    process writes the warehouse) the audit copy of the last completed publication.
+
+    Takes no lock and creates nothing: it only reads (pipelines/audit_copy.py).
+    """
+    from pipelines.audit_copy import audit_copy_path
+    from pipelines.errors import WarehouseBusyError
+    from pipelines.locking import run_in_progress
+    from pipelines.warehouse import connect
+
+    copy = audit_copy_path(warehouse)
+    busy = run_in_progress(warehouse)
+    if not busy:
+        try:
+            connect(warehouse, read_only=True).close()
+        except WarehouseBusyError:
+            busy = True
+    if not busy:
+        return warehouse
+    if not copy.exists():
+        raise CasefinderError(
+            f"warehouse {warehouse} is being written by a casefinder run and no completed "
+            "publication is kept beside it yet; try again when the run ends"
+        )
+    return copy
+
+
 def explanation(warehouse: Path, nhs_number: str, as_of: date | None) -> dict[str, Any]:
     """The explain document (OUTPUTS.md `explain --format json`) for one NHS number."""
     from models.explain import explain_patient
@@ -63,7 +96,7 @@ def explanation(warehouse: Path, nhs_number: str, as_of: date | None) -> dict[st
     digits = normalise_nhs_number(nhs_number)
     if not Path(warehouse).exists():
         raise CasefinderError(f"warehouse {warehouse} does not exist: run `casefinder run` first")
-    with connect(warehouse, read_only=True) as con:
+    with connect(source_for_explain(Path(warehouse)), read_only=True) as con:
         found = con.execute(
             "select patient_id from core.core_patient_identity where nhs_number = ?", [digits]
         ).fetchone()
@@ -114,7 +147,10 @@ def render_html(doc: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    doc = explanation(Path(args.warehouse), args.nhs_number, args.as_of)
+    number = args.nhs_number
+    doc = explanation(
+        Path(args.warehouse), " ".join([number] if isinstance(number, str) else number), args.as_of
+    )
     if args.format == "json":
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     elif args.format == "html":

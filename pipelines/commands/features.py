@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     as_of = args.as_of or _latest_extract_date(args.warehouse)
 
     from features.build import export_features
-    from pipelines.flows.features import build_features
+    from pipelines.flows.feature_build import build_features
     from pipelines.warehouse import connect
 
     build_features(warehouse=args.warehouse, index_dates=[as_of])

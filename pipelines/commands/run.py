@@ -57,6 +57,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="train and register a new model even when one is registered",
     )
+    parser.add_argument(
+        "--republish",
+        action="store_true",
+        help=(
+            "replace the publication of an as-of that is already published from other "
+            "extracts or another model (the replaced one stays in the audit trail and is "
+            "named in the new run report); without it such a run stops before publishing"
+        ),
+    )
     add_dask_address(
         parser,
         settings.dask_address,
@@ -113,6 +122,7 @@ def weekly(
     retrain: bool,
     pseudonymised: bool = False,
     dask_address: str | None = None,
+    republish: bool = False,
 ) -> dict[str, Any]:
     """Run the weekly flow after checking the paths."""
     from pipelines.flows.weekly import weekly_run
@@ -129,6 +139,7 @@ def weekly(
         retrain=retrain,
         pseudonymised=pseudonymised,
         dask_address=dask_address,
+        republish=republish,
     )
 
 
@@ -150,8 +161,17 @@ def ranked_by(result: dict[str, Any]) -> str:
 def print_result(result: dict[str, Any], out: TextIO | None = None) -> None:
     """Tell the user what was published and where."""
     out = out or sys.stdout
-    cohort = result["cohort"]
     print_training(result, out)
+    if result.get("already_published"):
+        before = result["already_published"]
+        out.write(
+            f"as of {result['as_of']} is already published from the same extracts (snapshot "
+            f"{before['snapshot_id']}) and model ({before['model_version'] or 'none'}): "
+            "nothing changed\n"
+        )
+        out.write(f"lists: {result['lists_dir']}\n")
+        return
+    cohort = result["cohort"]
     out.write(
         f"as of {result['as_of']}: {cohort['housebound']} housebound, "
         f"{cohort['excluded_opt_out']} excluded by opt-out, {cohort['excluded_other']} "
@@ -189,6 +209,7 @@ def run(args: argparse.Namespace) -> int:
         args.retrain,
         pseudonymised=args.pseudonymised,
         dask_address=args.dask_address,
+        republish=args.republish,
     )
     if args.pseudonymised:
         print_pseudonymised_result(result)

@@ -14,13 +14,15 @@ from pipelines.flows.artifacts import (
     retraining_rejected,
     run_artifacts,
 )
-from pipelines.flows.features import build_features
+from pipelines.flows.feature_build import build_features
 from pipelines.flows.ingest import ingest
 from pipelines.flows.publish import publish, publish_pseudonymised
 from pipelines.flows.score import score
 from pipelines.flows.train import train
 from pipelines.locking import warehouse_lock
 from pipelines.notify import flow_run_hook
+from pipelines.warehouse import connect
+from reports.publish import republished_warning
 
 
 @task(name="resolve-as-of", cache_policy=NO_CACHE)
@@ -48,6 +50,28 @@ def registered_model(warehouse: Path) -> str | None:
     return latest_version(warehouse)
 
 
+@task(name="check-publication", cache_policy=NO_CACHE)
+def check_publication(
+    warehouse: Path, out: Path, as_of: date, snapshot_id: Any, republish: bool
+) -> dict[str, Any] | None:
+    """Stop, skip or go on when `as_of` is already published (reports.publish)."""
+    from models.registry import latest_version
+    from reports.publish import check_republication
+
+    model = latest_version(warehouse)
+    with connect(warehouse) as con:
+        return check_republication(con, as_of, Path(out), snapshot_id, model, republish)
+
+
+@task(name="keep-audit-copy", cache_policy=NO_CACHE)
+def keep_audit_copy(warehouse: Path) -> str:
+    """Copy what `explain` reads of this publication beside the warehouse (audit_copy.py)."""
+    from pipelines.audit_copy import write_audit_copy
+
+    with connect(warehouse) as con:
+        return str(write_audit_copy(con, warehouse))
+
+
 @flow(
     name="weekly_run",
     # One message on a failed, crashed or "Completed with warnings" run (pipelines/notify.py).
@@ -63,6 +87,7 @@ def weekly_run(
     retrain: bool = False,
     pseudonymised: bool = False,
     dask_address: str | None = None,
+    republish: bool = False,
 ) -> dict[str, Any]:
     """The weekly job. Training runs before the as-of features are built because it rebuilds
     `features.feat_patients` at its own index dates. Returns paths and counts only.
@@ -73,6 +98,10 @@ def weekly_run(
 
     With `dask_address` (default: CASEFINDER_DASK_ADDRESS) training, scoring and list staging
     run on Dask (docs/data-engineer.md, "Scaling out with Dask").
+
+    An as-of already published from the same extract checksums and model is left as it is
+    (`already_published` in the result); from other inputs the run stops before publishing
+    unless `republish` (OUTPUTS.md, "Publications are never silently replaced").
 
     With `pseudonymised`, the publication is the analysts' pseudonymised file under
     `out/pseudonymised/<as_of>/` instead of the direct-care lists and run report.
@@ -93,6 +122,22 @@ def weekly_run(
             elif trained["unfit"]:
                 warnings.append(retraining_rejected(trained["unfit"], registered))
                 get_run_logger().warning("%s", warnings[-1].message)
+        decided = None
+        if not pseudonymised:
+            decided = check_publication(warehouse, out, day, ingested["snapshot_id"], republish)
+            if decided and "unchanged" in decided:
+                keep_audit_copy(warehouse)  # in case a kill came between commit and copy
+                return {
+                    "as_of": day.isoformat(),
+                    "snapshot_id": ingested["snapshot_id"],
+                    "trained": trained["version"] if trained else None,
+                    "warnings": [w.message for w in warnings],
+                    "already_published": decided["unchanged"],
+                    "lists_dir": str(Path(out) / "lists" / day.isoformat()),
+                    "reports_dir": str(Path(out) / "reports" / day.isoformat()),
+                }
+            if decided and "replaces" in decided:
+                warnings.insert(0, republished_warning(decided["replaces"]))
         features = build_features(warehouse, [day])
         scored = score(warehouse, day, dask_address=dask_address, fallback_reason=fallback_reason)
         if pseudonymised:
@@ -120,6 +165,7 @@ def weekly_run(
         # The run report's checks (the run's warnings first) decide the final state;
         # artifacts summarise the run.
         checks = published.pop("checks")
+        keep_audit_copy(warehouse)  # explain answers from it while a later run is in progress
         run_artifacts(warehouse, out, day, checks)
         result = {
             "as_of": day.isoformat(),

@@ -288,6 +288,9 @@ def test_a_rejected_retrain_keeps_the_registered_model(weeks, capsys, monkeypatc
     kept = registry.latest_version(warehouse)
     assert kept is not None
     monkeypatch.setattr(evaluate, "GATE_MIN_AUROC_GAIN", 1.0)  # no model beats eFI by 1.0
+    # A folder of its own: week 2 is already published under `out` from the same extracts
+    # and model, and a published week is never silently replaced.
+    out_dir = root / "out-retrain"
     out = _run(
         [
             "run",
@@ -296,7 +299,7 @@ def test_a_rejected_retrain_keeps_the_registered_model(weeks, capsys, monkeypatc
             "--warehouse",
             str(warehouse),
             "--out",
-            str(root / "out"),
+            str(out_dir),
             "--retrain",
         ],
         capsys,
@@ -305,9 +308,9 @@ def test_a_rejected_retrain_keeps_the_registered_model(weeks, capsys, monkeypatc
     assert f"scored with the registered model {kept}" in out
     assert "trained and registered model" not in out
     assert registry.latest_version(warehouse) == kept
-    lists = _lists(root / "out", WEEK2)
+    lists = _lists(out_dir, WEEK2)
     assert lists and all(r["model_version"] == kept for rows in lists.values() for r in rows)
-    report = (root / "out" / "reports" / WEEK2.isoformat() / "run_report.html").read_text()
+    report = (out_dir / "reports" / WEEK2.isoformat() / "run_report.html").read_text()
     breached = report[report.index('id="breached"') :]
     assert "retraining rejected (model not registered: " in breached.split("</ul>")[0]
     summary = json.loads(

@@ -273,7 +273,6 @@ def prefect_server(home: Path) -> Iterator[str]:
     Children given `PREFECT_API_URL` skip starting a temporary server each (20-60 s on a busy
     machine), and a child killed with SIGKILL leaves the server running for the next one.
     """
-    import signal
     import urllib.request
 
     home.mkdir(parents=True, exist_ok=True)
@@ -317,14 +316,51 @@ def prefect_server(home: Path) -> Iterator[str]:
         wait_for(healthy, "the Prefect server", deadline_s=300, every_s=0.5)
         yield url
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=30)
+        stop_group(proc)
         log.close()
+
+
+def stop_group(proc: subprocess.Popen, grace_s: float = 30) -> None:
+    """Stop a child started with `start_new_session=True`: SIGINT to its process group (as
+    Ctrl-C would), then SIGKILL if it has not ended within `grace_s`."""
+    import signal
+
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+
+
+def synth_extracts(
+    out: Path,
+    sandbox: Sandbox,
+    patients: int,
+    seed: int,
+    extract_date: str,
+    env: Mapping[str, str] | None = None,
+) -> Path:
+    """`casefinder synth` into `out` (a small synthetic extract set); fails the test if it fails."""
+    result = run_casefinder(
+        [
+            "synth",
+            "--out",
+            out,
+            "--patients",
+            patients,
+            "--seed",
+            seed,
+            "--extract-date",
+            extract_date,
+        ],
+        sandbox,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
 
 
 # The command line with the model quality gate switched off, for end-to-end tests on small

@@ -233,9 +233,10 @@ def test_newer_and_older_warehouses_are_refused_and_left_untouched(
     assert "older" in assert_clean_failure(results["older"], ["schema version"])
     for path, sha in before.items():
         assert _sha(path) == sha, f"{path.parent.name} warehouse was changed"
-        # Only the lock file appears: the key is created only once the warehouse is accepted.
+        # Only the lock file and the log appear: the key is created only once the warehouse
+        # is accepted.
         extra = {p.name for p in path.parent.iterdir()} - {"warehouse.duckdb"}
-        assert extra <= {"warehouse.duckdb.lock"}, extra
+        assert extra <= {"warehouse.duckdb.lock", "logs"}, extra
 
 
 def _corrupt(kind: str, path: Path) -> None:

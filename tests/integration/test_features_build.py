@@ -190,7 +190,7 @@ def _warehouse_with_two_patients(path: Path) -> None:
 
 @pytest.mark.usefixtures("prefect_harness")
 def test_flow_builds_every_model_at_every_date(tmp_path: Path) -> None:
-    from pipelines.flows.features import build_features as flow
+    from pipelines.flows.feature_build import build_features as flow
 
     warehouse = tmp_path / "w.duckdb"
     _warehouse_with_two_patients(warehouse)

@@ -14,7 +14,7 @@ AS_OF = date(2026, 11, 16)  # the extract date of the helper's manifest
 
 @pytest.mark.slow
 def test_extract_set_to_features(prefect_harness: None, tmp_path: Path) -> None:
-    from pipelines.flows.features import build_features
+    from pipelines.flows.feature_build import build_features
     from pipelines.flows.ingest import ingest
 
     extracts = write_extract_set(tmp_path / "extracts")

@@ -1,16 +1,16 @@
-"""A real local Prefect server: deploy casefinder on a weekly schedule, trigger a run, see it end.
+"""A real local Prefect server: serve casefinder on a weekly schedule, trigger a run, see it end.
 
 Starts `prefect server start` (SQLite, its own PREFECT_HOME, telemetry off) on a free loopback
-port, then checks both deployment routes of docs/data-engineer.md: a served deployment
-(`flow.serve` as `casefinder serve` does) and `prefect deploy` from prefect.yaml with a process
-work pool and a worker.
+port, then checks the served route of docs/data-engineer.md (`serve_flow`, as `casefinder
+serve` does) on a small flow. Both routes running the whole weekly deployment to Completed,
+`prefect deploy` of prefect.yaml with a process worker among them, are in
+tests/e2e/test_scheduled_route.py.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -32,11 +32,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 PREFECT = Path(sys.executable).parent / "prefect"
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 # The flow deployed: a real casefinder flow on a tiny extract set.
-FLOW_MODULE, FLOW_NAME, FLOW_ENTRYPOINT = (
-    "pipelines.flows.ingest",
-    "ingest",
-    "pipelines/flows/ingest.py:ingest",
-)
+FLOW_MODULE, FLOW_NAME = "pipelines.flows.ingest", "ingest"
 
 
 def _free_port() -> int:
@@ -188,60 +184,6 @@ def test_served_deployment_has_weekly_schedule_and_runs_on_trigger(
     finally:
         _stop(served)
         serve_log.close()
-
-
-def test_prefect_yaml_deploys_to_a_process_pool_and_a_worker_runs_it(
-    prefect_server: str, tmp_path: Path
-) -> None:
-    extracts = write_extract_set(tmp_path / "extracts")
-    home = tmp_path / "prefect-client"
-    env = _env(home, prefect_server, PREFECT_WORKER_QUERY_SECONDS="2")
-    # The repository's prefect.yaml, pointed at the flow under test.
-    text = (REPO_ROOT / "prefect.yaml").read_text(encoding="utf-8")
-    text = text.replace("pipelines/flows/weekly.py:weekly_run", FLOW_ENTRYPOINT)
-    if FLOW_NAME == "ingest":  # ingest takes no `out`
-        text = text.replace("      out: data/out\n", "")
-    yaml_file = tmp_path / "prefect.yaml"
-    yaml_file.write_text(text, encoding="utf-8")
-
-    def prefect(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(PREFECT), *args],
-            env=env,
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-
-    created = prefect("work-pool", "create", "casefinder-process", "--type", "process")
-    assert created.returncode == 0, created.stdout + created.stderr
-    deployed = prefect("--no-prompt", "deploy", "--all", "--prefect-file", str(yaml_file))
-    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
-    deployment = _deployment(prefect_server, "casefinder-weekly")
-    assert deployment is not None
-    schedule = deployment["schedules"][0]["schedule"]
-    assert (schedule["cron"], schedule["timezone"]) == ("0 6 * * 1", "Europe/London")
-    assert deployment["work_pool_name"] == "casefinder-process"
-
-    params = {"extracts": str(extracts), "warehouse": str(tmp_path / "warehouse.duckdb")}
-    run_id = _trigger(prefect_server, home, f"{FLOW_NAME}/casefinder-weekly", params)
-    worker_log = (tmp_path / "worker.log").open("w")
-    worker = subprocess.Popen(
-        [str(PREFECT), "worker", "start", "--pool", "casefinder-process", "--limit", "1"],
-        env=env,
-        cwd=tmp_path,
-        stdout=worker_log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        state = _final_state(prefect_server, run_id)
-        assert state["type"] == "COMPLETED", (tmp_path / "worker.log").read_text()[-3000:]
-    finally:
-        _stop(worker)
-        worker_log.close()
-        shutil.rmtree(home, ignore_errors=True)
 
 
 def test_casefinder_serve_registers_the_weekly_run_with_its_schedule(
