@@ -1,4 +1,4 @@
-"""The extract contract (version 1) stated once in code: files, columns, types, vocabularies.
+"""The extract contract (version 1.1) stated once in code: files, columns, types, vocabularies.
 
 The generator (`synthetic/`), the ingest validator (`pipelines/ingest/`) and the tests all read
 this module; the human-readable version is `docs/contract/EXTRACTS.md`.

@@ -1,4 +1,4 @@
-"""Generate a synthetic extract set (contract v1), its manifest and its truth files."""
+"""Generate a synthetic extract set (contract 1.1), its manifest and its truth files."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`casefinder synth`: write a synthetic extract set (contract v1) with its truth files."""
+"""`casefinder synth`: write a synthetic extract set (contract 1.1) with its truth files."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from pipelines.commands.options import iso_date as _iso_date
 
 NAME = "synth"
-HELP = "write a synthetic ICS extract set (contract v1) and its truth files"
+HELP = "write a synthetic ICS extract set (contract 1.1) and its truth files"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

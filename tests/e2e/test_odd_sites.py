@@ -70,24 +70,8 @@ HEAVY: tuple[tuple[str, str], ...] = tuple(
 # Nobody is housebound at these sites.
 NOBODY_HOUSEBOUND = frozenset({"no_housebound", "foreign_ehr"})
 
-NEEDS_CHECK = "needs wt-check: a header-only required file is present and valid (zero rows)"
-NEEDS_TRUST = (
-    "needs wt-trust: the console shows no Prefect traceback and ends with the error line "
-    "(pipelines/console.py)"
-)
-NEEDS_RANK = (
-    "needs wt-rank: a ranked list when no model can be trained or passes the gate; and wt-trust: "
-    "the training step's failure logged by Prefect shows no traceback on the console"
-)
-XFAIL: dict[tuple[str, str], str] = {
-    ("registered", "header_only_spells"): NEEDS_CHECK,
-    ("registered", "truncated_spells"): NEEDS_TRUST,
-    ("fresh", "header_only_spells"): f"{NEEDS_CHECK}; {NEEDS_RANK}",
-    ("fresh", "no_housebound"): NEEDS_RANK,
-    ("fresh", "zero_outcomes"): NEEDS_RANK,
-    ("fresh", "foreign_ehr"): NEEDS_RANK,
-    ("fresh", "foreign_ehr_housebound"): NEEDS_RANK,
-}
+# Cases waiting for another change: `xfail(strict=True)` naming it (none today).
+XFAIL: dict[tuple[str, str], str] = {}
 
 
 @dataclass(frozen=True)
