@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-CONTRACT_VERSION = 1
+CONTRACT_VERSION = "1.1"
 
 
 class ColumnType(StrEnum):

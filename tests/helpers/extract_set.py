@@ -1,4 +1,4 @@
-"""Write a minimal, valid extract set (contract v1) for tests: a few literal rows per file.
+"""Write a minimal, valid extract set (contract 1.1) for tests: a few literal rows per file.
 
 `write_extract_set(tmp_path)` writes every required file and every optional one, with a
 `manifest.json`. `overrides={"gp_events": [...]}` replaces a file's rows (a list of dicts of

@@ -60,7 +60,7 @@ def test_a_good_set_would_run_and_no_warehouse_file_appears(
     code, out, err = _check(extracts, capsys)
     assert (code, err) == (0, "")
     lines = out.splitlines()
-    assert lines[0].startswith("extract set extracts as of 2026-11-16 (contract v1)")
+    assert lines[0].startswith("extract set extracts as of 2026-11-16 (contract v1.1)")
     row = next(line for line in lines if line.startswith("gp_patients.csv"))
     assert row.split() == ["gp_patients.csv", "6", "6", "0", "0", "6"]
     assert lines[-1] == "a run would go ahead: no file would stop it"
