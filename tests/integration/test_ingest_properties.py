@@ -114,4 +114,5 @@ def test_random_bytes_give_a_load_or_one_clear_error(payload: bytes, with_header
             return
         counts = result.files["gp_events"]
         assert counts.read == counts.loaded + counts.quarantined + counts.duplicates
-        assert counts.read >= 1
+        # Zero rows only for a header with nothing after it: present and valid (EXTRACTS 1.1).
+        assert counts.read >= 1 or (with_header and not payload.strip())
