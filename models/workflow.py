@@ -387,6 +387,7 @@ def evaluate_model(warehouse: Path, staging: Path, seed: int) -> dict[str, Any]:
         scores,
         cohorts={"overall": np.ones(len(y_hold), dtype=bool), "housebound": housebound},
         groups=subgroup_labels(hold),
+        clusters=hold["person_key"].to_numpy(),
     )
     metrics["holdout"] = {
         "rows": len(y_hold),
