@@ -17,7 +17,12 @@ import polars as pl
 from models import evaluate as ev
 from models.baselines import SingleScoreBaseline, logistic_baseline
 from models.calibrate import Calibrator
-from models.train import RiskClassifier, RiskModel, search_hyperparameters
+from models.train import (
+    RiskClassifier,
+    RiskModel,
+    search_hyperparameters,
+    settings_for,
+)
 from models.training_set import (
     MAX_FIT_ROWS,
     assign_folds,
@@ -255,7 +260,8 @@ def fit_model(
             sample["fit_rows_available"],
             max_fit_rows,
         )
-    base = RiskClassifier(random_state=seed, n_jobs=n_jobs)
+    # shallower, more regularised trees for a small fit fold (`settings_for`)
+    base = RiskClassifier(random_state=seed, n_jobs=n_jobs, **settings_for(len(y_fit)))
     trials: list[dict[str, Any]] = []
     if search:
         best, trials = search_hyperparameters(
