@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
-from models.stats import fit_intercept_with_offset, fit_logistic_1d, logit
+from models.stats import fit_intercept_with_offset, fit_logistic_1d, logistic_1d_slope_se, logit
 
 TOP_FRACTIONS: tuple[float, ...] = (0.05, 0.10, 0.20)
 NET_BENEFIT_THRESHOLDS: tuple[float, ...] = (0.10, 0.20, 0.30, 0.50)
@@ -26,6 +26,7 @@ GATE_COHORT = "housebound"
 # estimated: they would be noise.
 _MIN_ROWS_FOR_CALIBRATION = 30
 _MIN_EVENTS_FOR_CALIBRATION = 5
+_Z95 = 1.959963984540054
 
 
 def _none_if_nan(value: float) -> float | None:
@@ -39,6 +40,19 @@ def calibration_slope_intercept(y: np.ndarray, p: np.ndarray) -> tuple[float, fl
     _, slope = fit_logistic_1d(lp, y)
     intercept = fit_intercept_with_offset(lp, y)
     return slope, intercept
+
+
+def calibration_slope_ci(
+    y: np.ndarray, p: np.ndarray, clusters: np.ndarray | None = None
+) -> tuple[float, float, float]:
+    """Calibration slope with its standard error and 95% confidence interval half-width:
+    `(slope, se, 1.96 * se)`. With `clusters` (the person of each row) the error is
+    cluster-robust: a person counted at several index dates is one source of noise, not
+    several."""
+    lp = logit(p)
+    a, slope = fit_logistic_1d(lp, y)
+    se = logistic_1d_slope_se(lp, y, a, slope, clusters)
+    return slope, se, _Z95 * se
 
 
 def calibration_bins(y: np.ndarray, p: np.ndarray, bins: int = ECE_BINS) -> list[dict[str, float]]:
@@ -111,8 +125,14 @@ def net_benefit(
     return out
 
 
-def binary_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
-    """Every metric of issue 5 for one set of outcomes `y` (0/1) and probabilities `p`."""
+def binary_metrics(
+    y: np.ndarray, p: np.ndarray, clusters: np.ndarray | None = None
+) -> dict[str, Any]:
+    """Every metric of issue 5 for one set of outcomes `y` (0/1) and probabilities `p`.
+
+    `clusters` (the person of each row, as integer codes) makes the calibration slope's 95%
+    confidence interval (`calibration_slope_ci`) cluster-robust; without it the interval is
+    model-based."""
     y = np.asarray(y, dtype=np.float64)
     p = np.asarray(p, dtype=np.float64)
     n = len(y)
@@ -127,13 +147,17 @@ def binary_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
         "auprc": float(average_precision_score(y, p)) if both else None,
         "brier": float(np.mean((p - y) ** 2)) if n else None,
         "calibration_slope": None,
+        "calibration_slope_ci": None,
         "calibration_intercept": None,
         "ece": None,
     }
     enough = n >= _MIN_ROWS_FOR_CALIBRATION and min(n_pos, n - n_pos) >= _MIN_EVENTS_FOR_CALIBRATION
     if enough:
-        slope, intercept = calibration_slope_intercept(y, p)
+        slope, _, half = calibration_slope_ci(y, p, clusters)
+        intercept = fit_intercept_with_offset(logit(p), y)
         out["calibration_slope"] = _none_if_nan(slope)
+        if math.isfinite(slope) and math.isfinite(half):
+            out["calibration_slope_ci"] = [float(slope - half), float(slope + half)]
         out["calibration_intercept"] = _none_if_nan(intercept)
         out["ece"] = expected_calibration_error(y, p)
     if n:
@@ -152,13 +176,16 @@ def _level_masks(groups: Mapping[str, np.ndarray]) -> dict[str, dict[str, np.nda
 
 
 def _subgroup_metrics(
-    y: np.ndarray, p: np.ndarray, levels: Mapping[str, Mapping[str, np.ndarray]]
+    y: np.ndarray,
+    p: np.ndarray,
+    levels: Mapping[str, Mapping[str, np.ndarray]],
+    clusters: np.ndarray | None = None,
 ) -> dict[str, dict[str, dict[str, Any]]]:
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for name, masks in levels.items():
         out[name] = {}
         for level, mask in masks.items():
-            metrics = binary_metrics(y[mask], p[mask])
+            metrics = binary_metrics(y[mask], p[mask], None if clusters is None else clusters[mask])
             metrics.pop("net_benefit", None)
             out[name][level] = metrics
     return out
@@ -183,6 +210,7 @@ def evaluate(
     scores: Mapping[str, np.ndarray],
     cohorts: Mapping[str, np.ndarray],
     groups: Mapping[str, np.ndarray],
+    clusters: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Metrics for every scorer (model and baselines) in every cohort, overall and by subgroup.
 
@@ -191,22 +219,25 @@ def evaluate(
         scores: scorer name -> probabilities for the same rows (`model` first, then baselines).
         cohorts: cohort name -> boolean mask over the rows (e.g. `overall`, `housebound`).
         groups: subgroup variable -> label per row (sex, age band, IMD quintile, ethnic group).
+        clusters: the person of each row (any labels), for cluster-robust slope intervals.
 
     Returns:
         `{"cohorts": {cohort: {scorer: {metrics..., "subgroups": {...}}}}, "curves": {...}}`.
     """
     y = np.asarray(y, dtype=np.float64)
+    codes = None if clusters is None else np.unique(np.asarray(clusters), return_inverse=True)[1]
     result: dict[str, Any] = {"cohorts": {}, "curves": {}}
     for cohort, mask in cohorts.items():
         mask = np.asarray(mask, dtype=bool)
+        codes_c = None if codes is None else codes[mask]
         result["cohorts"][cohort] = {}
         result["curves"][cohort] = {}
         # the subgroup masks are the same for every scorer: built once per cohort
         levels = _level_masks({k: np.asarray(v, dtype=object)[mask] for k, v in groups.items()})
         for scorer, p in scores.items():
             p_c = np.asarray(p, dtype=np.float64)[mask]
-            metrics = binary_metrics(y[mask], p_c)
-            metrics["subgroups"] = _subgroup_metrics(y[mask], p_c, levels)
+            metrics = binary_metrics(y[mask], p_c, codes_c)
+            metrics["subgroups"] = _subgroup_metrics(y[mask], p_c, levels, codes_c)
             result["cohorts"][cohort][scorer] = metrics
             result["curves"][cohort][scorer] = curves(y[mask], p_c)
     return result
@@ -238,11 +269,18 @@ def quality_gate(
                 f"{gain:.3f} < {min_gain:.2f}"
             )
     slope = cohort["model"]["calibration_slope"]
+    ci = cohort["model"].get("calibration_slope_ci")
     if slope is None:
         failures.append(f"{GATE_COHORT} calibration slope cannot be estimated (too few rows)")
-    elif not low <= slope <= high:
-        off = low - slope if slope < low else slope - high
+        return failures
+    # The slope is judged by its 95% confidence interval when there is one: refused when the
+    # whole interval lies outside the range (the slope is then outside it beyond chance).
+    ci_low, ci_high = (slope, slope) if ci is None else ci
+    if ci_high < low or ci_low > high:
+        off = low - ci_high if ci_high < low else ci_low - high
+        where = "" if ci is None else f" (95% CI {ci_low:.3f}-{ci_high:.3f})"
         failures.append(
-            f"{GATE_COHORT} calibration slope {slope:.3f} is outside {low}-{high} by {off:.3f}"
+            f"{GATE_COHORT} calibration slope {slope:.3f}{where} is outside {low}-{high} by "
+            f"{off:.3f}"
         )
     return failures

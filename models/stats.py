@@ -57,3 +57,41 @@ def fit_intercept_with_offset(
         if abs(step) < tol:
             break
     return a
+
+
+def logistic_1d_slope_se(
+    x: np.ndarray, y: np.ndarray, a: float, b: float, clusters: np.ndarray | None = None
+) -> float:
+    """Standard error of `b` in the fit logit P(y=1) = a + b * x at the estimate (a, b).
+
+    Without `clusters`, the model-based (inverse Fisher information) standard error. With
+    `clusters` (one integer code per row, e.g. the person), the cluster-robust sandwich
+    estimate with the small-sample factor G / (G - 1): rows of the same person (one per index
+    date) are not independent, and the model-based error would be too small. NaN when the
+    information matrix is singular or there are fewer than two clusters.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    design = np.column_stack([np.ones_like(x), x])
+    p = sigmoid(a + b * x)
+    hess = (design * (p * (1 - p))[:, None]).T @ design
+    try:
+        bread = np.linalg.inv(hess)
+    except np.linalg.LinAlgError:
+        return float("nan")
+    if clusters is None:
+        return float(np.sqrt(bread[1, 1])) if bread[1, 1] > 0 else float("nan")
+    codes = np.unique(np.asarray(clusters), return_inverse=True)[1]
+    n_groups = int(codes.max()) + 1 if codes.size else 0
+    if n_groups < 2:
+        return float("nan")
+    residual = y - p
+    scores = np.column_stack(
+        [
+            np.bincount(codes, weights=residual, minlength=n_groups),
+            np.bincount(codes, weights=residual * x, minlength=n_groups),
+        ]
+    )
+    meat = scores.T @ scores * (n_groups / (n_groups - 1))
+    var = (bread @ meat @ bread)[1, 1]
+    return float(np.sqrt(var)) if var > 0 else float("nan")

