@@ -7,7 +7,6 @@ import logging
 from pathlib import Path
 
 from pipelines.commands.options import add_extract_set
-from pipelines.commands.quiet import quiet_expected_errors
 
 NAME = "ingest"
 HELP = "load and validate one extract set into the DuckDB warehouse"
@@ -39,7 +38,6 @@ def format_table(result: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run the `ingest` flow and print its reconciliation table."""
-    quiet_expected_errors()
     for name in ("great_expectations", "httpx"):
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
     from pipelines.flows.ingest import ingest

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pipelines.commands.options import add_dask_address, iso_date
-from pipelines.commands.quiet import quiet_expected_errors
 from pipelines.errors import CasefinderError
 from pipelines.settings import load_settings
 
@@ -200,7 +199,6 @@ def print_pseudonymised_result(result: dict[str, Any], out: TextIO | None = None
 
 
 def run(args: argparse.Namespace) -> int:
-    quiet_expected_errors()  # a stop with one line (a mostly-rejected file, ...): no traceback
     result = weekly(
         Path(args.extracts),
         Path(args.warehouse),
