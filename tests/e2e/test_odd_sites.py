@@ -43,13 +43,10 @@ pytestmark = pytest.mark.slow
 AS_OF = odd_sites.EXTRACT_DATE.isoformat()
 LAST_WEEK = odd_sites.EXTRACT_DATE - timedelta(days=7)
 
-# In `make test`: a site with no housebound patients, one without hospital spells (and one
-# whose manifest says its empty spells file was cut short), one with many odd things at
-# once, and the foreign EHR as a new site. The rest: `heavy`.
+# In `make test`: a site without hospital spells, one with many odd things at once, and the
+# foreign EHR (nobody housebound) as a new site. The rest: `heavy`.
 QUICK: tuple[tuple[str, str], ...] = (
-    ("registered", "no_housebound"),
     ("registered", "header_only_spells"),
-    ("registered", "truncated_spells"),
     ("registered", "many_at_once"),
     ("fresh", "foreign_ehr"),
 )
