@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import date
+from pathlib import Path
 
 
 def iso_date(text: str) -> date:
@@ -16,8 +17,6 @@ def iso_date(text: str) -> date:
 
 def add_extract_set(parser: argparse.ArgumentParser) -> None:
     """`--extracts DIR` (required) and `--as-of D` (default: the manifest's extract_date)."""
-    from pathlib import Path
-
     parser.add_argument(
         "--extracts", type=Path, required=True, help="the extract set folder (contract v1.1)"
     )
