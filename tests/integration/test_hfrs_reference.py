@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import random
 from datetime import date, timedelta
+from pathlib import Path
 
 import pandas
 import polars as pl
 import pytest
-from conftest import TEST_DATA
 from helpers.core_tables import (
     add_patient,
     features_at,
@@ -19,6 +19,8 @@ from helpers.core_tables import (
 )
 
 D = date(2024, 6, 30)
+# tests/data by path, not `from conftest import`: tests/e2e has a conftest.py of its own.
+TEST_DATA = Path(__file__).resolve().parents[1] / "data"
 HES_DIR = TEST_DATA / "nhs-artificial-hes"
 
 
