@@ -72,10 +72,10 @@ def baseline(extracts: Path) -> dict:
 
 def ingest(extracts: Path, workdir: Path) -> dict:
     """The ingest steps of the flow, timed one by one."""
+    from foundation.warehouse import connect
     from pipelines.ingest.extracts import discover
     from pipelines.ingest.load import load_extract_set
     from pipelines.ingest.validation import validate_snapshot
-    from pipelines.warehouse import connect
 
     workdir.mkdir(parents=True, exist_ok=True)
     warehouse = workdir / "warehouse.duckdb"
@@ -128,7 +128,7 @@ def raw_write(extracts: Path, workdir: Path, files: list[str]) -> dict:
     """Count vs insert (without, then with a row number) for each CSV file, in seconds."""
     import duckdb
 
-    from pipelines.contract import FILES
+    from foundation.contract import FILES
 
     workdir.mkdir(parents=True, exist_ok=True)
     results = {}

@@ -78,7 +78,7 @@ def scale(base_warehouse: Path, work: Path, patients: int) -> Path:
     import shutil
 
     from features.build import build_features
-    from pipelines.warehouse import connect
+    from foundation.warehouse import connect
 
     target = work / f"scaled-{patients}.duckdb"
     if target.exists():
@@ -123,10 +123,10 @@ def scale(base_warehouse: Path, work: Path, patients: int) -> Path:
 
 def timed(warehouse: Path, out: Path) -> dict:
     """Score, explain and publish (the timed phase); timings and peak memory."""
+    from foundation.settings import load_settings
+    from foundation.warehouse import build_model, connect
     from models.registry import load
     from models.scoring import score_cohort
-    from pipelines.settings import load_settings
-    from pipelines.warehouse import build_model, connect
     from reports import publish as pub
 
     settings = load_settings()
@@ -183,7 +183,7 @@ def main() -> int:
     parser.add_argument("--phase", choices=("all", "timed"), default="all")
     parser.add_argument("--warehouse", type=Path, default=None)
     args = parser.parse_args()
-    from pipelines.settings import configure_prefect_environment, load_settings
+    from foundation.settings import configure_prefect_environment, load_settings
 
     configure_prefect_environment(load_settings())
     if args.phase == "timed":

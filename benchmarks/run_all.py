@@ -522,7 +522,7 @@ class SizeRun:
     def warm_up_prefect(self) -> None:
         """Create Prefect's database before the first timed flow (untimed)."""
         script = (
-            "from pipelines.settings import configure_prefect_environment, load_settings\n"
+            "from foundation.settings import configure_prefect_environment, load_settings\n"
             "configure_prefect_environment(load_settings())\n"
             "from prefect import flow\n"
             "flow(name='bench-warm-up')(lambda: 1)()\n"

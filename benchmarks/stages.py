@@ -29,16 +29,16 @@ def _peak_mb() -> float:
 
 def training_dates(as_of: date) -> list[date]:
     """The 12 monthly index dates `casefinder train` builds its training set at."""
+    from foundation.settings import load_settings
     from models.training_set import index_dates_for
-    from pipelines.settings import load_settings
 
     return index_dates_for(as_of, load_settings().horizon_days)
 
 
 def training_features(warehouse: Path, as_of: date) -> dict[str, Any]:
     """Time the training set's feature build at its 12 index dates (the candidates only)."""
+    from foundation.warehouse import connect
     from models.training_set import build_training_candidate_features
-    from pipelines.warehouse import connect
 
     dates = training_dates(as_of)
     with connect(warehouse) as con:
@@ -133,8 +133,8 @@ def shap(warehouse: Path, as_of: date) -> dict[str, Any]:
     """
     import numpy as np
 
+    from foundation.warehouse import connect
     from models.registry import load
-    from pipelines.warehouse import connect
 
     model = load(warehouse)
     names = model.feature_names_

@@ -15,8 +15,8 @@ import pyarrow.parquet as pq
 
 from features.codelists import load_codelists
 from features.dictionary import KEY_COLUMNS, feature_names
-from pipelines.errors import CasefinderError
-from pipelines.warehouse import bind_used, build_model, read_sql
+from foundation.errors import CasefinderError
+from foundation.warehouse import bind_used, build_model, read_sql
 
 log = logging.getLogger("casefinder.features")
 

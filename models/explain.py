@@ -128,7 +128,7 @@ def collect_evidence(
     `reason_evidence(patient_id, feature, source, event_date, code, term, evidence_rank)`,
     or None when no reason has an evidence model.
     """
-    from pipelines.warehouse import query_model
+    from foundation.warehouse import query_model
 
     fd = _dictionary(dictionary)
     features_used = [

@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from foundation.errors import CasefinderError
+from foundation.provenance import code_version
+from foundation.settings import load_settings
+from foundation.staging import create_held, release, remove_abandoned
+from foundation.warehouse import connect
 from models.train import RiskModel
-from pipelines.errors import CasefinderError
-from pipelines.provenance import code_version
-from pipelines.settings import load_settings
-from pipelines.staging import create_held, release, remove_abandoned
-from pipelines.warehouse import connect
 
 log = logging.getLogger("casefinder.models.registry")
 

@@ -103,7 +103,7 @@ def load_features(
     columns = set(feature_columns(con))
     missing = [n for n in feature_names if n not in columns]
     if missing:
-        from pipelines.errors import CasefinderError
+        from foundation.errors import CasefinderError
 
         raise CasefinderError(
             f"the registered model needs features missing from features.feat_patients "
@@ -363,7 +363,7 @@ def write_scored(
     """Tiers, reasons and evidence for scored rows, written to the `scores` history tables
     for `as_of` (replacing earlier rows of that date) in one transaction, with how they were
     ranked (`ranking`: method and reason)."""
-    from pipelines.warehouse import transaction
+    from foundation.warehouse import transaction
 
     ensure_score_tables(con)
     ids, matrix, n = rows.patient_ids, rows.values, len(rows)

@@ -13,8 +13,8 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from pipelines.errors import CasefinderError
-from pipelines.warehouse import build_model
+from foundation.errors import CasefinderError
+from foundation.warehouse import build_model
 
 log = logging.getLogger("casefinder.models.training_set")
 

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from foundation.errors import ModelNotFitError, QualityGateError
+from foundation.warehouse import connect
 from models import evaluate as ev
 from models.baselines import SingleScoreBaseline, logistic_baseline
 from models.calibrate import Calibrator
@@ -33,8 +35,6 @@ from models.training_set import (
     sample_people,
     subgroup_labels,
 )
-from pipelines.errors import ModelNotFitError, QualityGateError
-from pipelines.warehouse import connect
 
 log = logging.getLogger("casefinder.models.workflow")
 
@@ -482,7 +482,7 @@ def discard_staging(staging: Path) -> None:
     evaluated but rejected model keeps its metrics under `models/.rejected/`; else delete."""
     import shutil
 
-    from pipelines.staging import release
+    from foundation.staging import release
 
     try:
         if not staging.exists():

@@ -20,12 +20,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from pipelines import __version__
-from pipelines.errors import CasefinderError
-from pipelines.privacy import redact
+from foundation import __version__
+from foundation.errors import CasefinderError
+from foundation.privacy import redact
 
 if TYPE_CHECKING:
-    from pipelines.settings import Settings
+    from foundation.settings import Settings
 
 # Only commands that work are listed here; each module is one command.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -159,12 +159,12 @@ def environment_problem(exc: BaseException) -> str | None:
 
 def _run_holding_the_warehouse(args: argparse.Namespace) -> int:
     """Run the command; a command with `--warehouse` first takes the warehouse lock, so a
-    second run on the same warehouse fails at once with one line (pipelines/locking.py).
+    second run on the same warehouse fails at once with one line (foundation/locking.py).
     A read-only command (`explain`) never takes it: it must work while a run holds it."""
     warehouse = getattr(args, "warehouse", None)
     if warehouse is None or args.command in READ_ONLY_COMMANDS:
         return int(args._run(args) or 0)
-    from pipelines.locking import warehouse_lock
+    from foundation.locking import warehouse_lock
 
     with warehouse_lock(warehouse):
         return int(args._run(args) or 0)
@@ -182,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    from pipelines.settings import configure_prefect_environment, load_settings
+    from foundation.settings import configure_prefect_environment, load_settings
 
     try:
         parser = build_parser()  # commands may read settings for their defaults

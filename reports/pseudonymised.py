@@ -10,10 +10,10 @@ from typing import Any
 
 import duckdb
 
-from pipelines.contract import IDENTIFIER_COLUMNS
-from pipelines.provenance import code_version, sha256_file
-from pipelines.staging import discard
-from pipelines.warehouse import build_model, transaction
+from foundation.contract import IDENTIFIER_COLUMNS
+from foundation.provenance import code_version, sha256_file
+from foundation.staging import discard
+from foundation.warehouse import build_model, transaction
 from reports.lists import bool_text, csv_bytes, round_or_none
 from reports.publish import _swap_in, ensure_list_tables, fsync_tree, staging_dir
 from reports.safety import escape_formula

@@ -14,10 +14,10 @@ from typing import Any
 
 import duckdb
 
-from pipelines.errors import CasefinderError
-from pipelines.provenance import code_version, sha256_file
-from pipelines.staging import abandoned, create_held, discard, holding, owns, release
-from pipelines.warehouse import build_model, transaction
+from foundation.errors import CasefinderError
+from foundation.provenance import code_version, sha256_file
+from foundation.staging import abandoned, create_held, discard, holding, owns, release
+from foundation.warehouse import build_model, transaction
 from reports.excel_list import write_workbook
 from reports.html_list import write_page
 from reports.lists import load_lists, render_csv

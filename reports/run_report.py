@@ -15,7 +15,7 @@ import duckdb
 import jinja2
 import numpy as np
 
-from pipelines.privacy import redact
+from foundation.privacy import redact
 from reports.drift import (
     PSI_FLAG,
     PSI_WATCH,

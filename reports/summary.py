@@ -10,7 +10,7 @@ from typing import Any
 
 import duckdb
 
-from pipelines.provenance import code_version
+from foundation.provenance import code_version
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
@@ -23,8 +23,8 @@ def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bo
 
 def latest_snapshot_id(con: duckdb.DuckDBPyConnection) -> Any:
     """The snapshot the warehouse's core tables come from (None when there is none)."""
-    if importlib.util.find_spec("pipelines.ingest.summary") is not None:
-        from pipelines.ingest.summary import latest_snapshot
+    if importlib.util.find_spec("foundation.audit") is not None:
+        from foundation.audit import latest_snapshot
 
         found = latest_snapshot(con)
         return found[0] if found else None
@@ -40,8 +40,8 @@ def extracts_block(con: duckdb.DuckDBPyConnection, snapshot_id: Any) -> dict[str
     """The `extracts` block: per extract file its checksum and row counts."""
     if snapshot_id is None:
         return {}
-    if importlib.util.find_spec("pipelines.ingest.summary") is not None:
-        from pipelines.ingest.summary import extracts_summary
+    if importlib.util.find_spec("foundation.audit") is not None:
+        from foundation.audit import extracts_summary
 
         return dict(extracts_summary(con, snapshot_id))
     if not _table_exists(con, "audit", "loads"):

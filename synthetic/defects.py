@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from pipelines.contract import FILES, ColumnType, nhs_number_is_valid
+from foundation.contract import FILES, ColumnType, nhs_number_is_valid
 
 INVALID_NHS_NUMBER = "invalid_nhs_number"
 UNPARSEABLE_DATE = "unparseable_date"

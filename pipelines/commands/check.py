@@ -8,10 +8,10 @@ import json
 import sys
 from typing import TextIO
 
+from foundation.errors import ExtractError
+from foundation.privacy import redact
+from foundation.settings import load_settings
 from pipelines.commands.options import add_extract_set
-from pipelines.errors import ExtractError
-from pipelines.privacy import redact
-from pipelines.settings import load_settings
 
 NAME = "check"
 HELP = (

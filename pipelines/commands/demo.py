@@ -28,8 +28,8 @@ def make_demo_extracts(out: Path) -> object:
 
 
 def run(args: argparse.Namespace) -> int:
+    from foundation.settings import load_settings
     from pipelines.commands.synth import describe
-    from pipelines.settings import load_settings
 
     out = args.out if args.out is not None else load_settings().data_dir / "demo"
     result = make_demo_extracts(out)

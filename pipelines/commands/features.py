@@ -7,8 +7,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from foundation.errors import CasefinderError
 from pipelines.commands.options import iso_date as _date
-from pipelines.errors import CasefinderError
 
 NAME = "features"
 HELP = (
@@ -43,7 +43,7 @@ def _latest_extract_date(warehouse: Path) -> date:
     """The extract date of the warehouse's latest loaded snapshot (the default `--as-of`)."""
     import duckdb
 
-    from pipelines.warehouse import connect
+    from foundation.warehouse import connect
 
     with connect(warehouse, read_only=True) as con:
         try:
@@ -79,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
     as_of = args.as_of or _latest_extract_date(args.warehouse)
 
     from features.build import export_features
+    from foundation.warehouse import connect
     from pipelines.flows.feature_build import build_features
-    from pipelines.warehouse import connect
 
     build_features(warehouse=args.warehouse, index_dates=[as_of])
     with connect(args.warehouse) as con:

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from pipelines.settings import load_settings
+from foundation.settings import load_settings
 
 NAME = "models"
 HELP = "list the registered risk models, or show one version's provenance and metrics"

@@ -29,8 +29,8 @@ def add_extract_set(parser: argparse.ArgumentParser) -> None:
 
 def dask_address(text: str) -> str:
     """argparse type for `--dask-address`: `local` or a scheduler address (tcp://host:8786)."""
-    from pipelines.errors import CasefinderError
-    from pipelines.settings import check_dask_address
+    from foundation.errors import CasefinderError
+    from foundation.settings import check_dask_address
 
     try:
         return check_dask_address(text)

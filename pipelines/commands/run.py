@@ -8,9 +8,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
+from foundation.errors import CasefinderError
+from foundation.settings import load_settings
 from pipelines.commands.options import add_dask_address, iso_date
-from pipelines.errors import CasefinderError
-from pipelines.settings import load_settings
 
 NAME = "run"
 HELP = (

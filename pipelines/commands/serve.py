@@ -7,7 +7,7 @@ import inspect
 import sys
 from pathlib import Path
 
-from pipelines.errors import CasefinderError
+from foundation.errors import CasefinderError
 from pipelines.flows.deploy import DEFAULT_CRON, DEFAULT_TIMEZONE, DEPLOYMENT_NAME
 
 NAME = "serve"

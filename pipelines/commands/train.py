@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from foundation.settings import load_settings
 from pipelines.commands.options import add_dask_address, iso_date
-from pipelines.settings import load_settings
 
 NAME = "train"
 HELP = (
@@ -66,7 +66,7 @@ def _fmt(value: object) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipelines.errors import CasefinderError
+    from foundation.errors import CasefinderError
     from pipelines.flows.train import train
 
     if args.horizon_days < 1:

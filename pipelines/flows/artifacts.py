@@ -14,9 +14,9 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed
 
+from foundation.privacy import redact
+from foundation.warehouse import connect
 from pipelines.notify import WARNING_STATE_NAME
-from pipelines.privacy import redact
-from pipelines.warehouse import connect
 
 # The model metrics shown in the run-summary artifact (the run report shows them all).
 HEADLINE = ("auroc", "auprc", "brier", "calibration_slope", "calibration_intercept", "n")

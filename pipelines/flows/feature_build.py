@@ -10,7 +10,7 @@ from prefect import flow, task
 
 from features import build
 from features.codelists import load_codelists
-from pipelines.warehouse import connect
+from foundation.warehouse import connect
 
 
 @task(name="check-core-tables")

@@ -9,14 +9,14 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from pipelines.errors import ExtractError
+from foundation import audit as summary_mod
+from foundation.errors import ExtractError
+from foundation.settings import load_settings
+from foundation.warehouse import connect, connect_with_key
 from pipelines.ingest import extracts as extracts_mod
 from pipelines.ingest import load as load_mod
 from pipelines.ingest import rejections as rejections_mod
-from pipelines.ingest import summary as summary_mod
 from pipelines.ingest import validation as validation_mod
-from pipelines.settings import load_settings
-from pipelines.warehouse import connect, connect_with_key
 
 
 @task(name="discover-extracts", cache_policy=NO_CACHE)

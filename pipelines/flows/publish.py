@@ -9,9 +9,9 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
+from foundation.settings import load_settings
+from foundation.warehouse import connect
 from pipelines.flows.scaleout import dask_task_runner, stage_lists_distributed
-from pipelines.settings import load_settings
-from pipelines.warehouse import connect
 from reports import pseudonymised as pseudo
 from reports import publish as pub
 from reports.run_report import Check

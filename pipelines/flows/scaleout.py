@@ -13,9 +13,9 @@ from typing import Any
 from prefect import flow, task, unmapped
 from prefect.cache_policies import NO_CACHE
 
-from pipelines.errors import CasefinderError
-from pipelines.settings import DASK_LOCAL, check_dask_address
-from pipelines.warehouse import connect
+from foundation.errors import CasefinderError
+from foundation.settings import DASK_LOCAL, check_dask_address
+from foundation.warehouse import connect
 
 # Scoring workers hand their rows back through Parquet files in a hidden folder of this name
 # beside the warehouse (removed once `scores.*` is written).
@@ -79,8 +79,8 @@ def listed_neighbourhoods(warehouse: Path, as_of: date) -> list[str]:
 @task(name="open-score-handover", cache_policy=NO_CACHE)
 def open_score_handover(warehouse: Path) -> Path:
     """A new owner-only folder beside the warehouse for the workers' scored rows, held by
-    this process (pipelines/staging.py); those of ended runs are removed first."""
-    from pipelines.staging import create_held, remove_abandoned
+    this process (foundation/staging.py); those of ended runs are removed first."""
+    from foundation.staging import create_held, remove_abandoned
 
     parent = Path(warehouse).parent
     remove_abandoned(parent, (HANDOVER_PREFIX,))
@@ -92,7 +92,7 @@ def open_score_handover(warehouse: Path) -> Path:
 @task(name="discard-score-handover", cache_policy=NO_CACHE)
 def discard_score_handover(handover: Path) -> None:
     """Remove the handover folder (its rows are in the warehouse, or the run failed)."""
-    from pipelines.staging import discard
+    from foundation.staging import discard
 
     discard(handover)
 

@@ -8,10 +8,10 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from pipelines.errors import CasefinderError
+from foundation.errors import CasefinderError
+from foundation.settings import load_settings
+from foundation.warehouse import build_model, connect
 from pipelines.flows.scaleout import dask_task_runner, score_distributed
-from pipelines.settings import load_settings
-from pipelines.warehouse import build_model, connect
 
 
 @task(name="resolve-model-version", cache_policy=NO_CACHE)

@@ -9,11 +9,11 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
+from foundation.errors import ModelNotFitError, QualityGateError
+from foundation.settings import load_settings
 from models import workflow
 from models.registry import models_dir, new_staging_dir
-from pipelines.errors import ModelNotFitError, QualityGateError
 from pipelines.flows.scaleout import dask_client
-from pipelines.settings import load_settings
 
 
 @task(name="resolve-as-of", cache_policy=NO_CACHE)

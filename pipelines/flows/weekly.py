@@ -9,6 +9,8 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from foundation.locking import warehouse_lock
+from foundation.warehouse import connect
 from pipelines.flows.artifacts import (
     final_state,
     retraining_rejected,
@@ -19,9 +21,7 @@ from pipelines.flows.ingest import ingest
 from pipelines.flows.publish import publish, publish_pseudonymised
 from pipelines.flows.score import score
 from pipelines.flows.train import train
-from pipelines.locking import warehouse_lock
 from pipelines.notify import flow_run_hook
-from pipelines.warehouse import connect
 from reports.publish import republished_warning
 
 
@@ -66,7 +66,7 @@ def check_publication(
 @task(name="keep-audit-copy", cache_policy=NO_CACHE)
 def keep_audit_copy(warehouse: Path) -> str:
     """Copy what `explain` reads of this publication beside the warehouse (audit_copy.py)."""
-    from pipelines.audit_copy import write_audit_copy
+    from foundation.audit_copy import write_audit_copy
 
     with connect(warehouse) as con:
         return str(write_audit_copy(con, warehouse))

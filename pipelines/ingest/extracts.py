@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from pipelines.contract import FILES, MANIFEST_NAME, ExtractFile
-from pipelines.errors import ExtractError
-from pipelines.provenance import sha256_file
+from foundation.contract import FILES, MANIFEST_NAME, ExtractFile
+from foundation.errors import ExtractError
+from foundation.provenance import sha256_file
 
 log = logging.getLogger("casefinder.ingest")
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.contract import FILES, ColumnType, ExtractFile
-from pipelines.errors import ExtractError
+from foundation.contract import FILES, ColumnType, ExtractFile
+from foundation.errors import ExtractError
 from pipelines.ingest.extracts import ExtractFileInfo
 
 log = logging.getLogger("casefinder.ingest")

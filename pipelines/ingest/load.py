@@ -8,8 +8,10 @@ from datetime import UTC, date, datetime
 
 import duckdb
 
-from pipelines import contract
-from pipelines.errors import ExtractError
+from foundation import contract
+from foundation.audit import find_snapshot, latest_snapshot
+from foundation.errors import ExtractError
+from foundation.warehouse import build_model, install_pseudonym_macro, transaction
 from pipelines.ingest.extracts import ExtractFileInfo, ExtractSet
 from pipelines.ingest.land import ensure_tables, land_file
 from pipelines.ingest.quarantine import (
@@ -20,8 +22,6 @@ from pipelines.ingest.quarantine import (
     write_quarantine,
 )
 from pipelines.ingest.rules import install_macros, rules_for
-from pipelines.ingest.summary import find_snapshot, latest_snapshot
-from pipelines.warehouse import build_model, install_pseudonym_macro, transaction
 
 log = logging.getLogger("casefinder.ingest")
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from pipelines.contract import FILES
+from foundation.contract import FILES
 from pipelines.ingest.land import Landed
 from pipelines.ingest.rules import Rule, checked_relation, key_expression
 

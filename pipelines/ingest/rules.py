@@ -16,7 +16,7 @@ from datetime import date
 
 import duckdb
 
-from pipelines.contract import FILES, SECONDARY_DIAGNOSIS_COLUMNS, ColumnType, ExtractFile
+from foundation.contract import FILES, SECONDARY_DIAGNOSIS_COLUMNS, ColumnType, ExtractFile
 
 # Persistent macros: the one place the text formats of the contract are parsed.
 MACROS = (

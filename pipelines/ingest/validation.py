@@ -174,9 +174,9 @@ def validate_snapshot(
     from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    from pipelines.contract import FILES
+    from foundation.contract import FILES
+    from foundation.warehouse import connect
     from pipelines.ingest.rules import checked_relation, rules_for
-    from pipelines.warehouse import connect
 
     _buffer_duckdb_results()
     counted = _contract_rule_expectation()

@@ -168,7 +168,7 @@ def test_week_one_excel_agrees_and_hostile_names_are_inert(weeks):
 
 
 def test_week_one_summary_and_audit(weeks):
-    from pipelines.warehouse import connect
+    from foundation.warehouse import connect
 
     root = weeks["root"]
     out = root / "out"
@@ -233,7 +233,7 @@ def test_explain_adds_up_for_a_listed_patient(weeks, capsys):
 
 
 def test_week_two_marks_changes_and_who_left(weeks, capsys):
-    from pipelines.warehouse import connect
+    from foundation.warehouse import connect
 
     root = weeks["root"]
     out = root / "out"

@@ -270,7 +270,7 @@ def events(patient_id: str, *entries: tuple[str, str] | tuple[str, str, float]) 
 
 def new_core_db(practice: bool = True) -> duckdb.DuckDBPyConnection:
     """An in-memory warehouse with every layer schema and empty `core.*` tables."""
-    from pipelines.warehouse import ensure_layers
+    from foundation.warehouse import ensure_layers
 
     con = duckdb.connect()
     ensure_layers(con)

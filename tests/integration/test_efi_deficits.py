@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from helpers.core_tables import add_patient, events, features_on, insert, new_core_db
 
-from pipelines.warehouse import query_model
+from foundation.warehouse import query_model
 
 D = date(2024, 6, 30)
 

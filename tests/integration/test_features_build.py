@@ -19,7 +19,7 @@ from helpers.core_tables import (
 
 from features.build import MODELS, build_features
 from features.dictionary import FEATURES, KEY_COLUMNS, feature_names
-from pipelines.warehouse import connect, query_model
+from foundation.warehouse import connect, query_model
 
 D = date(2024, 6, 30)
 
@@ -254,7 +254,7 @@ def test_cli_describe_and_bad_usage(tmp_path: Path, capsys) -> None:
 
 
 def test_build_requires_an_index_date() -> None:
-    from pipelines.errors import CasefinderError
+    from foundation.errors import CasefinderError
 
     con = new_core_db()
     with pytest.raises(CasefinderError, match="no index date"):

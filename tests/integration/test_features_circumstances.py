@@ -236,7 +236,7 @@ def test_cohort_is_alive_and_registered_at_d_with_demographics() -> None:
 @pytest.mark.parametrize("missing", ["core_gp_events", "core_caseload"])
 def test_missing_core_table_is_one_clear_error(missing: str) -> None:
     from features.build import build_features
-    from pipelines.errors import CasefinderError
+    from foundation.errors import CasefinderError
 
     con = new_core_db()
     con.execute(f"drop table core.{missing}")

@@ -13,11 +13,11 @@ import duckdb
 import pytest
 from helpers.extract_set import DEFAULT_ROWS, NHS, write_extract_set
 
-from pipelines.errors import ExtractError
+from foundation.audit import extracts_summary, latest_snapshot
+from foundation.errors import ExtractError
+from foundation.warehouse import connect, ensure_layers, patient_id_of
 from pipelines.ingest.extracts import discover
 from pipelines.ingest.load import CORE_TABLES, load_extract_set
-from pipelines.ingest.summary import extracts_summary, latest_snapshot
-from pipelines.warehouse import connect, ensure_layers, patient_id_of
 
 KEY = b"k" * 32
 

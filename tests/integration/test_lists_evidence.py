@@ -61,9 +61,9 @@ def con(monkeypatch):
             con.executemany("insert into _ev values (?, ?, ?, ?, ?, ?)", rows)
         return con.sql("select * from _ev")
 
-    import pipelines.warehouse
+    import foundation.warehouse
 
-    monkeypatch.setattr(pipelines.warehouse, "query_model", fake_query_model)
+    monkeypatch.setattr(foundation.warehouse, "query_model", fake_query_model)
     yield con, seen_patients
     con.close()
 

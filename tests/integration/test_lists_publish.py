@@ -13,8 +13,8 @@ import numpy as np
 import openpyxl
 import pytest
 
+from foundation.warehouse import build_model, connect
 from models.scoring import score_cohort
-from pipelines.warehouse import build_model, connect
 from reports.publish import build_list_models, commit_publication, stage_lists, stage_reports
 from reports.safety import is_safe_component
 
@@ -385,7 +385,7 @@ def test_a_failed_publication_leaves_the_previous_one_untouched(published, monke
 
 
 def test_a_model_needing_missing_features_is_refused_clearly(tmp_path):
-    from pipelines.errors import CasefinderError
+    from foundation.errors import CasefinderError
 
     class StaleModel(FakeModel):
         feature_names_ = ("age", "a_feature_that_was_removed")

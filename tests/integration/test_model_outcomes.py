@@ -8,7 +8,7 @@ import duckdb
 import pytest
 from helpers.core_tables import add_patient, create_core_tables, insert
 
-from pipelines.warehouse import build_model, ensure_layers
+from foundation.warehouse import build_model, ensure_layers
 
 D = date(2025, 1, 1)
 

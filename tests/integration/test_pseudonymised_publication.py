@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.warehouse import connect
+from foundation.warehouse import connect
 from reports import pseudonymised as pseudo
 
 AS_OF = date(2026, 11, 16)

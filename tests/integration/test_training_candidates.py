@@ -23,9 +23,9 @@ EXTRACT_DATE = date(2026, 10, 1)
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from foundation.warehouse import connect
     from pipelines.ingest import extracts as extracts_mod
     from pipelines.ingest import load as load_mod
-    from pipelines.warehouse import connect
     from synthetic import generate
 
     root = tmp_path_factory.mktemp("candidates")
@@ -43,7 +43,7 @@ def _sample(con: duckdb.DuckDBPyConnection) -> list[tuple[object, ...]]:
 
 
 def test_candidates_only_gives_the_same_training_sample(warehouse: Path, tmp_path: Path) -> None:
-    from pipelines.warehouse import connect
+    from foundation.warehouse import connect
 
     copy = tmp_path / "copy.duckdb"
     copy.write_bytes(warehouse.read_bytes())

@@ -11,8 +11,8 @@ import numpy as np
 import polars as pl
 from helpers.core_tables import add_patient, create_core_tables, insert
 
+from foundation.warehouse import build_model, ensure_layers
 from models.training_set import assign_folds, load_training_arrays, sample_people
-from pipelines.warehouse import build_model, ensure_layers
 
 DATES = (date(2024, 1, 1), date(2024, 7, 1))
 # 40 people: (age, eFI, housebound, emergency admission month or None); two pairs of twins

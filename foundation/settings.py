@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines.contract import OPT_OUT_TYPES
-from pipelines.errors import CasefinderError
+from foundation.contract import OPT_OUT_TYPES
+from foundation.errors import CasefinderError
 
 ENV_PREFIX = "CASEFINDER_"
 

@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 import duckdb
 
-from pipelines.errors import CasefinderError, WarehouseBusyError
+from foundation.errors import CasefinderError, WarehouseBusyError
 
 log = logging.getLogger("casefinder.warehouse")
 
