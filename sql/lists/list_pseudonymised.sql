@@ -1,4 +1,6 @@
 -- one row per patient housebound at $as_of: whether the pseudonymised analyst publication holds them (keyed by patient_id, no identifiers), and why not
+-- Layer exception: reads features.feat_patients (the allow-listed attributes of the housebound cohort)
+-- and core.core_opt_outs (the analyst_outputs opt-out policy, applied when the file is published).
 -- Opt-outs: the analyst_outputs policy ($opt_out_types) applies on top of the direct-care exclusions of score_cohort, whose excluded patients are never scored.
 -- Age is given in 5-year bands (90+ together); no name, NHS number, date of birth, month of birth or LSOA.
 with

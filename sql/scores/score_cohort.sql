@@ -1,5 +1,6 @@
 -- one row per patient housebound at $as_of (alive and registered), with whether they are listed and why not
 -- Opt-outs: any opt-out of a type in $opt_out_types excludes the patient, whatever its recorded date.
+-- Carries the feature columns the lists show (eFI, HFRS, circumstances), so lists read only scores.
 with
 
 patients as (
@@ -7,7 +8,7 @@ patients as (
 ),
 
 opt_outs as (
-    select * from core.core_opt_outs
+    select * from features.feat_opt_outs
 ),
 
 housebound as (
@@ -16,6 +17,13 @@ housebound as (
         index_date as as_of,
         practice_code,
         neighbourhood_code,
+        efi,
+        efi_category,
+        hfrs,
+        hfrs_band,
+        in_hospital,
+        on_caseload,
+        is_care_home_resident,
     from patients
     where index_date = $as_of
         and housebound
@@ -29,10 +37,7 @@ opted_out as (
 
 final as (
     select
-        housebound.patient_id,
-        housebound.as_of,
-        housebound.practice_code,
-        housebound.neighbourhood_code,
+        housebound.*,
         opted_out.patient_id is not null as is_opted_out,
         case
             when opted_out.patient_id is not null then 'opt_out'
@@ -51,4 +56,11 @@ select
     is_opted_out,
     exclusion_reason,
     is_listed,
+    efi,
+    efi_category,
+    hfrs,
+    hfrs_band,
+    in_hospital,
+    on_caseload,
+    is_care_home_resident,
 from final

@@ -154,9 +154,11 @@ def _create(con, rows_by_week: dict[date, list[tuple]], deaths: dict[str, date] 
         " ('p1', 'r2', timestamp '2026-11-11 09:00', timestamp '2026-11-11 12:00',"
         "  'urgent_community_response', 'urgent_2h', true)"
     )
+    build_model(con, "feat_opt_outs")
 
 
 def _stage_lists(con, as_of: date, out: Path, policy=("type1",)) -> tuple[Path, dict]:
+    build_model(con, "feat_opt_outs")  # as the weekly feature build does, after any new opt-out
     build_model(con, "score_cohort", {"as_of": as_of, "opt_out_types": list(policy)})
     score_cohort(con, FakeModel(), as_of, TIERS, dictionary=FAKE_DICTIONARY)
     build_list_models(con, as_of)
