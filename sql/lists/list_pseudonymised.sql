@@ -1,6 +1,4 @@
 -- one row per patient housebound at $as_of: whether the pseudonymised analyst publication holds them (keyed by patient_id, no identifiers), and why not
--- Layer exception: reads features.feat_patients (the allow-listed attributes of the housebound cohort)
--- and core.core_opt_outs (the analyst_outputs opt-out policy, applied when the file is published).
 -- Opt-outs: the analyst_outputs policy ($opt_out_types) applies on top of the direct-care exclusions of score_cohort, whose excluded patients are never scored.
 -- Age is given in 5-year bands (90+ together); no name, NHS number, date of birth, month of birth or LSOA.
 with
@@ -18,11 +16,7 @@ reasons as (
 ),
 
 patients as (
-    select * from features.feat_patients
-),
-
-opt_outs as (
-    select * from core.core_opt_outs
+    select * from scores.score_cohort
 ),
 
 current_cohort as (
@@ -34,13 +28,13 @@ current_scores as (
 ),
 
 current_patients as (
-    select * from patients where index_date = $as_of
+    select * from patients where as_of = $as_of
 ),
 
 analyst_opted_out as (
-    select distinct patient_id
-    from opt_outs
-    where list_contains(cast($opt_out_types as varchar[]), opt_out_type)
+    select patient_id
+    from current_patients
+    where list_has_any(opt_out_types, cast($opt_out_types as varchar[]))
 ),
 
 reason_features as (
