@@ -442,7 +442,7 @@ class SizeRun:
 
     def publish(self) -> None:
         wh = self.warehouse("a")
-        # Setup, not timed: train left the training dates in features.feat_patients.
+        # Setup, not timed: the as-of features (train writes only features.feat_training_patients).
         run_isolated(
             [
                 CASEFINDER,

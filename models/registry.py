@@ -16,26 +16,13 @@ from foundation.errors import CasefinderError
 from foundation.provenance import code_version
 from foundation.settings import load_settings
 from foundation.staging import create_held, release, remove_abandoned
-from foundation.warehouse import connect
+from foundation.warehouse import apply_ddl, connect
 from models.train import RiskModel
 
 log = logging.getLogger("casefinder.models.registry")
 
 STATUS_REGISTERED = "registered"
 STAGING_PREFIX = ".staging-"
-
-REGISTRY_DDL = """create table if not exists registry.models (
-    model_version varchar primary key,
-    created_at timestamp,
-    status varchar,
-    as_of date,
-    horizon_days integer,
-    path varchar,
-    metrics json,
-    code_version varchar,
-    snapshot_ids varchar,
-    feature_names varchar
-)"""
 
 
 def models_dir(warehouse: Path) -> Path:
@@ -156,7 +143,7 @@ def register(warehouse: Path, staging: Path, root: Path | None = None) -> str:
 def _record(warehouse: Path, metadata: dict[str, Any], path: Path) -> None:
     con = connect(warehouse)
     try:
-        con.execute(REGISTRY_DDL)
+        apply_ddl(con, ["models"])
         con.execute(
             "insert or replace into registry.models values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [

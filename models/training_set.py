@@ -95,11 +95,12 @@ def build_training_candidate_features(con: duckdb.DuckDBPyConnection, dates: lis
 
     Those aged 65+ at a date or with any housebound or care home record (`int_cohort`'s
     `training_candidates_only`): about a fifth of the registered population, and a superset
-    of the cohort, which `feat_training_sample` then selects exactly.
+    of the cohort, which `feat_training_sample` then selects exactly. Written to
+    `features.feat_training_patients`; `features.feat_patients` is left as it was.
     """
-    from features.build import build_features
+    from features.build import TRAINING_FEATURES, build_features
 
-    return build_features(con, dates, {"training_candidates_only": True})
+    return build_features(con, dates, {"training_candidates_only": True}, TRAINING_FEATURES)
 
 
 def build_training_set(
@@ -132,7 +133,7 @@ def build_training_set(
             {"opt_out_types": list(opt_out_types), "as_of": as_of, "holdout_after": holdout_after},
         )
     excluded = con.execute(
-        "select count(distinct f.patient_id) from features.feat_patients f "
+        "select count(distinct f.patient_id) from features.feat_training_patients f "
         "join core.core_opt_outs o on o.patient_id = f.patient_id "
         "where (f.age >= 65 or f.housebound) "
         "and list_contains(cast(? as varchar[]), o.opt_out_type) "

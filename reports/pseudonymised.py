@@ -13,7 +13,7 @@ import duckdb
 from foundation.contract import IDENTIFIER_COLUMNS
 from foundation.provenance import code_version, sha256_file
 from foundation.staging import discard
-from foundation.warehouse import build_model, transaction
+from foundation.warehouse import apply_ddl, build_model, transaction
 from reports.lists import bool_text, csv_bytes, round_or_none
 from reports.publish import _swap_in, ensure_list_tables, fsync_tree, staging_dir
 from reports.safety import escape_formula
@@ -101,11 +101,6 @@ _TEXT_COLUMNS = frozenset(
         "model_version",
     }
 )
-
-AUDIT_DDL = """create table if not exists audit.pseudonymised_publications (
-    as_of date, folder varchar, model_version varchar, code_version varchar,
-    snapshot_id varchar, opt_out_types varchar, n_rows integer, csv_sha256 varchar,
-    published_at timestamp)"""
 
 
 def check_columns(columns: tuple[str, ...] | list[str]) -> None:
@@ -268,7 +263,7 @@ def commit(
     """Record the publication in `audit.pseudonymised_publications` and rename the staged
     folder to `OUT/pseudonymised/<as_of>/`, all or nothing."""
     ensure_list_tables(con)
-    con.execute(AUDIT_DDL)
+    apply_ddl(con, ["pseudonymised_publications"])
     final = out_dir / FOLDER / as_of.isoformat()
     try:
         with transaction(con):

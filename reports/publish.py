@@ -17,7 +17,7 @@ import duckdb
 from foundation.errors import CasefinderError
 from foundation.provenance import code_version, sha256_file
 from foundation.staging import abandoned, create_held, discard, holding, owns, release
-from foundation.warehouse import build_model, transaction
+from foundation.warehouse import apply_ddl, build_model, model_order, transaction
 from reports.excel_list import write_workbook
 from reports.html_list import write_page
 from reports.lists import load_lists, render_csv
@@ -25,6 +25,7 @@ from reports.summary import build_run_summary, latest_snapshot_id, write_run_sum
 
 log = logging.getLogger("casefinder.publish")
 
+# The relations of the direct-care publication; built in the order their files read each other.
 LIST_MODELS = ("list_week", "list_left_week", "list_profile", "list_service_standards")
 CSV_NAME = "proactive_care_list.csv"
 XLSX_NAME = "proactive_care_list.xlsx"
@@ -36,37 +37,17 @@ PUBLICATION_FOLDERS = ("lists", "reports", "pseudonymised")
 STAGING_PREFIX = ".tmp-"
 OLD_PREFIX = ".old-"
 
-LIST_TABLES_DDL = (
-    """create table if not exists lists.list_entries (
-        as_of date, neighbourhood_code varchar, rank integer, patient_id varchar,
-        practice_code varchar, risk_score double, risk_tier varchar, change varchar,
-        model_version varchar)""",
-    """create table if not exists lists.left_list (
-        as_of date, neighbourhood_code varchar, patient_id varchar, previous_as_of date,
-        previous_rank integer, reason varchar)""",
-    """create table if not exists audit.publications (
-        as_of date, neighbourhood_code varchar, folder varchar, model_version varchar,
-        code_version varchar, snapshot_id varchar, extract_checksums varchar, n_rows integer,
-        csv_sha256 varchar, xlsx_sha256 varchar, html_sha256 varchar,
-        published_at timestamp)""",
-)
-
-
-# Publications replaced by `run --republish`: the replaced rows of audit.publications, with
-# when they were replaced (OUTPUTS.md "Publications are never silently replaced").
-REPLACED_DDL = (
-    "create table if not exists audit.replaced_publications as"
-    " select *, current_timestamp as replaced_at from audit.publications limit 0"
-)
+# The lists layer's history tables and the publications audit tables (`sql/lists`,
+# `sql/audit`); `replaced_publications` holds the rows of `publications` replaced by
+# `run --republish` (OUTPUTS.md "Publications are never silently replaced").
+LIST_TABLES = ("list_entries", "left_list", "publications", "replaced_publications")
 
 
 def ensure_list_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the lists layer's history tables and the publications audit table when missing."""
     for schema in ("lists", "audit"):
         con.execute(f"create schema if not exists {schema}")
-    for ddl in LIST_TABLES_DDL:
-        con.execute(ddl)
-    con.execute(REPLACED_DDL)
+    apply_ddl(con, LIST_TABLES)
 
 
 def current_inputs(
@@ -176,7 +157,9 @@ def republished_warning(replaced: dict[str, Any]) -> Any:
 def build_list_models(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, int]:
     """Build this week's list tables (`sql/lists/*.sql`); rows per table."""
     ensure_list_tables(con)
-    return {name: build_model(con, name, {"as_of": as_of}) for name in LIST_MODELS}
+    return {
+        name: build_model(con, name, {"as_of": as_of}) for name in model_order(LIST_MODELS, "lists")
+    }
 
 
 def _fsync(path: Path) -> None:

@@ -16,6 +16,7 @@ import jinja2
 import numpy as np
 
 from foundation.privacy import redact
+from foundation.warehouse import apply_ddl
 from reports.drift import (
     PSI_FLAG,
     PSI_WATCH,
@@ -306,10 +307,7 @@ def _save_profiles(
 ) -> None:
     """Keep this run's distributions (bin edges and shares only) for next week's comparison."""
     try:
-        con.execute(
-            f"create table if not exists {PROFILE_TABLE} "
-            "(as_of date, kind varchar, name varchar, profile varchar, created_at timestamp)"
-        )
+        apply_ddl(con, ["drift_profiles"])
         con.execute(f"delete from {PROFILE_TABLE} where as_of = cast(? as date)", [as_of])
         now = datetime.now(UTC).replace(tzinfo=None)
         con.executemany(

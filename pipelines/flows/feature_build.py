@@ -52,7 +52,5 @@ def build_features(
     check_core_tables(warehouse)
     load_codelists_task(warehouse)
     write_index_dates(warehouse, index_dates)
-    rows = 0
-    for name in build.MODELS:
-        rows = build_feature_model(warehouse, name, params)
-    return rows
+    rows = {name: build_feature_model(warehouse, name, params) for name in build.MODELS}
+    return rows["feat_patients"]

@@ -89,8 +89,9 @@ def weekly_run(
     dask_address: str | None = None,
     republish: bool = False,
 ) -> dict[str, Any]:
-    """The weekly job. Training runs before the as-of features are built because it rebuilds
-    `features.feat_patients` at its own index dates. Returns paths and counts only.
+    """The weekly job. Training writes its own `features.feat_training_patients`, so it may run
+    before or after the as-of features; they are built once the publication check has passed.
+    Returns paths and counts only.
 
     When no model is registered and none can be trained that passes the quality gate, the
     lists are ranked by the fallback points score and say so (OUTPUTS.md, "When no model is

@@ -10,7 +10,7 @@ cohort as (
 ),
 
 patients as (
-    select * from features.feat_patients
+    select * from scores.score_cohort
 ),
 
 history as (
@@ -91,7 +91,7 @@ final as (
         and previous_entries.patient_id = ranked.patient_id
     left join patients
         on patients.patient_id = ranked.patient_id
-        and patients.index_date = $as_of
+        and patients.as_of = $as_of
 )
 
 select

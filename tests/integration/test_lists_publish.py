@@ -121,7 +121,8 @@ def _create(con, rows_by_week: dict[date, list[tuple]], deaths: dict[str, date] 
         " index_date date, practice_code varchar, neighbourhood_code varchar,"
         " housebound boolean, age integer, n_emergency_admissions_365d integer,"
         " efi double, efi_category varchar, hfrs double, hfrs_band varchar,"
-        " in_hospital boolean, on_caseload boolean, is_care_home_resident boolean)"
+        " in_hospital boolean, on_caseload boolean, is_care_home_resident boolean,"
+        " sex varchar, imd_decile integer)"
     )
     deaths = deaths or {}
     for pid, nhs, given, family, practice, *_ in PATIENTS:
@@ -143,7 +144,7 @@ def _create(con, rows_by_week: dict[date, list[tuple]], deaths: dict[str, date] 
             hood = {"P1": "N1", "P2": "N2"}[practice]
             con.execute(
                 "insert into features.feat_patients values (?, ?, ?, ?, ?, ?, ?, ?, 'moderate',"
-                " 6.0, 'intermediate', ?, false, false)",
+                " 6.0, 'intermediate', ?, false, false, '2', 3)",
                 [pid, index_date, practice, hood, hb, age, adm, efi, pid == "p1"],
             )
     # One UCR referral seen in 90 minutes, one seen after 3 hours (N1).
@@ -154,9 +155,11 @@ def _create(con, rows_by_week: dict[date, list[tuple]], deaths: dict[str, date] 
         " ('p1', 'r2', timestamp '2026-11-11 09:00', timestamp '2026-11-11 12:00',"
         "  'urgent_community_response', 'urgent_2h', true)"
     )
+    build_model(con, "feat_opt_outs")
 
 
 def _stage_lists(con, as_of: date, out: Path, policy=("type1",)) -> tuple[Path, dict]:
+    build_model(con, "feat_opt_outs")  # as the weekly feature build does, after any new opt-out
     build_model(con, "score_cohort", {"as_of": as_of, "opt_out_types": list(policy)})
     score_cohort(con, FakeModel(), as_of, TIERS, dictionary=FAKE_DICTIONARY)
     build_list_models(con, as_of)

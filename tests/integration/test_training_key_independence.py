@@ -43,13 +43,14 @@ def _training_set(key: str) -> duckdb.DuckDBPyConnection:
         "hfrs": "double",
     }
     columns = ", ".join(f"{name} {kind}" for name, kind in features.items())
-    con.execute(f"create table features.feat_patients ({columns})")
+    con.execute(f"create table features.feat_training_patients ({columns})")
     for n, (age, efi, housebound, admitted) in enumerate(PEOPLE):
         pid = _pid(key, n)
         add_patient(con, pid)
         for k, day in enumerate(DATES):
             con.execute(
-                "insert into features.feat_patients values (?, ?, 'A81001', 'N1', ?, ?, ?, ?)",
+                "insert into features.feat_training_patients"
+                " values (?, ?, 'A81001', 'N1', ?, ?, ?, ?)",
                 [pid, day, age + k, housebound, efi, 10 * efi + k],
             )
         if admitted:
