@@ -14,7 +14,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from features.codelists import load_codelists
-from features.dictionary import KEY_COLUMNS, feature_names
+from features.dictionary import KEY_COLUMNS, feature_names, select_lists
 from foundation.errors import CasefinderError
 from foundation.warehouse import bind_used, build_model, read_sql
 
@@ -139,7 +139,12 @@ def build_one(
         log.info("defined view features.%s", name)
         return 0
     with memory_limit(con):
-        build_model(con, name, params_with_defaults(params))
+        build_model(
+            con,
+            name,
+            params_with_defaults(params),
+            select_lists() if name == "feat_patients" else None,
+        )
     # Counted again with fetchall(): build_model's fetchone() leaves a result open on `con`,
     # which makes DuckDB 2.0 refuse a later `con.sql()` (e.g. in models.explain).
     rows = int(con.execute(f"select count(*) from features.{name}").fetchall()[0][0])

@@ -677,6 +677,18 @@ def feature_names() -> list[str]:
     return [f.name for f in FEATURES]
 
 
+def select_lists() -> dict[str, list[str]]:
+    """The select lists of `sql/features/feat_patients.sql`, filled in when it is built.
+
+    `feature_sources`: each feature from the CTE of the model computing it (`int_efi` ->
+    `efi.efi`); `feature_columns`: the key columns, then every feature, in column order.
+    """
+    return {
+        "feature_sources": [f"{f.sql.removeprefix('int_')}.{f.name}" for f in FEATURES],
+        "feature_columns": [*KEY_COLUMNS, *feature_names()],
+    }
+
+
 def model_feature_names() -> list[str]:
     """The features the risk model uses, in column order."""
     return [f.name for f in FEATURES if f.model]

@@ -8,7 +8,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
@@ -182,6 +182,32 @@ def read_sql(name: str) -> str:
     return sql_path(name).read_text(encoding="utf-8")
 
 
+# A select list a model leaves to its declaration: a line holding only `{{ name }}`.
+_SELECT_LIST = re.compile(r"^([ \t]*)\{\{ *([a-z_]+) *\}\}[ \t]*$", re.MULTILINE)
+
+
+def fill_select_lists(sql: str, select_lists: Mapping[str, Sequence[str]] | None) -> str:
+    """`sql` with each `{{ name }}` line replaced by the items of `select_lists[name]`, one a
+    line at the placeholder's indent, each followed by a comma (the house style's trailing
+    commas).
+
+    Raises:
+        ValueError: a placeholder without a list, or a list without its placeholder.
+    """
+    given = dict(select_lists or {})
+    wanted = {m.group(2) for m in _SELECT_LIST.finditer(sql)}
+    if wanted != set(given):
+        raise ValueError(
+            f"select lists {sorted(wanted)} in the SQL, {sorted(given)} given: they must match"
+        )
+
+    def fill(match: re.Match[str]) -> str:
+        indent = match.group(1)
+        return "\n".join(f"{indent}{item}," for item in given[match.group(2)])
+
+    return _SELECT_LIST.sub(fill, sql)
+
+
 def bind_used(sql: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
     """Keep only the parameters the statement names (`$as_of`); DuckDB rejects extra ones."""
     wanted = set(_PARAM.findall(_strip_comments(sql)))
@@ -196,16 +222,20 @@ def _strip_comments(sql: str) -> str:
 
 
 def build_model(
-    con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any] | None = None
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    select_lists: Mapping[str, Sequence[str]] | None = None,
 ) -> int:
     """Materialise `sql/<layer>/<name>.sql` as table `<layer>.<name>`; return its row count.
 
     The file holds one `select` (import CTEs, logical CTEs, `select ... from final`);
-    parameters such as `$as_of` are bound, never formatted in.
+    parameters such as `$as_of` are bound, never formatted in. A select list declared
+    elsewhere (`{{ name }}` in the file) is filled from `select_lists` (`fill_select_lists`).
     """
     path = sql_path(name)
     schema = path.parent.name
-    sql = path.read_text(encoding="utf-8").rstrip().rstrip(";")
+    sql = fill_select_lists(path.read_text(encoding="utf-8"), select_lists).rstrip().rstrip(";")
     con.execute(f"create or replace table {schema}.{name} as\n{sql}", bind_used(sql, params))
     count = _first(con.execute(f"select count(*) from {schema}.{name}"))
     return int(count[0]) if count else 0

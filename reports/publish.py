@@ -18,6 +18,7 @@ from foundation.errors import CasefinderError
 from foundation.provenance import code_version, sha256_file
 from foundation.staging import abandoned, create_held, discard, holding, owns, release
 from foundation.warehouse import build_model, transaction
+from reports.columns import week_select_lists
 from reports.excel_list import write_workbook
 from reports.html_list import write_page
 from reports.lists import load_lists, render_csv
@@ -176,7 +177,12 @@ def republished_warning(replaced: dict[str, Any]) -> Any:
 def build_list_models(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, int]:
     """Build this week's list tables (`sql/lists/*.sql`); rows per table."""
     ensure_list_tables(con)
-    return {name: build_model(con, name, {"as_of": as_of}) for name in LIST_MODELS}
+    return {
+        name: build_model(
+            con, name, {"as_of": as_of}, week_select_lists() if name == "list_week" else None
+        )
+        for name in LIST_MODELS
+    }
 
 
 def _fsync(path: Path) -> None:

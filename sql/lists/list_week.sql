@@ -1,4 +1,7 @@
 -- one row per listed patient in the publication at $as_of: rank within the neighbourhood and change since its previous list
+-- The published columns are declared once, in reports/columns.py: `{{ list_sources }}` (each column's expression) and
+-- `{{ list_columns }}` are filled from it when the model is built (reports.columns.week_select_lists,
+-- foundation.warehouse.fill_select_lists).
 with
 
 scores as (
@@ -57,16 +60,9 @@ previous_entries as (
         and previous_publication.previous_as_of = history.as_of
 ),
 
-final as (
+compared as (
     select
-        cast($as_of as date) as as_of,
-        ranked.neighbourhood_code,
-        ranked.rank,
         ranked.patient_id,
-        ranked.practice_code,
-        ranked.risk_score,
-        ranked.raw_score,
-        ranked.risk_tier,
         case
             when previous_entries.patient_id is null then 'new'
             when ranked.rank < previous_entries.previous_rank then 'up'
@@ -75,44 +71,31 @@ final as (
         end as change,
         previous_entries.previous_rank,
         previous_publication.previous_as_of,
-        patients.efi,
-        patients.efi_category,
-        patients.hfrs,
-        patients.hfrs_band,
-        coalesce(patients.in_hospital, false) as in_hospital,
-        coalesce(patients.on_caseload, false) as on_caseload,
-        coalesce(patients.is_care_home_resident, false) as is_care_home_resident,
-        ranked.model_version,
     from ranked
     left join previous_publication
         on previous_publication.neighbourhood_code = ranked.neighbourhood_code
     left join previous_entries
         on previous_entries.neighbourhood_code = ranked.neighbourhood_code
         and previous_entries.patient_id = ranked.patient_id
+),
+
+final as (
+    select
+        cast($as_of as date) as as_of,
+        ranked.neighbourhood_code,
+        ranked.patient_id,
+        ranked.raw_score,
+        compared.previous_rank,
+        compared.previous_as_of,
+        {{ list_sources }}
+    from ranked
+    inner join compared on compared.patient_id = ranked.patient_id
     left join patients
         on patients.patient_id = ranked.patient_id
         and patients.index_date = $as_of
 )
 
 select
-    as_of,
-    neighbourhood_code,
-    rank,
-    patient_id,
-    practice_code,
-    risk_score,
-    raw_score,
-    risk_tier,
-    change,
-    previous_rank,
-    previous_as_of,
-    efi,
-    efi_category,
-    hfrs,
-    hfrs_band,
-    in_hospital,
-    on_caseload,
-    is_care_home_resident,
-    model_version,
+    {{ list_columns }}
 from final
 order by neighbourhood_code, rank

@@ -8,6 +8,27 @@ from pathlib import Path
 
 import duckdb
 
+# OUTPUTS.md, proactive_care_list.csv: its first columns, in order.
+CONTRACT_1_1 = (
+    "rank",
+    "nhs_number",
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "practice_code",
+    "risk_score",
+    "risk_tier",
+    "change",
+    "reasons",
+    "efi",
+    "efi_category",
+    "hfrs",
+    "hfrs_band",
+    "in_hospital",
+    "on_caseload",
+    "model_version",
+)
+
 
 def query(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
     """Rows of one query on a warehouse opened read-only (and closed again)."""
