@@ -161,6 +161,16 @@ LIST: tuple[Column, ...] = (
         "text",
         "ranked.model_version",
     ),
+    Column(
+        "age",
+        "whole years at the list date, from the date of birth"
+        " (born 29 February: a year older on 1 March)",
+        "number",
+        "year(w.as_of) - year(i.date_of_birth)"
+        " - (strftime(w.as_of, '%m%d') < strftime(i.date_of_birth, '%m%d'))::integer",
+        digits=0,
+        publication=True,
+    ),
     _bool(
         "care_home_resident",
         "true when the latest residence code is a care home",

@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
 
+import duckdb
 import numpy as np
 import openpyxl
 import pytest
@@ -16,6 +17,7 @@ from helpers.published import CONTRACT_1_1
 
 from foundation.warehouse import build_model, connect
 from models.scoring import score_cohort
+from reports.columns import BY_NAME
 from reports.publish import build_list_models, commit_publication, stage_lists, stage_reports
 from reports.safety import is_safe_component
 
@@ -219,6 +221,57 @@ def test_csv_columns_ranks_and_reasons(published):
     assert rows[0]["in_hospital"] == "true" and rows[1]["in_hospital"] == "false"
     assert {r["change"] for r in rows} == {"new"}
     assert rows[0]["model_version"] == "test-model-1"
+
+
+def _published_rows(final: Path) -> dict[str, dict[str, str]]:
+    """NHS number -> CSV row, over every neighbourhood of one publication."""
+    return {
+        r["nhs_number"]: r
+        for path in sorted(final.glob("*/proactive_care_list.csv"))
+        for r in _read_csv(path)
+    }
+
+
+def test_age_is_whole_years_at_each_list_date_from_the_date_of_birth(tmp_path: Path):
+    con = connect(tmp_path / "wh.duckdb")
+    _create(con, {AS_OF: PATIENTS, WEEK2: PATIENTS})
+    # p4 turns 88 between the two lists; p1 (born 1930-01-02) is 96 on both.
+    con.execute(
+        "update core.core_patient_identity set date_of_birth = date '1938-11-20'"
+        " where patient_id = 'p4'"
+    )
+    out = tmp_path / "out"
+    week1 = _published_rows(_publish(con, AS_OF, out)[0])
+    week2 = _published_rows(_publish(con, WEEK2, out)[0])
+    con.close()
+    p1, p4 = PATIENTS[0][1], PATIENTS[3][1]
+    assert (week1[p4]["date_of_birth"], week1[p4]["age"]) == ("1938-11-20", "87")
+    assert (week2[p4]["date_of_birth"], week2[p4]["age"]) == ("1938-11-20", "88")
+    assert (week1[p1]["age"], week2[p1]["age"]) == ("96", "96")
+    # the list's own age, not the model feature's (95 in feat_patients, from month of birth)
+    assert list(week1[p1]).index("age") > list(week1[p1]).index("model_version")
+
+
+@pytest.mark.parametrize(
+    ("born", "on", "age"),
+    [
+        ("1930-11-20", "2026-11-19", 95),
+        ("1930-11-20", "2026-11-20", 96),
+        ("1932-02-29", "2026-02-28", 93),
+        ("1932-02-29", "2026-03-01", 94),
+        ("1932-02-29", "2028-02-29", 96),
+    ],
+)
+def test_the_age_expression_counts_birthdays_passed(born: str, on: str, age: int):
+    sql = BY_NAME["age"].sql
+    con = duckdb.connect()
+    got = con.execute(
+        f"select {sql} from (select cast(? as date) as as_of) w,"
+        " (select cast(? as date) as date_of_birth) i",
+        [on, born],
+    ).fetchone()[0]
+    con.close()
+    assert got == age
 
 
 def test_hostile_names_are_not_formulas_and_excel_agrees_with_csv(published):
