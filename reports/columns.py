@@ -108,7 +108,9 @@ LIST: tuple[Column, ...] = (
     ),
     Column(
         "change",
-        "new (not on the last list); up / down: rank number smaller / larger; same",
+        "new (not on the neighbourhood's previous list); up / down: the risk tier changed, or"
+        " else the score moved by at least the change threshold (default 0.05), in that"
+        " direction; same otherwise (rank shifts alone are not a change)",
         "text",
         "compared.change",
     ),
@@ -161,6 +163,26 @@ LIST: tuple[Column, ...] = (
         "text",
         "ranked.model_version",
     ),
+    # Filled by the weekly capacity and review feedback (OUTPUTS.md); empty until then.
+    _bool(
+        "this_week",
+        "true for the patients the team is asked to review this week; empty without a weekly"
+        " capacity",
+        "cast(null as boolean)",
+        if_null=None,
+    ),
+    Column(
+        "last_review_date",
+        "the date of the team's latest recorded review of this patient (empty if none)",
+        "date",
+        "cast(null as date)",
+    ),
+    Column(
+        "last_review_outcome",
+        "the outcome of the team's latest recorded review of this patient (empty if none)",
+        "text",
+        "cast(null as varchar)",
+    ),
     Column(
         "age",
         "whole years at the list date, from the date of birth"
@@ -170,6 +192,27 @@ LIST: tuple[Column, ...] = (
         " - (strftime(w.as_of, '%m%d') < strftime(i.date_of_birth, '%m%d'))::integer",
         digits=0,
         publication=True,
+    ),
+    Column(
+        "practice_name",
+        "the registered practice's name",
+        "text",
+        "practices.practice_name",
+    ),
+    Column(
+        "caseload_team",
+        "the team of the patient's open proactive-care caseload (several: in order, separated"
+        " by '; '); empty if none",
+        "text",
+        "open_caseload.caseload_team",
+    ),
+    Column(
+        "score_change",
+        "risk_score minus the patient's risk_score on the neighbourhood's previous list, both"
+        " rounded to 4 decimals; empty when new",
+        "number",
+        "compared.score_change",
+        digits=4,
     ),
     _bool(
         "care_home_resident",

@@ -20,6 +20,15 @@ history as (
     select * from lists.list_entries
 ),
 
+-- the practice's name and the caseload's team are read from core as they are: no feature
+practices as (
+    select * from core.core_practices
+),
+
+caseload as (
+    select * from core.core_caseload
+),
+
 current_scores as (
     select * from scores where as_of = $as_of
 ),
@@ -53,22 +62,39 @@ previous_publication as (
 ),
 
 previous_entries as (
-    select history.neighbourhood_code, history.patient_id, history.rank as previous_rank,
+    select
+        history.neighbourhood_code,
+        history.patient_id,
+        history.rank as previous_rank,
+        history.risk_score as previous_risk_score,
+        history.risk_tier as previous_risk_tier,
     from history
     inner join previous_publication
         on previous_publication.neighbourhood_code = history.neighbourhood_code
         and previous_publication.previous_as_of = history.as_of
 ),
 
-compared as (
+-- open at $as_of as on_caseload counts it (features.int_circumstances): started on or before it,
+-- not ended on or before it; several open caseloads: their teams in order, separated by '; '
+open_caseload as (
+    select
+        patient_id,
+        string_agg(distinct team, '; ' order by team) as caseload_team,
+    from caseload
+    where start_date <= $as_of and (end_date is null or end_date > $as_of)
+    group by patient_id
+),
+
+-- the score move as the lists show it: both scores rounded to 4 decimals first
+moved as (
     select
         ranked.patient_id,
-        case
-            when previous_entries.patient_id is null then 'new'
-            when ranked.rank < previous_entries.previous_rank then 'up'
-            when ranked.rank > previous_entries.previous_rank then 'down'
-            else 'same'
-        end as change,
+        previous_entries.patient_id is not null as was_listed,
+        round(round(ranked.risk_score, 4) - round(previous_entries.previous_risk_score, 4), 4)
+            as score_change,
+        list_position(['low', 'moderate', 'high', 'very_high'], ranked.risk_tier)
+        - list_position(['low', 'moderate', 'high', 'very_high'], previous_entries.previous_risk_tier)
+            as tier_steps,
         previous_entries.previous_rank,
         previous_publication.previous_as_of,
     from ranked
@@ -77,6 +103,25 @@ compared as (
     left join previous_entries
         on previous_entries.neighbourhood_code = ranked.neighbourhood_code
         and previous_entries.patient_id = ranked.patient_id
+),
+
+-- OUTPUTS.md 1.2: up / down when the risk tier changed (its direction), or else when the score
+-- moved by $change_threshold or more (its direction); rank shifts alone are not a change
+compared as (
+    select
+        patient_id,
+        case
+            when not was_listed then 'new'
+            when tier_steps > 0 then 'up'
+            when tier_steps < 0 then 'down'
+            when score_change > 0 and score_change >= $change_threshold then 'up'
+            when score_change < 0 and -score_change >= $change_threshold then 'down'
+            else 'same'
+        end as change,
+        score_change,
+        previous_rank,
+        previous_as_of,
+    from moved
 ),
 
 final as (
@@ -90,6 +135,8 @@ final as (
         {{ list_sources }}
     from ranked
     inner join compared on compared.patient_id = ranked.patient_id
+    left join practices on practices.practice_code = ranked.practice_code
+    left join open_caseload on open_caseload.patient_id = ranked.patient_id
     left join patients
         on patients.patient_id = ranked.patient_id
         and patients.index_date = $as_of

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-# OUTPUTS.md, proactive_care_list.csv: its first columns, in order.
+# OUTPUTS.md 1.2, proactive_care_list.csv: the 1.1 columns in order, then those added in 1.2.
 CONTRACT_1_1 = (
     "rank",
     "nhs_number",
@@ -27,7 +27,11 @@ CONTRACT_1_1 = (
     "in_hospital",
     "on_caseload",
     "model_version",
+    "this_week",
+    "last_review_date",
+    "last_review_outcome",
 )
+CONTRACT_1_2 = ("age", "practice_name", "caseload_team", "score_change")
 
 
 def query(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:

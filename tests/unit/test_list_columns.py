@@ -6,9 +6,11 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers.published import CONTRACT_1_1
+from helpers.published import CONTRACT_1_1, CONTRACT_1_2
 
 from features import dictionary
+from foundation.errors import CasefinderError
+from foundation.settings import load_settings
 from foundation.warehouse import fill_select_lists, read_sql
 from reports import columns
 from reports.pseudonymised import COLUMN_NOTES as ANALYST_NOTES
@@ -56,8 +58,9 @@ def test_a_placeholder_named_in_a_comment_is_left_alone() -> None:
 def test_columns_follow_the_contract_order_then_the_additions_then_ours() -> None:
     names = columns.LIST_COLUMNS
     assert len(names) == len(set(names))
-    assert names[: len(CONTRACT_1_1)] == CONTRACT_1_1
-    assert names[-1] == "care_home_resident"
+    contract = (*CONTRACT_1_1, *CONTRACT_1_2)
+    assert names[: len(contract)] == contract
+    assert names[len(contract) :] == ("care_home_resident",)
 
 
 def test_every_column_has_a_note_a_known_kind_and_numbers_their_digits() -> None:
@@ -125,3 +128,13 @@ def test_the_neighbourhood_leads_guide_lists_the_declared_columns() -> None:
         "out of date: python -m reports.columns docs/neighbourhood-lead.md"
     )
     assert "| `in_hospital` | true / false |" in text
+
+
+# --- the change threshold is a setting ----------------------------------------------------------
+
+
+def test_the_change_threshold_defaults_to_the_contracts_and_can_be_set() -> None:
+    assert load_settings(env={}).change_threshold == 0.05
+    assert load_settings(env={"CASEFINDER_CHANGE_THRESHOLD": "0.1"}).change_threshold == 0.1
+    with pytest.raises(CasefinderError, match="CASEFINDER_CHANGE_THRESHOLD"):
+        load_settings(env={"CASEFINDER_CHANGE_THRESHOLD": "a lot"})
