@@ -689,6 +689,21 @@ def select_lists() -> dict[str, list[str]]:
     }
 
 
+def efi_select_lists() -> dict[str, list[dict[str, str]]]:
+    """The deficits for the select lists of `sql/features/int_efi.sql`, in code list order:
+    each as its `slug` in the code lists and its `column`; `efi_coded_deficits` are those found
+    from codes and values (all but polypharmacy, counted from medicines)."""
+    deficits = [
+        {"slug": f.name.removeprefix("efi_").replace("_", "-"), "column": f.name}
+        for f in FEATURES
+        if f.family == "efi" and f.unit == "0/1"
+    ]
+    return {
+        "efi_deficits": deficits,
+        "efi_coded_deficits": [d for d in deficits if d["slug"] != "polypharmacy"],
+    }
+
+
 def model_feature_names() -> list[str]:
     """The features the risk model uses, in column order."""
     return [f.name for f in FEATURES if f.model]

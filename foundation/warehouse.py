@@ -182,14 +182,16 @@ def read_sql(name: str) -> str:
     return sql_path(name).read_text(encoding="utf-8")
 
 
-# A select list a model leaves to its declaration: a line holding only `{{ name }}`.
-_SELECT_LIST = re.compile(r"^([ \t]*)\{\{ *([a-z_]+) *\}\}[ \t]*$", re.MULTILINE)
+# A select list a model leaves to its declaration: a line holding only `{{ name }}`, or
+# `{{ name: template }}` to write the template once per item (`{field}` = the item's field).
+_SELECT_LIST = re.compile(r"^([ \t]*)\{\{ *([a-z_]+) *(?:: *(.*?))? *\}\}[ \t]*$", re.MULTILINE)
 
 
-def fill_select_lists(sql: str, select_lists: Mapping[str, Sequence[str]] | None) -> str:
+def fill_select_lists(sql: str, select_lists: Mapping[str, Sequence[Any]] | None) -> str:
     """`sql` with each `{{ name }}` line replaced by the items of `select_lists[name]`, one a
     line at the placeholder's indent, each followed by a comma (the house style's trailing
-    commas).
+    commas). In `{{ name: template }}` the items are mappings, each written as
+    `template.format_map(item)`.
 
     Raises:
         ValueError: a placeholder without a list, or a list without its placeholder.
@@ -202,8 +204,9 @@ def fill_select_lists(sql: str, select_lists: Mapping[str, Sequence[str]] | None
         )
 
     def fill(match: re.Match[str]) -> str:
-        indent = match.group(1)
-        return "\n".join(f"{indent}{item}," for item in given[match.group(2)])
+        indent, name, template = match.groups()
+        items = [template.format_map(i) if template else i for i in given[name]]
+        return "\n".join(f"{indent}{item}," for item in items)
 
     return _SELECT_LIST.sub(fill, sql)
 
@@ -225,7 +228,7 @@ def build_model(
     con: duckdb.DuckDBPyConnection,
     name: str,
     params: Mapping[str, Any] | None = None,
-    select_lists: Mapping[str, Sequence[str]] | None = None,
+    select_lists: Mapping[str, Sequence[Any]] | None = None,
 ) -> int:
     """Materialise `sql/<layer>/<name>.sql` as table `<layer>.<name>`; return its row count.
 

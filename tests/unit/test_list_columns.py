@@ -35,6 +35,15 @@ def test_a_placeholder_becomes_its_list_at_its_indent_with_trailing_commas() -> 
     )
 
 
+def test_a_template_placeholder_writes_its_template_once_per_item() -> None:
+    sql = "select\n        {{ deficits: bool_or(slug = '{slug}') as {column} }}\nfrom t\n"
+    items = [{"slug": "a-b", "column": "efi_a_b"}, {"slug": "c", "column": "efi_c"}]
+    assert fill_select_lists(sql, {"deficits": items}).splitlines()[1:3] == [
+        "        bool_or(slug = 'a-b') as efi_a_b,",
+        "        bool_or(slug = 'c') as efi_c,",
+    ]
+
+
 def test_a_placeholder_without_its_list_is_refused() -> None:
     with pytest.raises(ValueError, match="more"):
         fill_select_lists("select\n    {{ more }}\nfrom final\n", {})
