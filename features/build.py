@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -14,12 +14,13 @@ import duckdb
 import pyarrow.parquet as pq
 
 from features.codelists import load_codelists
-from features.dictionary import KEY_COLUMNS, feature_names
+from features.dictionary import KEY_COLUMNS, efi_select_lists, feature_names, select_lists
 from foundation.errors import CasefinderError
 from foundation.warehouse import (
     apply_ddl,
     bind_used,
     build_model,
+    fill_select_lists,
     model_order,
     read_sql,
     sql_files,
@@ -72,6 +73,12 @@ CORE_INPUTS: tuple[str, ...] = tuple(
 # `feat_patients.sql` at the training index dates (models/training_set.py), read by
 # `feat_outcomes` and `feat_training_sample`.
 TRAINING_FEATURES = "feat_training_patients"
+
+# The models whose select lists are declared in the feature dictionary, filled when built.
+SELECT_LISTS: dict[str, Callable[[], Mapping[str, Sequence[Any]]]] = {
+    "int_efi": efi_select_lists,
+    "feat_patients": select_lists,
+}
 
 DEFAULT_PARAMS: dict[str, Any] = {"hfrs_lookback_years": 2, "training_candidates_only": False}
 
@@ -146,14 +153,16 @@ def build_one(
     if existing and existing[0][0] != want:
         con.execute(f"drop {'view' if existing[0][0] == 'VIEW' else 'table'} features.{name}")
     if name in VIEW_MODELS:
-        sql = read_sql(name).rstrip().rstrip(";")
+        lists = SELECT_LISTS[name]() if name in SELECT_LISTS else None
+        sql = fill_select_lists(read_sql(name), lists).rstrip().rstrip(";")
         if bind_used(sql, params_with_defaults(params)):
             raise ValueError(f"{name} takes parameters, so it cannot be a view")
         con.execute(f"create or replace view features.{name} as\n{sql}")
         log.info("defined view features.%s", name)
         return 0
     with memory_limit(con):
-        build_model(con, name, params_with_defaults(params), table)
+        lists = SELECT_LISTS[name]() if name in SELECT_LISTS else None
+        build_model(con, name, params_with_defaults(params), table, select_lists=lists)
     # Counted again with fetchall(): build_model's fetchone() leaves a result open on `con`,
     # which makes DuckDB 2.0 refuse a later `con.sql()` (e.g. in models.explain).
     rows = int(con.execute(f"select count(*) from features.{table or name}").fetchall()[0][0])

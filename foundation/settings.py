@@ -39,6 +39,11 @@ DEFAULT_OPT_OUT_POLICY: dict[str, tuple[str, ...]] = {
 # (EXTRACTS.md 1.1: an upstream format change, not bad rows); CASEFINDER_MAX_REJECTED_SHARE.
 DEFAULT_MAX_REJECTED_SHARE = 0.5
 
+# A listed patient's `change` is `up` / `down` when the risk tier changed or the score moved by
+# at least this much since the neighbourhood's previous list (OUTPUTS.md 1.2);
+# CASEFINDER_CHANGE_THRESHOLD.
+DEFAULT_CHANGE_THRESHOLD = 0.05
+
 # CASEFINDER_DASK_ADDRESS / --dask-address: this value runs a temporary LocalCluster here;
 # anything else must be a scheduler address (tcp://host:8786, tls://..., inproc://...).
 DASK_LOCAL = "local"
@@ -75,6 +80,7 @@ class Settings:
     horizon_days: int = 365
     seed: int = 42
     max_rejected_share: float = DEFAULT_MAX_REJECTED_SHARE
+    change_threshold: float = DEFAULT_CHANGE_THRESHOLD
     risk_tiers: tuple[tuple[str, float], ...] = DEFAULT_RISK_TIERS
     opt_out_policy: dict[str, tuple[str, ...]] = field(
         default_factory=lambda: dict(DEFAULT_OPT_OUT_POLICY)
@@ -187,6 +193,7 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         horizon_days=_int_setting(env, "HORIZON_DAYS", 365),
         seed=_int_setting(env, "SEED", 42),
         max_rejected_share=_share_setting(env, "MAX_REJECTED_SHARE", DEFAULT_MAX_REJECTED_SHARE),
+        change_threshold=_share_setting(env, "CHANGE_THRESHOLD", DEFAULT_CHANGE_THRESHOLD),
         opt_out_policy=_opt_out_policy_from(env),
     )
 

@@ -8,7 +8,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -318,6 +318,35 @@ def read_sql(name: str) -> str:
     return sql_path(name).read_text(encoding="utf-8")
 
 
+# A select list a model leaves to its declaration: a line holding only `{{ name }}`, or
+# `{{ name: template }}` to write the template once per item (`{field}` = the item's field).
+_SELECT_LIST = re.compile(r"^([ \t]*)\{\{ *([a-z_]+) *(?:: *(.*?))? *\}\}[ \t]*$", re.MULTILINE)
+
+
+def fill_select_lists(sql: str, select_lists: Mapping[str, Sequence[Any]] | None) -> str:
+    """`sql` with each `{{ name }}` line replaced by the items of `select_lists[name]`, one a
+    line at the placeholder's indent, each followed by a comma (the house style's trailing
+    commas). In `{{ name: template }}` the items are mappings, each written as
+    `template.format_map(item)`.
+
+    Raises:
+        ValueError: a placeholder without a list, or a list without its placeholder.
+    """
+    given = dict(select_lists or {})
+    wanted = {m.group(2) for m in _SELECT_LIST.finditer(sql)}
+    if wanted != set(given):
+        raise ValueError(
+            f"select lists {sorted(wanted)} in the SQL, {sorted(given)} given: they must match"
+        )
+
+    def fill(match: re.Match[str]) -> str:
+        indent, name, template = match.groups()
+        items = [template.format_map(i) if template else i for i in given[name]]
+        return "\n".join(f"{indent}{item}," for item in items)
+
+    return _SELECT_LIST.sub(fill, sql)
+
+
 def bind_used(sql: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
     """Keep only the parameters the statement names (`$as_of`); DuckDB rejects extra ones."""
     wanted = set(_PARAM.findall(_strip_comments(sql)))
@@ -336,17 +365,19 @@ def build_model(
     name: str,
     params: Mapping[str, Any] | None = None,
     table: str | None = None,
+    select_lists: Mapping[str, Sequence[Any]] | None = None,
 ) -> int:
     """Materialise `sql/<layer>/<name>.sql` as table `<layer>.<name>` (or `<layer>.<table>`);
     return its row count.
 
     The file holds one `select` (import CTEs, logical CTEs, `select ... from final`);
-    parameters such as `$as_of` are bound, never formatted in.
+    parameters such as `$as_of` are bound, never formatted in. A select list declared
+    elsewhere (`{{ name }}` in the file) is filled from `select_lists` (`fill_select_lists`).
     """
     path = sql_path(name)
     schema = path.parent.name
     target = f"{schema}.{table or name}"
-    sql = path.read_text(encoding="utf-8").rstrip().rstrip(";")
+    sql = fill_select_lists(path.read_text(encoding="utf-8"), select_lists).rstrip().rstrip(";")
     con.execute(f"create or replace table {target} as\n{sql}", bind_used(sql, params))
     count = _first(con.execute(f"select count(*) from {target}"))
     return int(count[0]) if count else 0

@@ -16,8 +16,10 @@ import duckdb
 
 from foundation.errors import CasefinderError
 from foundation.provenance import code_version, sha256_file
+from foundation.settings import DEFAULT_CHANGE_THRESHOLD
 from foundation.staging import abandoned, create_held, discard, holding, owns, release
 from foundation.warehouse import apply_ddl, build_model, model_order, transaction
+from reports.columns import week_select_lists
 from reports.excel_list import write_workbook
 from reports.html_list import write_page
 from reports.lists import load_lists, render_csv
@@ -154,11 +156,20 @@ def republished_warning(replaced: dict[str, Any]) -> Any:
     )
 
 
-def build_list_models(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, int]:
-    """Build this week's list tables (`sql/lists/*.sql`); rows per table."""
+def build_list_models(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    change_threshold: float = DEFAULT_CHANGE_THRESHOLD,
+) -> dict[str, int]:
+    """Build this week's list tables (`sql/lists/*.sql`); rows per table. A listed patient's
+    `change` is `up` / `down` when the tier changed or the score moved by `change_threshold`."""
     ensure_list_tables(con)
+    params = {"as_of": as_of, "change_threshold": change_threshold}
     return {
-        name: build_model(con, name, {"as_of": as_of}) for name in model_order(LIST_MODELS, "lists")
+        name: build_model(
+            con, name, params, select_lists=week_select_lists() if name == "list_week" else None
+        )
+        for name in model_order(LIST_MODELS, "lists")
     }
 
 

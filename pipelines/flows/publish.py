@@ -18,10 +18,10 @@ from reports.run_report import Check
 
 
 @task(name="build-list-tables", cache_policy=NO_CACHE)
-def build_list_tables(warehouse: Path, as_of: date) -> dict[str, int]:
+def build_list_tables(warehouse: Path, as_of: date, change_threshold: float) -> dict[str, int]:
     """Build `lists.list_week`, `list_left_week`, `list_profile`, `list_service_standards`."""
     with connect(warehouse) as con:
-        return pub.build_list_models(con, as_of)
+        return pub.build_list_models(con, as_of, change_threshold)
 
 
 @task(name="week-banners", cache_policy=NO_CACHE)
@@ -86,16 +86,20 @@ def publish(
     data_docs: str | None = None,
     dask_address: str | None = None,
     run_warnings: list[Check] | None = None,
+    change_threshold: float | None = None,
 ) -> dict[str, Any]:
     """Publish the lists of every neighbourhood at `as_of` under `out` (see OUTPUTS.md).
 
     `data_docs` is the Great Expectations Data Docs index of the ingest, linked from the
     run report; `run_warnings` (a rejected retraining) head its list of warnings. With
     `dask_address` (default: CASEFINDER_DASK_ADDRESS) each neighbourhood's files are staged
-    by its own task on Dask (pipelines/flows/scaleout.py).
+    by its own task on Dask (pipelines/flows/scaleout.py). `change_threshold` (default:
+    CASEFINDER_CHANGE_THRESHOLD) is the score move that makes a listed patient `up` / `down`.
     """
-    dask_address = dask_address or load_settings().dask_address
-    tables = build_list_tables(warehouse, as_of)
+    settings = load_settings()
+    dask_address = dask_address or settings.dask_address
+    threshold = settings.change_threshold if change_threshold is None else change_threshold
+    tables = build_list_tables(warehouse, as_of, threshold)
     banners = week_banners(warehouse, as_of, out)
     try:
         if dask_address:
