@@ -126,7 +126,8 @@ def _create(con, rows_by_week: dict[date, list[tuple]], deaths: dict[str, date] 
     con.execute(
         "create or replace table features.feat_patients (patient_id varchar,"
         " index_date date, practice_code varchar, neighbourhood_code varchar,"
-        " housebound boolean, age integer, n_emergency_admissions_365d integer,"
+        " practice_name varchar, caseload_team varchar, housebound boolean, age integer,"
+        " n_emergency_admissions_365d integer,"
         " efi double, efi_category varchar, hfrs double, hfrs_band varchar,"
         " in_hospital boolean, on_caseload boolean, is_care_home_resident boolean,"
         " sex varchar, imd_decile integer)"
@@ -148,11 +149,11 @@ def _create(con, rows_by_week: dict[date, list[tuple]], deaths: dict[str, date] 
             )
     for index_date, rows in rows_by_week.items():
         for pid, _nhs, _g, _f, practice, hb, age, adm, efi, _opt in rows:
-            hood = {"P1": "N1", "P2": "N2"}[practice]
+            hood, name = {"P1": ("N1", "Practice one"), "P2": ("N2", "Practice two")}[practice]
             con.execute(
-                "insert into features.feat_patients values (?, ?, ?, ?, ?, ?, ?, ?, 'moderate',"
-                " 6.0, 'intermediate', ?, false, false, '2', 3)",
-                [pid, index_date, practice, hood, hb, age, adm, efi, pid == "p1"],
+                "insert into features.feat_patients values (?, ?, ?, ?, ?, null, ?, ?, ?, ?,"
+                " 'moderate', 6.0, 'intermediate', ?, false, false, '2', 3)",
+                [pid, index_date, practice, hood, name, hb, age, adm, efi, pid == "p1"],
             )
     # One UCR referral seen in 90 minutes, one seen after 3 hours (N1).
     con.execute(
@@ -289,16 +290,14 @@ def test_the_age_expression_counts_birthdays_passed(born: str, on: str, age: int
     assert got == age
 
 
-def test_practice_name_and_caseload_team_come_from_the_practices_and_caseloads(tmp_path: Path):
+def test_practice_name_and_caseload_team_are_the_feature_layers(tmp_path: Path):
+    # The features layer names the open caseloads' teams (test_features_circumstances); the
+    # list shows them as they are, empty when none, week by week.
     con, week1, week2 = _two_weeks(
         tmp_path,
-        "insert into core.core_caseload values"
-        # p1: two open caseloads, and one that ended on the first list's date (not open)
-        " ('p1', 'Matron North', date '2026-01-01', null),"
-        " ('p1', 'District nursing', date '2026-03-01', date '2026-12-31'),"
-        " ('p1', '=Old team', date '2025-01-01', date '2026-11-16'),"
-        # p4: taken on between the two lists
-        " ('p4', 'Frailty team', date '2026-11-20', null)",
+        "update features.feat_patients set caseload_team = case"
+        f" when patient_id = 'p1' then 'District nursing; Matron North'"
+        f" when patient_id = 'p4' and index_date = date '{WEEK2}' then 'Frailty team' end",
     )
     names = dict(
         con.execute("select practice_code, practice_name from core.core_practices").fetchall()
