@@ -12,6 +12,7 @@ from typing import Any
 
 import duckdb
 
+from reports.horizon import FALLBACK_SCORE_NOTE, model_horizon_days, risk_score_note
 from reports.safety import escape_formula, folder_name
 
 # The CSV (and the Excel list sheet) columns, in contract order (OUTPUTS.md), then ours.
@@ -36,6 +37,9 @@ LIST_COLUMNS: tuple[str, ...] = (
     "care_home_resident",
 )
 
+# The end of a model week's `risk_score` note.
+FALLBACK_TAIL = " (in a week ranked by the fallback points score: the share of the maximum points)"
+
 COLUMN_NOTES: dict[str, str] = {
     "rank": "1 = highest risk within the neighbourhood (ties: higher score, then a fixed order)",
     "nhs_number": "10 digits, no spaces",
@@ -43,8 +47,8 @@ COLUMN_NOTES: dict[str, str] = {
     "family_name": "from the GP record",
     "date_of_birth": "from the GP record (YYYY-MM-DD)",
     "practice_code": "ODS code of the registered practice",
-    "risk_score": "calibrated probability (0-1) of an emergency admission or death in 12 months"
-    " (in a week ranked by the fallback points score: the share of the maximum points)",
+    # said for each list's model horizon, or the fallback score: NeighbourhoodList.column_notes
+    "risk_score": risk_score_note(None) + FALLBACK_TAIL,
     "risk_tier": "very_high >= 0.70, high >= 0.50, moderate >= 0.30, low below",
     "change": "new (not on the last list); up / down: rank number smaller / larger; same",
     "reasons": "the top risk-raising reasons from the model, largest first, separated by '; '",
@@ -118,6 +122,17 @@ class NeighbourhoodList:
     standards: list[dict[str, Any]] = field(default_factory=list)
     # The week's warnings, shown on every page and sheet (reports/banners.py).
     banners: list[str] = field(default_factory=list)
+    # The registered model's outcome horizon (None: ranked by the fallback score, or unknown).
+    horizon_days: int | None = None
+
+    @property
+    def column_notes(self) -> dict[str, str]:
+        """COLUMN_NOTES with `risk_score` said for this list's model horizon (or fallback)."""
+        if not self.model_version:
+            note = FALLBACK_SCORE_NOTE
+        else:
+            note = risk_score_note(self.horizon_days) + FALLBACK_TAIL
+        return {**COLUMN_NOTES, "risk_score": note}
 
     @property
     def folder(self) -> str:
@@ -211,6 +226,7 @@ def load_lists(
         "select min(model_version) from scores.scores where as_of = ?", [as_of]
     ).fetchone()
     version = (model_version[0] if model_version else None) or ""
+    horizon_days = model_horizon_days(con, version)
     lists = {
         code: NeighbourhoodList(
             code=code,
@@ -218,6 +234,7 @@ def load_lists(
             as_of=as_of,
             model_version=version,
             banners=list(banners),
+            horizon_days=horizon_days,
         )
         for code, name in neighbourhoods
     }

@@ -14,6 +14,7 @@ from foundation.contract import IDENTIFIER_COLUMNS
 from foundation.provenance import code_version, sha256_file
 from foundation.staging import discard
 from foundation.warehouse import build_model, transaction
+from reports.horizon import FALLBACK_SCORE_NOTE, model_horizon_days, risk_score_note
 from reports.lists import bool_text, csv_bytes, round_or_none
 from reports.publish import _swap_in, ensure_list_tables, fsync_tree, staging_dir
 from reports.safety import escape_formula
@@ -72,7 +73,8 @@ COLUMN_NOTES: dict[str, str] = {
     "neighbourhood_code": "the neighbourhood of the registered practice",
     "practice_code": "ODS code of the registered practice",
     "rank": "1 = highest risk within the neighbourhood, among the patients of this file",
-    "risk_score": "calibrated probability (0-1) of an emergency admission or death in 12 months",
+    # said for the model's horizon, or the fallback score, in each summary: build_summary
+    "risk_score": risk_score_note(None),
     "risk_tier": "very_high >= 0.70, high >= 0.50, moderate >= 0.30, low below",
     "age_band": "age at the list date in 5-year bands; 90+ together",
     "sex": "NHS person stated gender code (1, 2, 9, X)",
@@ -217,6 +219,10 @@ def build_summary(
     version = con.execute(
         "select min(model_version) from scores.scores where as_of = ?", [as_of]
     ).fetchall()
+    model_version = (version[0][0] if version else None) or ""
+    notes = {**COLUMN_NOTES, "risk_score": FALLBACK_SCORE_NOTE}
+    if model_version:
+        notes["risk_score"] = risk_score_note(model_horizon_days(con, model_version))
     snapshot_id = latest_snapshot_id(con)
     return {
         "publication": "pseudonymised",
@@ -226,7 +232,7 @@ def build_summary(
             "direct care. Do not combine with the pseudonymisation key or identifiable data."
         ),
         "as_of": as_of.isoformat(),
-        "model_version": (version[0][0] if version else None) or "",
+        "model_version": model_version,
         "code_version": code_version(),
         "snapshot_id": None if snapshot_id is None else str(snapshot_id),
         "pseudonym_key_fingerprint": _fingerprint(con),
@@ -234,7 +240,7 @@ def build_summary(
         "cohort": cohort_counts(con),
         "rows": rows,
         "files": {CSV_NAME: {"sha256": csv_sha256}},
-        "columns": {c: COLUMN_NOTES[c] for c in PSEUDONYMISED_COLUMNS},
+        "columns": {c: notes[c] for c in PSEUDONYMISED_COLUMNS},
     }
 
 
