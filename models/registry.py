@@ -14,7 +14,7 @@ from typing import Any
 
 from foundation.errors import CasefinderError
 from foundation.provenance import code_version
-from foundation.settings import load_settings
+from foundation.settings import models_dir_beside
 from foundation.staging import create_held, release, remove_abandoned
 from foundation.warehouse import apply_ddl, connect
 from models.train import RiskModel
@@ -27,7 +27,7 @@ STAGING_PREFIX = ".staging-"
 
 def models_dir(warehouse: Path) -> Path:
     """The registry folder: `models/` beside the warehouse file (`Settings.models_dir`)."""
-    return load_settings().models_dir(Path(warehouse))
+    return models_dir_beside(warehouse)
 
 
 def clean_stale_staging(root: Path) -> int:

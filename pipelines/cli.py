@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from foundation import __version__
 from foundation.errors import CasefinderError
 from foundation.privacy import redact
+from pipelines import notify
 
 if TYPE_CHECKING:
     from foundation.settings import Settings
@@ -195,6 +196,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return 2
     try:
         settings = load_settings()
+        notify.configure(settings.notify_webhook)  # the weekly flow's state hooks send here
         level = args.log_level or settings.log_level
         from pipelines.console import configure
 

@@ -15,6 +15,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from reports.horizon import FALLBACK_TAIL, risk_score_note
+
 KINDS = ("text", "number", "date", "bool")
 
 
@@ -94,8 +96,8 @@ LIST: tuple[Column, ...] = (
     Column("practice_code", "ODS code of the registered practice", "text", "ranked.practice_code"),
     Column(
         "risk_score",
-        "calibrated probability (0-1) of an emergency admission or death in 12 months"
-        " (in a week ranked by the fallback points score: the share of the maximum points)",
+        # said for each list's model horizon, or the fallback score: NeighbourhoodList.column_notes
+        risk_score_note(None) + FALLBACK_TAIL,
         "number",
         "ranked.risk_score",
         digits=4,

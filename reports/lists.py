@@ -17,6 +17,7 @@ import duckdb
 from reports.columns import COLUMN_NOTES as COLUMN_NOTES
 from reports.columns import LIST, LIST_COLUMNS, publication_select_list
 from reports.columns import TEXT_COLUMNS as TEXT_COLUMNS
+from reports.horizon import FALLBACK_SCORE_NOTE, FALLBACK_TAIL, model_horizon_days, risk_score_note
 from reports.safety import escape_formula, folder_name
 
 CHANGE_VALUES = ("new", "up", "down", "same")
@@ -59,6 +60,17 @@ class NeighbourhoodList:
     standards: list[dict[str, Any]] = field(default_factory=list)
     # The week's warnings, shown on every page and sheet (reports/banners.py).
     banners: list[str] = field(default_factory=list)
+    # The registered model's outcome horizon (None: ranked by the fallback score, or unknown).
+    horizon_days: int | None = None
+
+    @property
+    def column_notes(self) -> dict[str, str]:
+        """COLUMN_NOTES with `risk_score` said for this list's model horizon (or fallback)."""
+        if not self.model_version:
+            note = FALLBACK_SCORE_NOTE
+        else:
+            note = risk_score_note(self.horizon_days) + FALLBACK_TAIL
+        return {**COLUMN_NOTES, "risk_score": note}
 
     @property
     def folder(self) -> str:
@@ -127,6 +139,7 @@ def load_lists(
         "select min(model_version) from scores.scores where as_of = ?", [as_of]
     ).fetchone()
     version = (model_version[0] if model_version else None) or ""
+    horizon_days = model_horizon_days(con, version)
     lists = {
         code: NeighbourhoodList(
             code=code,
@@ -134,6 +147,7 @@ def load_lists(
             as_of=as_of,
             model_version=version,
             banners=list(banners),
+            horizon_days=horizon_days,
         )
         for code, name in neighbourhoods
     }

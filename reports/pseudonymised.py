@@ -15,6 +15,7 @@ from foundation.provenance import code_version, sha256_file
 from foundation.staging import discard
 from foundation.warehouse import apply_ddl, build_model, transaction
 from reports.columns import ANALYSTS
+from reports.horizon import FALLBACK_SCORE_NOTE, model_horizon_days, risk_score_note
 from reports.lists import csv_bytes
 from reports.publish import _swap_in, ensure_list_tables, fsync_tree, staging_dir
 from reports.safety import escape_formula
@@ -47,7 +48,12 @@ FORBIDDEN_COLUMNS: frozenset[str] = IDENTIFIER_COLUMNS | frozenset(
     }
 )
 
-COLUMN_NOTES: dict[str, str] = {c.name: c.note for c in ANALYSTS}
+# The analysts' notes (reports/columns.py); `risk_score` is said for the model's horizon, or
+# the fallback score, in each summary: build_summary.
+COLUMN_NOTES: dict[str, str] = {
+    **{c.name: c.note for c in ANALYSTS},
+    "risk_score": risk_score_note(None),
+}
 
 
 def check_columns(columns: tuple[str, ...] | list[str]) -> None:
@@ -140,6 +146,10 @@ def build_summary(
     version = con.execute(
         "select min(model_version) from scores.scores where as_of = ?", [as_of]
     ).fetchall()
+    model_version = (version[0][0] if version else None) or ""
+    notes = {**COLUMN_NOTES, "risk_score": FALLBACK_SCORE_NOTE}
+    if model_version:
+        notes["risk_score"] = risk_score_note(model_horizon_days(con, model_version))
     snapshot_id = latest_snapshot_id(con)
     return {
         "publication": "pseudonymised",
@@ -149,7 +159,7 @@ def build_summary(
             "direct care. Do not combine with the pseudonymisation key or identifiable data."
         ),
         "as_of": as_of.isoformat(),
-        "model_version": (version[0][0] if version else None) or "",
+        "model_version": model_version,
         "code_version": code_version(),
         "snapshot_id": None if snapshot_id is None else str(snapshot_id),
         "pseudonym_key_fingerprint": _fingerprint(con),
@@ -157,7 +167,7 @@ def build_summary(
         "cohort": cohort_counts(con),
         "rows": rows,
         "files": {CSV_NAME: {"sha256": csv_sha256}},
-        "columns": {c: COLUMN_NOTES[c] for c in PSEUDONYMISED_COLUMNS},
+        "columns": {c: notes[c] for c in PSEUDONYMISED_COLUMNS},
     }
 
 

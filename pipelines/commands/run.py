@@ -123,7 +123,8 @@ def weekly(
     dask_address: str | None = None,
     republish: bool = False,
 ) -> dict[str, Any]:
-    """Run the weekly flow after checking the paths."""
+    """Run the weekly flow after checking the paths, with the settings resolved once here
+    (`dask_address`: the --dask-address override)."""
     from pipelines.flows.weekly import weekly_run
 
     if not extracts.is_dir():
@@ -137,8 +138,8 @@ def weekly(
         as_of=as_of,
         retrain=retrain,
         pseudonymised=pseudonymised,
-        dask_address=dask_address,
         republish=republish,
+        settings=settings.for_run(dask_address),
     )
 
 

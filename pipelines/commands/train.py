@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         raise CasefinderError(
             f"warehouse {args.warehouse} does not exist: run `casefinder ingest` first"
         )
+    settings = load_settings()
     result = train(
         warehouse=Path(args.warehouse),
         as_of=args.as_of,
@@ -83,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         search=args.search,
         calibration=args.calibration,
         n_jobs=args.threads,
+        opt_out_types=tuple(settings.opt_out_policy["model_training"]),
         dask_address=args.dask_address,
     )
     m = result["metrics"]

@@ -10,18 +10,19 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from foundation.locking import warehouse_lock
+from foundation.settings import RunSettings
 from foundation.warehouse import connect
 from pipelines.flows.artifacts import (
     final_state,
     retraining_rejected,
     run_artifacts,
 )
+from pipelines.flows.deploy import flow_run_hook, scheduled_settings
 from pipelines.flows.feature_build import build_features
 from pipelines.flows.ingest import ingest
 from pipelines.flows.publish import publish, publish_pseudonymised
 from pipelines.flows.score import score
 from pipelines.flows.train import train
-from pipelines.notify import flow_run_hook
 from reports.publish import republished_warning
 
 
@@ -74,7 +75,8 @@ def keep_audit_copy(warehouse: Path) -> str:
 
 @flow(
     name="weekly_run",
-    # One message on a failed, crashed or "Completed with warnings" run (pipelines/notify.py).
+    # One message on a failed, crashed or "Completed with warnings" run (pipelines/notify.py;
+    # the hook of pipelines/flows/deploy.py knows the webhook in a process with no CLI).
     on_failure=[flow_run_hook],
     on_completion=[flow_run_hook],
     on_crashed=[flow_run_hook],
@@ -86,8 +88,8 @@ def weekly_run(
     as_of: date | None = None,
     retrain: bool = False,
     pseudonymised: bool = False,
-    dask_address: str | None = None,
     republish: bool = False,
+    settings: RunSettings | None = None,
 ) -> dict[str, Any]:
     """The weekly job. Training writes its own `features.feat_training_patients`, so it may run
     before or after the as-of features; they are built once the publication check has passed.
@@ -97,8 +99,11 @@ def weekly_run(
     lists are ranked by the fallback points score and say so (OUTPUTS.md, "When no model is
     fit to rank"); a registered model is never replaced by a failing one.
 
-    With `dask_address` (default: CASEFINDER_DASK_ADDRESS) training, scoring and list staging
-    run on Dask (docs/data-engineer.md, "Scaling out with Dask").
+    `settings` are the run's settings, resolved once by the command line; a scheduled run
+    (no command line) gives none and they are resolved here, once, from the environment of
+    the process serving it (pipelines/flows/deploy.py). The sub-flows get their values as
+    parameters. With `settings.dask_address` training, scoring and list staging run on Dask
+    (docs/data-engineer.md, "Scaling out with Dask").
 
     An as-of already published from the same extract checksums and model is left as it is
     (`already_published` in the result); from other inputs the run stops before publishing
@@ -107,15 +112,32 @@ def weekly_run(
     With `pseudonymised`, the publication is the analysts' pseudonymised file under
     `out/pseudonymised/<as_of>/` instead of the direct-care lists and run report.
     """
+    settings = settings or scheduled_settings()
+    policy = settings.opt_out_policy
     # A second run on the same warehouse fails here at once (re-entrant under the CLI).
     with warehouse_lock(warehouse):
         clean_stale_staging(warehouse, out)
-        ingested = ingest(extracts, warehouse, as_of=as_of)
+        ingested = ingest(
+            extracts,
+            warehouse,
+            as_of=as_of,
+            max_rejected_share=settings.max_rejected_share,
+            key_file=settings.key_file,
+            pseudonym_key=settings.pseudonym_key,
+        )
         day = resolve_as_of(as_of, ingested["as_of"])
         registered = registered_model(warehouse)
         trained, warnings, fallback_reason = None, [], None
         if retrain or registered is None:
-            trained = train(warehouse, as_of=day, dask_address=dask_address, raise_unfit=False)
+            trained = train(
+                warehouse,
+                as_of=day,
+                horizon_days=settings.horizon_days,
+                seed=settings.seed,
+                opt_out_types=tuple(policy["model_training"]),
+                dask_address=settings.dask_address,
+                raise_unfit=False,
+            )
             if trained["unfit"] and registered is None:
                 # Nothing fit to rank: the lists are ranked by the fallback score (OUTPUTS.md).
                 fallback_reason = trained["unfit"]
@@ -140,9 +162,18 @@ def weekly_run(
             if decided and "replaces" in decided:
                 warnings.insert(0, republished_warning(decided["replaces"]))
         features = build_features(warehouse, [day])
-        scored = score(warehouse, day, dask_address=dask_address, fallback_reason=fallback_reason)
+        scored = score(
+            warehouse,
+            day,
+            opt_out_types=tuple(policy["direct_care_lists"]),
+            risk_tiers=settings.risk_tiers,
+            dask_address=settings.dask_address,
+            fallback_reason=fallback_reason,
+        )
         if pseudonymised:
-            analyst = publish_pseudonymised(warehouse, out, day)
+            analyst = publish_pseudonymised(
+                warehouse, out, day, opt_out_types=tuple(policy["analyst_outputs"])
+            )
             result = {
                 "snapshot_id": ingested["snapshot_id"],
                 "trained": trained["version"] if trained else None,
@@ -160,8 +191,9 @@ def weekly_run(
             out,
             day,
             data_docs=ingested.get("data_docs"),
-            dask_address=dask_address,
+            dask_address=settings.dask_address,
             run_warnings=warnings,
+            change_threshold=settings.change_threshold,
         )
         # The run report's checks (the run's warnings first) decide the final state;
         # artifacts summarise the run.
