@@ -12,6 +12,9 @@ from typing import Any
 import duckdb
 import numpy as np
 
+from features import dictionary as feature_dictionary
+from foundation.warehouse import query_model
+
 # Reasons shown per patient, and dated records shown per reason.
 MAX_REASONS = 5
 EVIDENCE_PER_REASON = 5
@@ -30,9 +33,7 @@ class Reason:
 def _dictionary(dictionary: ModuleType | None) -> ModuleType:
     if dictionary is not None:
         return dictionary
-    from features import dictionary as default
-
-    return default
+    return feature_dictionary
 
 
 def typed_value(dtype: str, value: Any) -> Any:
@@ -128,8 +129,6 @@ def collect_evidence(
     `reason_evidence(patient_id, feature, source, event_date, code, term, evidence_rank)`,
     or None when no reason has an evidence model.
     """
-    from foundation.warehouse import query_model
-
     fd = _dictionary(dictionary)
     features_used = [
         r[0]

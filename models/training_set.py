@@ -13,6 +13,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from features.build import build_features, feature_columns, memory_limit
 from foundation.errors import CasefinderError
 from foundation.warehouse import build_model
 
@@ -97,8 +98,6 @@ def build_training_candidate_features(con: duckdb.DuckDBPyConnection, dates: lis
     `training_candidates_only`): about a fifth of the registered population, and a superset
     of the cohort, which `feat_training_sample` then selects exactly.
     """
-    from features.build import build_features
-
     return build_features(con, dates, {"training_candidates_only": True})
 
 
@@ -116,7 +115,6 @@ def build_training_set(
     if n_holdout < 1 or n_holdout >= n_dates:
         raise ValueError("the hold-out needs at least one index date and fewer than all of them")
     dates = index_dates_for(as_of, horizon_days, n_dates)
-    from features.build import memory_limit
 
     if feature_builder is None:
         feature_builder = build_training_candidate_features
@@ -182,8 +180,6 @@ def load_training_arrays(
     """
     cur = con.cursor()  # DuckDB 2.0: relation calls on a connection with a pending result fail
     try:
-        from features.build import feature_columns
-
         present = set(feature_columns(cur, "feat_training_sample"))
         missing = [c for c in feature_names if c not in present]
         if missing:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from foundation.privacy import redact
+from foundation.settings import load_settings
 
 log = logging.getLogger("casefinder.notify")
 
@@ -127,8 +128,6 @@ def flow_run_hook(flow: Any, flow_run: Any, state: Any) -> None:
     """A Prefect flow state hook: `@flow(on_failure=[flow_run_hook], on_completion=[...],
     on_crashed=[...])`. Sends one message for a failed, crashed or warning run; nothing for a
     clean completion. Reads only the run's name, state and its path/date parameters."""
-    from foundation.settings import load_settings
-
     event = event_for_state(str(getattr(state.type, "value", state.type)), state.name)
     if event is None:
         return

@@ -124,6 +124,7 @@ def weekly(
     republish: bool = False,
 ) -> dict[str, Any]:
     """Run the weekly flow after checking the paths."""
+    # deferred: prefect and the flows are only needed when the weekly run starts
     from pipelines.flows.weekly import weekly_run
 
     if not extracts.is_dir():
