@@ -15,7 +15,6 @@ from foundation.settings import load_settings
 
 log = logging.getLogger("casefinder.notify")
 
-EVENTS = ("failed", "warning", "completed", "crashed")
 TIMEOUT_SECONDS = 5.0
 ATTEMPTS = 3
 BACKOFF_SECONDS = (0.5, 2.0)
