@@ -67,16 +67,17 @@ def _validate(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     """Register the deployment and serve it until interrupted (Ctrl-C pauses the schedule)."""
     _validate(args)
-    # deferred: prefect and the flows are only needed when serving, not for --help
+    # deferred: prefect is only needed when serving, not for --help
     from prefect.settings import PREFECT_API_URL
-
-    from pipelines.flows.weekly import weekly_run
 
     if not PREFECT_API_URL.value():
         raise CasefinderError(
             "no Prefect server: run `prefect server start` and set "
             "PREFECT_API_URL=http://127.0.0.1:4200/api (see docs/data-engineer.md)"
         )
+    # deferred: the weekly flow (prefect, lightgbm) is only needed to serve
+    from pipelines.flows.weekly import weekly_run
+
     # Runs inherit this process's environment, so CASEFINDER_* settings (the notify webhook,
     # the Dask address) set where `serve` starts apply to every run it starts.
     accepted = set(inspect.signature(weekly_run.fn).parameters)
