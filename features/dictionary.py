@@ -7,12 +7,9 @@ from __future__ import annotations
 import csv
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from features.codelists import CODELIST_DIR
-
-SQL_FEATURES_DIR = Path(__file__).resolve().parent.parent / "sql" / "features"
 
 # Families: the unit of the point-in-time tests (tests/integration/test_features_point_in_time.py).
 FAMILIES = (

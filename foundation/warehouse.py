@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import os
 import re
@@ -522,8 +523,6 @@ def _check_key_fingerprint(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
 
 def patient_id_of(key: bytes, nhs_number: str) -> str:
     """The same pseudonym as the SQL macro, in Python (for tests and `explain`)."""
-    import hmac
-
     return hmac.new(key, nhs_number.encode(), hashlib.sha256).hexdigest()[:32]
 
 

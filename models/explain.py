@@ -12,6 +12,7 @@ from typing import Any
 import duckdb
 import numpy as np
 
+from features import dictionary as feature_dictionary
 from foundation.warehouse import query_model
 
 # Reasons shown per patient, and dated records shown per reason.
@@ -32,9 +33,7 @@ class Reason:
 def _dictionary(dictionary: ModuleType | None) -> ModuleType:
     if dictionary is not None:
         return dictionary
-    from features import dictionary as default
-
-    return default
+    return feature_dictionary
 
 
 def typed_value(dtype: str, value: Any) -> Any:

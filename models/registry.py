@@ -12,6 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
+import lightgbm as lgb
+import numpy
+import polars
+import sklearn
+
 from foundation.errors import CasefinderError
 from foundation.provenance import code_version
 from foundation.settings import models_dir_beside
@@ -51,15 +57,9 @@ def version_id(as_of: str, model_text: bytes, calibrator_text: bytes) -> str:
 
 
 def _library_versions() -> dict[str, str]:
-    import duckdb
-    import lightgbm
-    import numpy
-    import polars
-    import sklearn
-
     return {
         "python": sys.version.split()[0],
-        "lightgbm": lightgbm.__version__,
+        "lightgbm": lgb.__version__,
         "scikit-learn": sklearn.__version__,
         "numpy": numpy.__version__,
         "polars": polars.__version__,
@@ -110,6 +110,7 @@ def build_metadata(staging: Path, version: str, created_at: str) -> dict[str, An
 def register(warehouse: Path, staging: Path, root: Path | None = None) -> str:
     """Move a staged model that passed the gate into `<root>/<version>/`, write its metadata,
     model card and plots, and record it in `registry.models`. Returns the version id."""
+    # deferred: matplotlib (models.card) is only needed when a model is registered, not loaded
     from models.card import write_card
 
     root = root or models_dir(warehouse)
@@ -164,8 +165,6 @@ def _record(warehouse: Path, metadata: dict[str, Any], path: Path) -> None:
 
 
 def _booster_feature_names(model_bytes: bytes) -> list[str]:
-    import lightgbm as lgb
-
     return list(lgb.Booster(model_str=model_bytes.decode("utf-8")).feature_name())
 
 

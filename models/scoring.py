@@ -16,8 +16,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from foundation.warehouse import apply_layer_ddl
+from features.build import feature_columns
+from foundation.errors import CasefinderError
+from foundation.warehouse import apply_layer_ddl, transaction
 from models.explain import MAX_REASONS, collect_evidence, top_reasons
+from models.fallback import FallbackScorer
 
 log = logging.getLogger("casefinder.scoring")
 
@@ -80,13 +83,10 @@ def load_features(
     for name in feature_names:
         if not _IDENT.match(name):
             raise ValueError(f"model feature name {name!r} is not a plain column name")
-    from features.build import feature_columns
 
     columns = set(feature_columns(con))
     missing = [n for n in feature_names if n not in columns]
     if missing:
-        from foundation.errors import CasefinderError
-
         raise CasefinderError(
             f"the registered model needs features missing from features.feat_patients "
             f"({', '.join(missing[:5])}); retrain with `casefinder run --retrain`"
@@ -310,8 +310,6 @@ def score_with_fallback(
     """`score_cohort` with the fallback points score (models/fallback.py) instead of a model:
     `model_version` empty, the points as contributions and reasons, and the ranking recorded
     as `fallback` with `reason`. Returns patients scored."""
-    from models.fallback import FallbackScorer
-
     scorer = FallbackScorer().fit()
     return score_cohort(
         con, scorer, as_of, tiers, max_reasons, dictionary, ranking=("fallback", reason)
@@ -345,8 +343,6 @@ def write_scored(
     """Tiers, reasons and evidence for scored rows, written to the `scores` history tables
     for `as_of` (replacing earlier rows of that date) in one transaction, with how they were
     ranked (`ranking`: method and reason)."""
-    from foundation.warehouse import transaction
-
     ensure_score_tables(con)
     ids, matrix, n = rows.patient_ids, rows.values, len(rows)
     risk, raw, base = rows.risk_score, rows.raw_score, rows.base_value

@@ -13,6 +13,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from features.build import TRAINING_FEATURES, build_features, feature_columns, memory_limit
 from foundation.errors import CasefinderError
 from foundation.warehouse import build_model
 
@@ -98,8 +99,6 @@ def build_training_candidate_features(con: duckdb.DuckDBPyConnection, dates: lis
     of the cohort, which `feat_training_sample` then selects exactly. Written to
     `features.feat_training_patients`; `features.feat_patients` is left as it was.
     """
-    from features.build import TRAINING_FEATURES, build_features
-
     return build_features(con, dates, {"training_candidates_only": True}, TRAINING_FEATURES)
 
 
@@ -117,7 +116,6 @@ def build_training_set(
     if n_holdout < 1 or n_holdout >= n_dates:
         raise ValueError("the hold-out needs at least one index date and fewer than all of them")
     dates = index_dates_for(as_of, horizon_days, n_dates)
-    from features.build import memory_limit
 
     if feature_builder is None:
         feature_builder = build_training_candidate_features
@@ -183,8 +181,6 @@ def load_training_arrays(
     """
     cur = con.cursor()  # DuckDB 2.0: relation calls on a connection with a pending result fail
     try:
-        from features.build import feature_columns
-
         present = set(feature_columns(cur, "feat_training_sample"))
         missing = [c for c in feature_names if c not in present]
         if missing:

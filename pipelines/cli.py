@@ -18,15 +18,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
 
 from foundation import __version__
 from foundation.errors import CasefinderError
+from foundation.locking import warehouse_lock
 from foundation.privacy import redact
+from foundation.settings import Settings, configure_prefect_environment, load_settings
 from pipelines import notify
-
-if TYPE_CHECKING:
-    from foundation.settings import Settings
+from pipelines.console import configure
 
 # Only commands that work are listed here; each module is one command.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -165,8 +164,6 @@ def _run_holding_the_warehouse(args: argparse.Namespace) -> int:
     warehouse = getattr(args, "warehouse", None)
     if warehouse is None or args.command in READ_ONLY_COMMANDS:
         return int(args._run(args) or 0)
-    from foundation.locking import warehouse_lock
-
     with warehouse_lock(warehouse):
         return int(args._run(args) or 0)
 
@@ -183,8 +180,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    from foundation.settings import configure_prefect_environment, load_settings
-
     try:
         parser = build_parser()  # commands may read settings for their defaults
     except CasefinderError as exc:
@@ -198,8 +193,6 @@ def _main(argv: Sequence[str] | None) -> int:
         settings = load_settings()
         notify.configure(settings.notify_webhook)  # the weekly flow's state hooks send here
         level = args.log_level or settings.log_level
-        from pipelines.console import configure
-
         log_file = configure(level, args.verbose, _log_file(args, settings))
         if args.command not in READ_ONLY_COMMANDS:  # explain needs no Prefect, creates nothing
             configure_prefect_environment(settings, *_prefect_home(args, settings))

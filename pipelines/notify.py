@@ -14,7 +14,6 @@ from foundation.privacy import redact
 
 log = logging.getLogger("casefinder.notify")
 
-EVENTS = ("failed", "warning", "completed", "crashed")
 TIMEOUT_SECONDS = 5.0
 ATTEMPTS = 3
 BACKOFF_SECONDS = (0.5, 2.0)

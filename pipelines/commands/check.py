@@ -74,6 +74,7 @@ def write_text(report: dict, out: TextIO) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Check the extract set, print the report, and exit 2 when a run would stop."""
+    # deferred: duckdb (pipelines.ingest.check) is only needed when a check runs, not for --help
     from pipelines.ingest.check import check_extract_set
 
     settings = load_settings()

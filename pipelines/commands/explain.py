@@ -9,7 +9,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from foundation.errors import CasefinderError
+from foundation.contract import nhs_number_is_valid
+from foundation.errors import CasefinderError, WarehouseBusyError
+from foundation.locking import run_in_progress
 from foundation.settings import load_settings
 from pipelines.commands.options import iso_date
 
@@ -50,8 +52,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def normalise_nhs_number(text: str) -> str:
     """Ten digits without spaces or hyphens; a one-line error (not echoing it) when invalid."""
-    from foundation.contract import nhs_number_is_valid
-
     digits = text.strip().replace(" ", "").replace("-", "")
     if not nhs_number_is_valid(digits):
         raise CasefinderError(
@@ -66,9 +66,8 @@ def source_for_explain(warehouse: Path) -> Path:
 
     Takes no lock and creates nothing: it only reads (foundation/audit_copy.py).
     """
+    # deferred: duckdb (foundation.audit_copy, .warehouse) is only needed when explain runs
     from foundation.audit_copy import audit_copy_path
-    from foundation.errors import WarehouseBusyError
-    from foundation.locking import run_in_progress
     from foundation.warehouse import connect
 
     copy = audit_copy_path(warehouse)
@@ -90,6 +89,7 @@ def source_for_explain(warehouse: Path) -> Path:
 
 def explanation(warehouse: Path, nhs_number: str, as_of: date | None) -> dict[str, Any]:
     """The explain document (OUTPUTS.md `explain --format json`) for one NHS number."""
+    # deferred: duckdb and numpy (models.explain) are only needed when explain runs
     from foundation.warehouse import connect
     from models.explain import explain_patient
 
@@ -141,6 +141,7 @@ def render_text(doc: dict[str, Any]) -> str:
 
 def render_html(doc: dict[str, Any]) -> str:
     """A self-contained HTML explanation."""
+    # deferred: jinja2 (reports.html_list) is only needed for --format html
     from reports.html_list import environment
 
     return environment().get_template("list_explain.html").render(doc=doc)

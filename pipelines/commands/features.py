@@ -41,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _latest_extract_date(warehouse: Path) -> date:
     """The extract date of the warehouse's latest loaded snapshot (the default `--as-of`)."""
+    # deferred: duckdb is only needed when features are built, not for --help
     import duckdb
 
     from foundation.warehouse import connect
@@ -60,6 +61,7 @@ def _latest_extract_date(warehouse: Path) -> date:
 
 def run(args: argparse.Namespace) -> int:
     """Describe the features, or build them at `--as-of` and write `--out`."""
+    # deferred: the feature dictionary is only read for --describe and builds
     from features import docs
 
     if args.describe:
@@ -78,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         raise CasefinderError(f"--out {args.out} must end in .parquet")
     as_of = args.as_of or _latest_extract_date(args.warehouse)
 
+    # deferred: prefect and duckdb are only needed when features are built
     from features.build import export_features
     from foundation.warehouse import connect
     from pipelines.flows.feature_build import build_features

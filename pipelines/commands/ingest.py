@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the `ingest` flow and print its reconciliation table."""
     for name in ("great_expectations", "httpx"):
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
+    # deferred: prefect and great_expectations are only needed when the ingest flow runs
     from pipelines.flows.ingest import ingest
 
     settings = load_settings().for_run()

@@ -48,6 +48,7 @@ def _trainer(params: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    # deferred: lightgbm and scikit-learn (models.registry) are only needed to read the registry
     from models import registry
 
     out = sys.stdout

@@ -125,6 +125,7 @@ def weekly(
 ) -> dict[str, Any]:
     """Run the weekly flow after checking the paths, with the settings resolved once here
     (`dask_address`: the --dask-address override)."""
+    # deferred: prefect and the flows are only needed when the weekly run starts
     from pipelines.flows.weekly import weekly_run
 
     if not extracts.is_dir():

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from foundation.errors import CasefinderError
 from foundation.settings import load_settings
 from pipelines.commands.options import add_dask_address, iso_date
 
@@ -66,7 +67,7 @@ def _fmt(value: object) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from foundation.errors import CasefinderError
+    # deferred: prefect and lightgbm are only needed when the training flow runs
     from pipelines.flows.train import train
 
     if args.horizon_days < 1:
@@ -107,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
             f"{_fmt(m.get(f'{cohort}.model.calibration_slope'))}; Brier "
             f"{_fmt(m.get(f'{cohort}.model.brier'))}\n"
         )
+    # deferred: lightgbm and scikit-learn (models.registry) are only needed after training
     from models.registry import models_dir
 
     card = models_dir(Path(args.warehouse)) / result["version"] / "model_card.html"

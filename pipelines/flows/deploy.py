@@ -20,6 +20,7 @@ DEPLOYMENT_NAME = "casefinder-weekly"
 
 def weekly_schedule(cron: str = DEFAULT_CRON, timezone: str = DEFAULT_TIMEZONE) -> Any:
     """A Prefect cron schedule in a named time zone."""
+    # deferred: prefect is only needed to serve; `casefinder serve --help` reads the defaults
     from prefect.schedules import Cron
 
     return Cron(cron, timezone=timezone)
@@ -75,6 +76,7 @@ def serve_flow(
     server); at most one run of the deployment at a time (`concurrency_limit=1`), and the
     warehouse lock refuses any other run on the same warehouse.
     """
+    # deferred: prefect is only needed to serve; `casefinder serve --help` reads the defaults
     from prefect import serve
     from prefect.deployments.runner import EntrypointType
 

@@ -12,6 +12,7 @@ from prefect.cache_policies import NO_CACHE
 from foundation.settings import DEFAULT_CHANGE_THRESHOLD, DEFAULT_OPT_OUT_POLICY
 from foundation.warehouse import connect
 from pipelines.flows.scaleout import dask_task_runner, stage_lists_distributed
+from reports import banners as list_banners
 from reports import pseudonymised as pseudo
 from reports import publish as pub
 from reports.run_report import Check
@@ -27,10 +28,8 @@ def build_list_tables(warehouse: Path, as_of: date, change_threshold: float) -> 
 @task(name="week-banners", cache_policy=NO_CACHE)
 def week_banners(warehouse: Path, as_of: date, out: Path) -> list[str]:
     """The warnings every list page and sheet shows this week (fallback ranking, data quality)."""
-    from reports.banners import week_banners as banners
-
     with connect(warehouse) as con:
-        return banners(con, as_of, out / "reports")
+        return list_banners.week_banners(con, as_of, out / "reports")
 
 
 @task(name="stage-lists", cache_policy=NO_CACHE)

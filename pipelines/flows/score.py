@@ -11,15 +11,14 @@ from prefect.cache_policies import NO_CACHE
 from foundation.errors import CasefinderError
 from foundation.settings import DEFAULT_OPT_OUT_POLICY, DEFAULT_RISK_TIERS
 from foundation.warehouse import build_model, connect
+from models import registry, scoring
 from pipelines.flows.scaleout import dask_task_runner, score_distributed
 
 
 @task(name="resolve-model-version", cache_policy=NO_CACHE)
 def resolve_model_version(warehouse: Path, version: str | None) -> str:
     """The model to score with: the one given, else the latest registered."""
-    from models.registry import latest_version
-
-    found = version or latest_version(warehouse)
+    found = version or registry.latest_version(warehouse)
     if not found:
         raise CasefinderError("no registered model: run `casefinder train` (or `run --retrain`)")
     return found
@@ -48,12 +47,9 @@ def score_and_explain(
     warehouse: Path, as_of: date, version: str, risk_tiers: tuple[tuple[str, float], ...]
 ) -> int:
     """Score the listed cohort with TreeSHAP reasons and evidence; return patients scored."""
-    from models.registry import load
-    from models.scoring import score_cohort
-
-    model = load(warehouse, version)
+    model = registry.load(warehouse, version)
     with connect(warehouse) as con:
-        return score_cohort(con, model, as_of, risk_tiers)
+        return scoring.score_cohort(con, model, as_of, risk_tiers)
 
 
 @task(name="score-with-fallback", cache_policy=NO_CACHE)
@@ -61,10 +57,8 @@ def score_with_fallback(
     warehouse: Path, as_of: date, reason: str, risk_tiers: tuple[tuple[str, float], ...]
 ) -> int:
     """Rank the listed cohort by the fallback points score, with its reasons and evidence."""
-    from models.scoring import score_with_fallback as fallback
-
     with connect(warehouse) as con:
-        return fallback(con, as_of, reason, risk_tiers)
+        return scoring.score_with_fallback(con, as_of, reason, risk_tiers)
 
 
 @flow(name="score")

@@ -9,9 +9,11 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from foundation.audit_copy import write_audit_copy
 from foundation.locking import warehouse_lock
 from foundation.settings import RunSettings
 from foundation.warehouse import connect
+from models import registry
 from pipelines.flows.artifacts import (
     final_state,
     retraining_rejected,
@@ -23,7 +25,7 @@ from pipelines.flows.ingest import ingest
 from pipelines.flows.publish import publish, publish_pseudonymised
 from pipelines.flows.score import score
 from pipelines.flows.train import train
-from reports.publish import republished_warning
+from reports import publish as pub
 
 
 @task(name="resolve-as-of", cache_policy=NO_CACHE)
@@ -36,19 +38,15 @@ def resolve_as_of(as_of: date | None, ingested_as_of: str) -> date:
 def clean_stale_staging(warehouse: Path, out: Path) -> int:
     """Remove the hidden staging folders that ended (e.g. killed) runs left in the model
     registry and under `out`; a live run's folders are held by it and left alone."""
-    from models.registry import clean_stale_staging as clean_models
-    from models.registry import models_dir
-    from reports.publish import clean_stale_staging as clean_out
-
-    return clean_models(models_dir(warehouse)) + clean_out(Path(out))
+    return registry.clean_stale_staging(registry.models_dir(warehouse)) + pub.clean_stale_staging(
+        Path(out)
+    )
 
 
 @task(name="registered-model", cache_policy=NO_CACHE)
 def registered_model(warehouse: Path) -> str | None:
     """The latest model registered beside the warehouse, or None."""
-    from models.registry import latest_version
-
-    return latest_version(warehouse)
+    return registry.latest_version(warehouse)
 
 
 @task(name="check-publication", cache_policy=NO_CACHE)
@@ -56,19 +54,14 @@ def check_publication(
     warehouse: Path, out: Path, as_of: date, snapshot_id: Any, republish: bool
 ) -> dict[str, Any] | None:
     """Stop, skip or go on when `as_of` is already published (reports.publish)."""
-    from models.registry import latest_version
-    from reports.publish import check_republication
-
-    model = latest_version(warehouse)
+    model = registry.latest_version(warehouse)
     with connect(warehouse) as con:
-        return check_republication(con, as_of, Path(out), snapshot_id, model, republish)
+        return pub.check_republication(con, as_of, Path(out), snapshot_id, model, republish)
 
 
 @task(name="keep-audit-copy", cache_policy=NO_CACHE)
 def keep_audit_copy(warehouse: Path) -> str:
     """Copy what `explain` reads of this publication beside the warehouse (audit_copy.py)."""
-    from foundation.audit_copy import write_audit_copy
-
     with connect(warehouse) as con:
         return str(write_audit_copy(con, warehouse))
 
@@ -160,7 +153,7 @@ def weekly_run(
                     "reports_dir": str(Path(out) / "reports" / day.isoformat()),
                 }
             if decided and "replaces" in decided:
-                warnings.insert(0, republished_warning(decided["replaces"]))
+                warnings.insert(0, pub.republished_warning(decided["replaces"]))
         features = build_features(warehouse, [day])
         scored = score(
             warehouse,

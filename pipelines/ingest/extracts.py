@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import duckdb
+
 from foundation.contract import FILES, MANIFEST_NAME, ExtractFile
 from foundation.errors import ExtractError
 from foundation.provenance import sha256_file
@@ -147,8 +149,6 @@ def csv_header(path: Path) -> list[str]:
 
 def parquet_schema(path: Path) -> dict[str, str]:
     """Column name -> DuckDB type of a Parquet file, or a fatal error when unreadable."""
-    import duckdb
-
     con = duckdb.connect()
     try:
         described = con.execute("describe select * from read_parquet(?)", [str(path)]).fetchall()

@@ -24,7 +24,6 @@ from pipelines.ingest.extracts import ExtractFileInfo
 
 log = logging.getLogger("casefinder.ingest")
 
-META_COLUMNS = ("_load_id", "_source_file", "_row_number")
 _LAND = "_cf_land"
 _REJECTS = "_cf_rejects"
 _REJECT_SCANS = "_cf_reject_scans"
