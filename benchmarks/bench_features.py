@@ -22,6 +22,11 @@ import time
 from datetime import date
 from pathlib import Path
 
+import duckdb
+
+from features.build import build_features, build_one, write_index_dates
+from features.codelists import load_codelists
+
 AS_OF = date(2025, 3, 31)
 
 
@@ -42,12 +47,9 @@ def _peak_gb() -> float:
 
 def generate(db: Path, patients: int, diagnoses: int, light: bool = False) -> dict:
     """Random core tables: ~30 GP events, ~24 prescriptions, community contacts per patient."""
-    import duckdb
-
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    # deferred: tests/helpers goes on the path just above; only the generate phase needs it
     from helpers.core_tables import create_core_tables
-
-    from features.codelists import load_codelists
 
     db.unlink(missing_ok=True)
     con = duckdb.connect(str(db))
@@ -215,10 +217,6 @@ def generate(db: Path, patients: int, diagnoses: int, light: bool = False) -> di
 
 def build(db: Path, n_dates: int, threads: int | None, memory_limit: str | None) -> dict:
     """Time `build_features` at `n_dates` monthly index dates (a fresh process)."""
-    import duckdb
-
-    from features.build import build_features
-
     con = duckdb.connect(str(db))
     if threads:
         con.execute(f"set threads = {threads}")
@@ -239,16 +237,14 @@ def build(db: Path, n_dates: int, threads: int | None, memory_limit: str | None)
 
 def hfrs(db: Path) -> dict:
     """The HFRS model alone vs comorbidipy (once per date on the windowed rows)."""
-    import duckdb
+    # deferred: pandas and comorbidipy (a dev extra) are only needed by the hfrs phase
     import pandas
 
     pandas.core.common.SettingWithCopyWarning = getattr(  # type: ignore[attr-defined]
         pandas.errors, "SettingWithCopyWarning", type("SettingWithCopyWarning", (Warning,), {})
     )
+    # deferred: comorbidipy (a dev extra) is only needed by the hfrs phase, after the patch above
     import comorbidipy
-
-    from features.build import build_one, write_index_dates
-    from features.codelists import load_codelists
 
     con = duckdb.connect(str(db))
     load_codelists(con)

@@ -19,11 +19,21 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import time
 from datetime import date
 from pathlib import Path
+
+from features.build import build_features
+from foundation.settings import configure_prefect_environment, load_settings
+from foundation.warehouse import build_model, connect
+from models import workflow
+from models.registry import load, models_dir, new_staging_dir
+from models.scoring import score_cohort
+from reports import publish as pub
+from synthetic import generate
 
 EXTRACT_DATE = date(2026, 11, 16)
 # Core tables cloned with the population (those the evidence and list models read).
@@ -51,10 +61,8 @@ _FAKE_NHS = (
 
 def setup(work: Path, base: int) -> Path:
     """A warehouse with `base` synthetic patients, features at the extract date and a model."""
-    from models import workflow
-    from models.registry import models_dir, new_staging_dir
+    # deferred: prefect is only needed by the setup phase, after main() configured it
     from pipelines.flows.ingest import ingest
-    from synthetic import generate
 
     extracts = work / "extracts"
     warehouse = work / "base.duckdb"
@@ -75,11 +83,6 @@ def setup(work: Path, base: int) -> Path:
 
 def scale(base_warehouse: Path, work: Path, patients: int) -> Path:
     """Copy the base warehouse and clone its population until it has about `patients`."""
-    import shutil
-
-    from features.build import build_features
-    from pipelines.warehouse import connect
-
     target = work / f"scaled-{patients}.duckdb"
     if target.exists():
         target.unlink()
@@ -123,12 +126,6 @@ def scale(base_warehouse: Path, work: Path, patients: int) -> Path:
 
 def timed(warehouse: Path, out: Path) -> dict:
     """Score, explain and publish (the timed phase); timings and peak memory."""
-    from models.registry import load
-    from models.scoring import score_cohort
-    from pipelines.settings import load_settings
-    from pipelines.warehouse import build_model, connect
-    from reports import publish as pub
-
     settings = load_settings()
     t: dict[str, float] = {}
     start = time.perf_counter()
@@ -183,7 +180,6 @@ def main() -> int:
     parser.add_argument("--phase", choices=("all", "timed"), default="all")
     parser.add_argument("--warehouse", type=Path, default=None)
     args = parser.parse_args()
-    from pipelines.settings import configure_prefect_environment, load_settings
 
     configure_prefect_environment(load_settings())
     if args.phase == "timed":

@@ -32,6 +32,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psutil
+import pyarrow.parquet as pq
+
+from benchmarks.bench_publish import EXTRACT_DATE
+from models.registry import models_dir
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 CASEFINDER = str(BIN / "casefinder")
@@ -219,8 +225,6 @@ def generator_fingerprint() -> str:
 
 def machine() -> dict[str, Any]:
     """What the benchmark ran on."""
-    import psutil
-
     return {
         "cpu": platform.processor() or platform.machine(),
         "cores": os.cpu_count(),
@@ -403,7 +407,6 @@ class SizeRun:
         cmd = [CASEFINDER, "features", "--warehouse", str(self.warehouse("a"))]
         cmd += ["--as-of", self.as_of, "--out", str(out)]
         r = self.measure("features", cmd, note="build at the as-of date and export Parquet")
-        import pyarrow.parquet as pq
 
         r["measurement"].records = pq.read_metadata(out).num_rows
         self.save()
@@ -442,7 +445,7 @@ class SizeRun:
 
     def publish(self) -> None:
         wh = self.warehouse("a")
-        # Setup, not timed: train left the training dates in features.feat_patients.
+        # Setup, not timed: the as-of features (train writes only features.feat_training_patients).
         run_isolated(
             [
                 CASEFINDER,
@@ -456,7 +459,6 @@ class SizeRun:
             ],
             self.env,
         )
-        from benchmarks.bench_publish import EXTRACT_DATE
 
         if self.as_of != EXTRACT_DATE.isoformat():
             raise StageError(f"bench_publish scores {EXTRACT_DATE}, extracts are {self.as_of}")
@@ -488,8 +490,6 @@ class SizeRun:
 
     def model_source(self) -> Path:
         """A registered model for the run without training: this size's, else `--models-from`."""
-        from models.registry import models_dir
-
         for name in ("b", "a"):
             if self.warehouse(name).exists() and any(
                 models_dir(self.warehouse(name)).glob("*/metadata.json")
@@ -503,8 +503,6 @@ class SizeRun:
         source = self.model_source() if with_model else None
         wh = self.fresh(name)
         if source is not None:
-            from models.registry import models_dir
-
             shutil.copytree(source, models_dir(wh), ignore=shutil.ignore_patterns(".staging-*"))
         cmd = [CASEFINDER, "run", "--extracts", str(self.extracts), "--warehouse", str(wh)]
         cmd += ["--out", str(self.dir / name / "out")]
@@ -522,7 +520,7 @@ class SizeRun:
     def warm_up_prefect(self) -> None:
         """Create Prefect's database before the first timed flow (untimed)."""
         script = (
-            "from pipelines.settings import configure_prefect_environment, load_settings\n"
+            "from foundation.settings import configure_prefect_environment, load_settings\n"
             "configure_prefect_environment(load_settings())\n"
             "from prefect import flow\n"
             "flow(name='bench-warm-up')(lambda: 1)()\n"

@@ -17,6 +17,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import duckdb
+import numpy as np
+
+from features.build import build_one, write_index_dates
+from features.codelists import load_codelists
+from foundation.settings import load_settings
+from foundation.warehouse import connect
+from models.training_set import build_training_candidate_features, index_dates_for
+
 # HFRS is compared on (at most) this many rows of `core.core_acute_diagnoses`.
 HFRS_ROWS = 1_000_000
 # TreeSHAP is timed on at most this many rows (it costs ~100x a predict).
@@ -29,17 +38,11 @@ def _peak_mb() -> float:
 
 def training_dates(as_of: date) -> list[date]:
     """The 12 monthly index dates `casefinder train` builds its training set at."""
-    from models.training_set import index_dates_for
-    from pipelines.settings import load_settings
-
     return index_dates_for(as_of, load_settings().horizon_days)
 
 
 def training_features(warehouse: Path, as_of: date) -> dict[str, Any]:
     """Time the training set's feature build at its 12 index dates (the candidates only)."""
-    from models.training_set import build_training_candidate_features
-    from pipelines.warehouse import connect
-
     dates = training_dates(as_of)
     with connect(warehouse) as con:
         start = time.perf_counter()
@@ -49,12 +52,14 @@ def training_features(warehouse: Path, as_of: date) -> dict[str, Any]:
 
 
 def _comorbidipy() -> Any:
+    # deferred: pandas and comorbidipy (a dev extra) are only needed by the hfrs stage
     import pandas
 
     # comorbidipy 0.5 imports a name pandas 3 moved (docs/ecosystem.md).
     pandas.core.common.SettingWithCopyWarning = getattr(  # type: ignore[attr-defined]
         pandas.errors, "SettingWithCopyWarning", type("SettingWithCopyWarning", (Warning,), {})
     )
+    # deferred: comorbidipy (a dev extra) is only needed by the hfrs stage, after the patch above
     import comorbidipy
 
     return comorbidipy
@@ -68,11 +73,8 @@ def hfrs(warehouse: Path, as_of: date, work: Path) -> dict[str, Any]:
     scores one date per call, so for 12 dates it runs once per date on the rows admitted in
     that date's 2-year lookback, as a user of it would.
     """
-    import duckdb
+    # deferred: pandas and comorbidipy (a dev extra) are only needed by the hfrs stage
     import pandas
-
-    from features.build import build_one, write_index_dates
-    from features.codelists import load_codelists
 
     comorbidipy = _comorbidipy()
     scratch = work / "hfrs.duckdb"
@@ -131,10 +133,8 @@ def shap(warehouse: Path, as_of: date) -> dict[str, Any]:
     the first `SHAP_ROWS` of them (it is ~100x slower; the weekly run explains only the
     listed patients).
     """
-    import numpy as np
-
+    # deferred: lightgbm (models.registry) is only needed by the shap stage
     from models.registry import load
-    from pipelines.warehouse import connect
 
     model = load(warehouse)
     names = model.feature_names_

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -14,27 +14,35 @@ import duckdb
 import pyarrow.parquet as pq
 
 from features.codelists import load_codelists
-from features.dictionary import KEY_COLUMNS, feature_names
-from pipelines.errors import CasefinderError
-from pipelines.warehouse import bind_used, build_model, read_sql
+from features.dictionary import KEY_COLUMNS, efi_select_lists, feature_names, select_lists
+from foundation.errors import CasefinderError
+from foundation.warehouse import (
+    apply_ddl,
+    bind_used,
+    build_model,
+    fill_select_lists,
+    model_order,
+    read_sql,
+    sql_files,
+)
 
 log = logging.getLogger("casefinder.features")
 
-# The feature models in dependency order (each reads only `core`, `ref` and models above it).
-MODELS: tuple[str, ...] = (
-    "int_cohort",
-    "int_medicines",
-    "int_efi_first_codes",
-    "int_efi_value_deficits",
-    "int_efi",
-    "int_hfrs",
-    "int_circumstances",
-    "int_acute_use",
-    "int_urgent_care",
-    "int_community_use",
-    "int_social_care",
-    "feat_patients",
+# What the layer above reads: the `features` relations named in the `sql/scores` files.
+SCORES_INPUTS: tuple[str, ...] = tuple(
+    sorted(
+        {
+            relation.removeprefix("features.")
+            for file in sql_files().values()
+            if file.path.parent.name == "scores"
+            for relation in file.reads
+            if relation.startswith("features.")
+        }
+    )
 )
+# The feature models that make them, each after the models it reads (derived from the files
+# of `sql/features`; `core` and `ref` are inputs built before).
+MODELS: tuple[str, ...] = tuple(model_order(SCORES_INPUTS, "features"))
 
 # Models read once, by `feat_patients`, are views: computed inside its one query instead of
 # being written to the warehouse first (wide tables of one row per patient per date cost
@@ -50,20 +58,27 @@ VIEW_MODELS: frozenset[str] = frozenset(
     }
 )
 
-# The `core` tables the feature SQL reads.
-CORE_INPUTS: tuple[str, ...] = (
-    "core_patients",
-    "core_practices",
-    "core_lsoa_imd",
-    "core_gp_events",
-    "core_gp_medications",
-    "core_acute_spells",
-    "core_acute_diagnoses",
-    "core_ae_attendances",
-    "core_community_contacts",
-    "core_social_care_services",
-    "core_caseload",
+# The `core` tables the feature SQL reads (named in the files of `MODELS`).
+CORE_INPUTS: tuple[str, ...] = tuple(
+    sorted(
+        {
+            relation.removeprefix("core.")
+            for name in MODELS
+            for relation in sql_files()[name].reads
+            if relation.startswith("core.")
+        }
+    )
 )
+
+# `feat_patients.sql` at the training index dates (models/training_set.py), read by
+# `feat_outcomes` and `feat_training_sample`.
+TRAINING_FEATURES = "feat_training_patients"
+
+# The models whose select lists are declared in the feature dictionary, filled when built.
+SELECT_LISTS: dict[str, Callable[[], Mapping[str, Sequence[Any]]]] = {
+    "int_efi": efi_select_lists,
+    "feat_patients": select_lists,
+}
 
 DEFAULT_PARAMS: dict[str, Any] = {"hfrs_lookback_years": 2, "training_candidates_only": False}
 
@@ -109,7 +124,7 @@ def write_index_dates(con: duckdb.DuckDBPyConnection, index_dates: Iterable[date
     if not dates:
         raise CasefinderError("no index date given")
     con.execute("create schema if not exists features")
-    con.execute("create or replace table features.feat_index_dates (index_date date primary key)")
+    apply_ddl(con, ["feat_index_dates"])
     con.executemany("insert into features.feat_index_dates values (?)", [[d] for d in dates])
     return len(dates)
 
@@ -120,30 +135,38 @@ def params_with_defaults(params: Mapping[str, Any] | None = None) -> dict[str, A
 
 
 def build_one(
-    con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any] | None = None
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    table: str | None = None,
 ) -> int:
-    """Materialise one feature model, or define it as a view; its row count (0 for a view)."""
+    """Materialise one feature model (as `features.<table>` when given), or define it as a
+    view; its row count (0 for a view)."""
+    if table is not None and name in VIEW_MODELS:
+        raise ValueError(f"{name} is a view: it cannot be built under another name")
     existing = con.execute(
         "select table_type from information_schema.tables "
         "where table_schema = 'features' and table_name = ?",
-        [name],
+        [table or name],
     ).fetchall()
     want = "VIEW" if name in VIEW_MODELS else "BASE TABLE"
     if existing and existing[0][0] != want:
         con.execute(f"drop {'view' if existing[0][0] == 'VIEW' else 'table'} features.{name}")
     if name in VIEW_MODELS:
-        sql = read_sql(name).rstrip().rstrip(";")
+        lists = SELECT_LISTS[name]() if name in SELECT_LISTS else None
+        sql = fill_select_lists(read_sql(name), lists).rstrip().rstrip(";")
         if bind_used(sql, params_with_defaults(params)):
             raise ValueError(f"{name} takes parameters, so it cannot be a view")
         con.execute(f"create or replace view features.{name} as\n{sql}")
         log.info("defined view features.%s", name)
         return 0
     with memory_limit(con):
-        build_model(con, name, params_with_defaults(params))
+        lists = SELECT_LISTS[name]() if name in SELECT_LISTS else None
+        build_model(con, name, params_with_defaults(params), table, select_lists=lists)
     # Counted again with fetchall(): build_model's fetchone() leaves a result open on `con`,
     # which makes DuckDB 2.0 refuse a later `con.sql()` (e.g. in models.explain).
-    rows = int(con.execute(f"select count(*) from features.{name}").fetchall()[0][0])
-    log.info("built features.%s: %d rows", name, rows)
+    rows = int(con.execute(f"select count(*) from features.{table or name}").fetchall()[0][0])
+    log.info("built features.%s: %d rows", table or name, rows)
     return rows
 
 
@@ -151,15 +174,25 @@ def build_features(
     con: duckdb.DuckDBPyConnection,
     index_dates: Iterable[date],
     params: Mapping[str, Any] | None = None,
+    into: str = "feat_patients",
 ) -> int:
-    """Load code lists, write the index dates and build every model; rows of `feat_patients`."""
+    """Load code lists, write the index dates and build every model; rows of `feat_patients`.
+
+    With `into` (the training set's `TRAINING_FEATURES`), only the models of `feat_patients`
+    are built and `feat_patients.sql` is materialised under that name: the `feat_patients`
+    the scores layer reads is left as it was, so training may run after the as-of features.
+    """
     check_core_tables(con)
     load_codelists(con)
     write_index_dates(con, index_dates)
-    rows = 0
-    for name in MODELS:
-        rows = build_one(con, name, params)
-    return rows
+    if into == "feat_patients":
+        rows = {name: build_one(con, name, params) for name in MODELS}
+    else:
+        rows = {
+            name: build_one(con, name, params, into if name == "feat_patients" else None)
+            for name in model_order(["feat_patients"], "features")
+        }
+    return rows["feat_patients"]
 
 
 def feature_columns(con: duckdb.DuckDBPyConnection, table: str = "feat_patients") -> list[str]:

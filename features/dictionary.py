@@ -7,12 +7,9 @@ from __future__ import annotations
 import csv
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from features.codelists import CODELIST_DIR
-
-SQL_FEATURES_DIR = Path(__file__).resolve().parent.parent / "sql" / "features"
 
 # Families: the unit of the point-in-time tests (tests/integration/test_features_point_in_time.py).
 FAMILIES = (
@@ -668,13 +665,48 @@ FEATURES: tuple[Feature, ...] = (
 
 BY_NAME: dict[str, Feature] = {f.name: f for f in FEATURES}
 
-# Columns of `features.feat_patients` before the features: keys and list attributes.
-KEY_COLUMNS: tuple[str, ...] = ("patient_id", "index_date", "practice_code", "neighbourhood_code")
+# Columns of `features.feat_patients` before the features: keys and list attributes (not
+# model features: the practice's name and the open caseload's team, which the lists show).
+KEY_COLUMNS: tuple[str, ...] = (
+    "patient_id",
+    "index_date",
+    "practice_code",
+    "neighbourhood_code",
+    "practice_name",
+    "caseload_team",
+)
 
 
 def feature_names() -> list[str]:
     """Every feature, in `features.feat_patients` column order."""
     return [f.name for f in FEATURES]
+
+
+def select_lists() -> dict[str, list[str]]:
+    """The select lists of `sql/features/feat_patients.sql`, filled in when it is built.
+
+    `feature_sources`: each feature from the CTE of the model computing it (`int_efi` ->
+    `efi.efi`); `feature_columns`: the key columns, then every feature, in column order.
+    """
+    return {
+        "feature_sources": [f"{f.sql.removeprefix('int_')}.{f.name}" for f in FEATURES],
+        "feature_columns": [*KEY_COLUMNS, *feature_names()],
+    }
+
+
+def efi_select_lists() -> dict[str, list[dict[str, str]]]:
+    """The deficits for the select lists of `sql/features/int_efi.sql`, in code list order:
+    each as its `slug` in the code lists and its `column`; `efi_coded_deficits` are those found
+    from codes and values (all but polypharmacy, counted from medicines)."""
+    deficits = [
+        {"slug": f.name.removeprefix("efi_").replace("_", "-"), "column": f.name}
+        for f in FEATURES
+        if f.family == "efi" and f.unit == "0/1"
+    ]
+    return {
+        "efi_deficits": deficits,
+        "efi_coded_deficits": [d for d in deficits if d["slug"] != "polypharmacy"],
+    }
 
 
 def model_feature_names() -> list[str]:

@@ -9,6 +9,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from matplotlib.figure import Figure
 
+from features.dictionary import get as feature
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SCORER_LABELS = {
     "model": "LightGBM (calibrated)",
@@ -107,19 +109,14 @@ def write_plots(metrics: dict[str, Any], plots_dir: Path) -> list[Path]:
 
 
 def _feature_rows(names: list[str]) -> list[dict[str, str]]:
-    try:
-        from features.dictionary import get
-    except ImportError:  # the dictionary is optional for rendering
-        get = None
     rows = []
     for name in names:
         desc, unit = "", ""
-        if get is not None:
-            try:
-                feat = get(name)
-                desc, unit = feat.description, feat.unit
-            except KeyError:
-                pass
+        try:
+            feat = feature(name)
+            desc, unit = feat.description, feat.unit
+        except KeyError:
+            pass
         rows.append({"name": name, "description": desc, "unit": unit})
     return rows
 

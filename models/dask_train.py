@@ -10,8 +10,12 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
+import dask
+import dask.array as da
 import lightgbm as lgb
 import numpy as np
+from distributed import default_client
+from lightgbm.dask import DaskLGBMClassifier
 
 from models.train import RiskClassifier
 
@@ -95,7 +99,6 @@ class DaskRiskClassifier(RiskClassifier):
     def _client(self) -> Any:
         if self.client is not None:
             return self.client
-        from distributed import default_client
 
         return default_client()
 
@@ -107,9 +110,6 @@ class DaskRiskClassifier(RiskClassifier):
         cluster of the same size; otherwise the scheduler may even put every block on one
         worker.
         """
-        import dask
-        import dask.array as da
-
         client = self._client()
         bounds = np.linspace(0, len(a), len(workers) + 1).astype(int)
         blocks = []
@@ -122,8 +122,6 @@ class DaskRiskClassifier(RiskClassifier):
         return da.concatenate(blocks)
 
     def _dask_lgbm(self) -> Any:
-        from lightgbm.dask import DaskLGBMClassifier
-
         params = self._lgbm().get_params()
         params.pop("n_jobs", None)
         return DaskLGBMClassifier(client=self._client(), **params)

@@ -33,15 +33,6 @@ def _none_if_nan(value: float) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
-def calibration_slope_intercept(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
-    """Calibration slope (logit y ~ a + b logit p) and intercept (calibration-in-the-large:
-    logit y ~ a + offset(logit p)). Perfect calibration gives slope 1 and intercept 0."""
-    lp = logit(p)
-    _, slope = fit_logistic_1d(lp, y)
-    intercept = fit_intercept_with_offset(lp, y)
-    return slope, intercept
-
-
 def calibration_slope_ci(
     y: np.ndarray, p: np.ndarray, clusters: np.ndarray | None = None
 ) -> tuple[float, float, float]:

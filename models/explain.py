@@ -12,6 +12,9 @@ from typing import Any
 import duckdb
 import numpy as np
 
+from features import dictionary as feature_dictionary
+from foundation.warehouse import query_model
+
 # Reasons shown per patient, and dated records shown per reason.
 MAX_REASONS = 5
 EVIDENCE_PER_REASON = 5
@@ -30,9 +33,7 @@ class Reason:
 def _dictionary(dictionary: ModuleType | None) -> ModuleType:
     if dictionary is not None:
         return dictionary
-    from features import dictionary as default
-
-    return default
+    return feature_dictionary
 
 
 def typed_value(dtype: str, value: Any) -> Any:
@@ -115,26 +116,23 @@ def evidence_models(names: Sequence[str], dictionary: ModuleType | None = None) 
 def collect_evidence(
     con: duckdb.DuckDBPyConnection,
     as_of: date,
-    reasons_table: str = "scores.reasons",
     per_reason: int = EVIDENCE_PER_REASON,
     dictionary: ModuleType | None = None,
 ) -> duckdb.DuckDBPyRelation | None:
-    """The dated source records behind each reason (most recent first, a few per reason).
+    """The dated source records behind each reason in `scores.reasons` at `as_of` (most recent
+    first, a few per reason).
 
-    Runs each needed evidence model (`sql/features/evid_*.sql`) once for the patients that
-    have a reason from it (via `features.evidence_patients`) and keeps, per reason, the rows
-    whose `feature` is the reason's feature; when a model labels its rows differently, all
-    its rows for the patient back the reason. Returns a relation over temp table
+    Runs each needed evidence model (`sql/features/evid_*.sql`) once, for the patients that
+    have a reason from it (bound as `$patient_ids`), and keeps per reason the rows of
+    `sql/scores/score_reason_evidence.sql`. Returns a relation over temp table
     `reason_evidence(patient_id, feature, source, event_date, code, term, evidence_rank)`,
     or None when no reason has an evidence model.
     """
-    from pipelines.warehouse import query_model
-
     fd = _dictionary(dictionary)
     features_used = [
         r[0]
         for r in con.execute(
-            f"select distinct feature from {reasons_table} where as_of = ? order by 1", [as_of]
+            "select distinct feature from scores.reasons where as_of = ? order by 1", [as_of]
         ).fetchall()
     ]
     by_model: dict[str, list[str]] = {}
@@ -147,61 +145,19 @@ def collect_evidence(
     if not by_model:
         return None
     for model, names in sorted(by_model.items()):
-        con.execute(
-            "create or replace table features.evidence_patients as"
-            f" select distinct patient_id from {reasons_table}"
-            " where as_of = ? and list_contains(cast(? as varchar[]), feature)",
-            [as_of, names],
-        )
-        rel = query_model(con, model, {"as_of": as_of})
+        patient_ids = [
+            r[0]
+            for r in con.execute(
+                "select distinct patient_id from scores.reasons"
+                " where as_of = ? and list_contains(cast(? as varchar[]), feature) order by 1",
+                [as_of, names],
+            ).fetchall()
+        ]
+        rel = query_model(con, model, {"as_of": as_of, "patient_ids": patient_ids})
         con.register("evidence_rows", rel.to_arrow_table())
-        con.execute(
-            f"""
-            insert into reason_evidence
-            with reasons as (
-                select patient_id, feature from {reasons_table}
-                where as_of = ? and list_contains(cast(? as varchar[]), feature)
-            ),
-            rows as (
-                select
-                    cast(patient_id as varchar) as patient_id,
-                    cast(feature as varchar) as row_feature,
-                    cast(source as varchar) as source,
-                    cast(event_date as date) as event_date,
-                    cast(code as varchar) as code,
-                    cast(term as varchar) as term,
-                from evidence_rows
-            ),
-            joined as (
-                select r.patient_id, r.feature, e.source, e.event_date, e.code, e.term,
-                    e.row_feature = r.feature as is_exact,
-                from reasons as r
-                inner join rows as e on e.patient_id = r.patient_id
-            ),
-            matched as (
-                select *, bool_or(is_exact) over (partition by patient_id, feature) as any_exact
-                from joined
-            ),
-            kept as (
-                select distinct patient_id, feature, source, event_date, code, term
-                from matched
-                where is_exact or not any_exact
-            ),
-            final as (
-                select *, row_number() over (
-                    partition by patient_id, feature
-                    order by event_date desc nulls last, source, code, term
-                ) as evidence_rank
-                from kept
-            )
-            select patient_id, feature, source, event_date, code, term, evidence_rank
-            from final
-            where evidence_rank <= ?
-            """,
-            [as_of, names, per_reason],
-        )
+        params = {"as_of": as_of, "reason_features": names, "per_reason": per_reason}
+        query_model(con, "score_reason_evidence", params).insert_into("reason_evidence")
         con.unregister("evidence_rows")
-    con.execute("drop table if exists features.evidence_patients")
     return con.table("reason_evidence")
 
 

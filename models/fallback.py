@@ -97,8 +97,3 @@ class FallbackScorer:
         """(n, 2): the points on a 0-1 scale in column 1 (not a probability)."""
         score = np.minimum(self.raw_score(X) / self.scale, 1.0)
         return np.column_stack([1.0 - score, score])
-
-
-def points_table() -> list[dict[str, Any]]:
-    """The rules as rows (feature, rule), for documentation and the model card."""
-    return [{"feature": p.feature, "rule": p.rule} for p in POINTS]

@@ -12,35 +12,28 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
+import lightgbm as lgb
+import numpy
+import polars
+import sklearn
+
+from foundation.errors import CasefinderError
+from foundation.provenance import code_version
+from foundation.settings import models_dir_beside
+from foundation.staging import create_held, release, remove_abandoned
+from foundation.warehouse import apply_ddl, connect
 from models.train import RiskModel
-from pipelines.errors import CasefinderError
-from pipelines.provenance import code_version
-from pipelines.settings import load_settings
-from pipelines.staging import create_held, release, remove_abandoned
-from pipelines.warehouse import connect
 
 log = logging.getLogger("casefinder.models.registry")
 
 STATUS_REGISTERED = "registered"
 STAGING_PREFIX = ".staging-"
 
-REGISTRY_DDL = """create table if not exists registry.models (
-    model_version varchar primary key,
-    created_at timestamp,
-    status varchar,
-    as_of date,
-    horizon_days integer,
-    path varchar,
-    metrics json,
-    code_version varchar,
-    snapshot_ids varchar,
-    feature_names varchar
-)"""
-
 
 def models_dir(warehouse: Path) -> Path:
     """The registry folder: `models/` beside the warehouse file (`Settings.models_dir`)."""
-    return load_settings().models_dir(Path(warehouse))
+    return models_dir_beside(warehouse)
 
 
 def clean_stale_staging(root: Path) -> int:
@@ -64,15 +57,9 @@ def version_id(as_of: str, model_text: bytes, calibrator_text: bytes) -> str:
 
 
 def _library_versions() -> dict[str, str]:
-    import duckdb
-    import lightgbm
-    import numpy
-    import polars
-    import sklearn
-
     return {
         "python": sys.version.split()[0],
-        "lightgbm": lightgbm.__version__,
+        "lightgbm": lgb.__version__,
         "scikit-learn": sklearn.__version__,
         "numpy": numpy.__version__,
         "polars": polars.__version__,
@@ -123,6 +110,7 @@ def build_metadata(staging: Path, version: str, created_at: str) -> dict[str, An
 def register(warehouse: Path, staging: Path, root: Path | None = None) -> str:
     """Move a staged model that passed the gate into `<root>/<version>/`, write its metadata,
     model card and plots, and record it in `registry.models`. Returns the version id."""
+    # deferred: matplotlib (models.card) is only needed when a model is registered, not loaded
     from models.card import write_card
 
     root = root or models_dir(warehouse)
@@ -156,7 +144,7 @@ def register(warehouse: Path, staging: Path, root: Path | None = None) -> str:
 def _record(warehouse: Path, metadata: dict[str, Any], path: Path) -> None:
     con = connect(warehouse)
     try:
-        con.execute(REGISTRY_DDL)
+        apply_ddl(con, ["models"])
         con.execute(
             "insert or replace into registry.models values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -177,8 +165,6 @@ def _record(warehouse: Path, metadata: dict[str, Any], path: Path) -> None:
 
 
 def _booster_feature_names(model_bytes: bytes) -> list[str]:
-    import lightgbm as lgb
-
     return list(lgb.Booster(model_str=model_bytes.decode("utf-8")).feature_name())
 
 

@@ -16,34 +16,20 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from features.build import feature_columns
+from foundation.errors import CasefinderError
+from foundation.warehouse import apply_layer_ddl, transaction
 from models.explain import MAX_REASONS, collect_evidence, top_reasons
+from models.fallback import FallbackScorer
 
 log = logging.getLogger("casefinder.scoring")
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 
-# History tables of the scores layer, one batch of rows per as-of date (re-scoring a date
-# replaces its rows). `scores.score_cohort` is built from `sql/scores/score_cohort.sql`.
-SCORE_TABLES_DDL = (
-    """create table if not exists scores.scores (
-        as_of date, patient_id varchar, model_version varchar, raw_score double,
-        base_value double, risk_score double, risk_tier varchar)""",
-    """create table if not exists scores.contributions (
-        as_of date, patient_id varchar, model_version varchar, feature varchar,
-        value double, contribution double)""",
-    """create table if not exists scores.base_values (
-        as_of date, model_version varchar, base_value double)""",
-    """create table if not exists scores.reasons (
-        as_of date, patient_id varchar, reason_rank integer, feature varchar,
-        value double, contribution double, text varchar)""",
-    """create table if not exists scores.evidence (
-        as_of date, patient_id varchar, feature varchar, source varchar, event_date date,
-        code varchar, term varchar, evidence_rank integer)""",
-    # How the date's scores were made: `model` (a registered model) or `fallback` (the
-    # points score of models/fallback.py) and why (OUTPUTS.md, run_summary.json `ranking`).
-    """create table if not exists scores.rankings (
-        as_of date, method varchar, reason varchar)""",
-)
+# History tables of the scores layer (`sql/scores/*.sql` DDL), one batch of rows per as-of
+# date (re-scoring a date replaces its rows). `scores.score_cohort` is built from
+# `sql/scores/score_cohort.sql`; `scores.rankings` records how the date's scores were made:
+# `model` (a registered model) or `fallback` (models/fallback.py) and why (OUTPUTS.md).
 SCORE_HISTORY_TABLES = (
     "scores",
     "contributions",
@@ -69,8 +55,7 @@ class ScoringModel(Protocol):
 def ensure_score_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the scores layer's history tables when missing."""
     con.execute("create schema if not exists scores")
-    for ddl in SCORE_TABLES_DDL:
-        con.execute(ddl)
+    apply_layer_ddl(con, "scores")
 
 
 def risk_tiers(scores: np.ndarray, tiers: Sequence[tuple[str, float]]) -> np.ndarray:
@@ -98,13 +83,10 @@ def load_features(
     for name in feature_names:
         if not _IDENT.match(name):
             raise ValueError(f"model feature name {name!r} is not a plain column name")
-    from features.build import feature_columns
 
     columns = set(feature_columns(con))
     missing = [n for n in feature_names if n not in columns]
     if missing:
-        from pipelines.errors import CasefinderError
-
         raise CasefinderError(
             f"the registered model needs features missing from features.feat_patients "
             f"({', '.join(missing[:5])}); retrain with `casefinder run --retrain`"
@@ -328,8 +310,6 @@ def score_with_fallback(
     """`score_cohort` with the fallback points score (models/fallback.py) instead of a model:
     `model_version` empty, the points as contributions and reasons, and the ranking recorded
     as `fallback` with `reason`. Returns patients scored."""
-    from models.fallback import FallbackScorer
-
     scorer = FallbackScorer().fit()
     return score_cohort(
         con, scorer, as_of, tiers, max_reasons, dictionary, ranking=("fallback", reason)
@@ -363,8 +343,6 @@ def write_scored(
     """Tiers, reasons and evidence for scored rows, written to the `scores` history tables
     for `as_of` (replacing earlier rows of that date) in one transaction, with how they were
     ranked (`ranking`: method and reason)."""
-    from pipelines.warehouse import transaction
-
     ensure_score_tables(con)
     ids, matrix, n = rows.patient_ids, rows.values, len(rows)
     risk, raw, base = rows.risk_score, rows.raw_score, rows.base_value
@@ -427,7 +405,7 @@ def write_scored(
         con.execute("insert into scores.rankings values (?, ?, ?)", [as_of, *ranking])
         con.register("reason_rows", reason_rows)
         con.execute("insert into scores.reasons by name select * from reason_rows")
-        evidence = collect_evidence(con, as_of, "scores.reasons", dictionary=dictionary)
+        evidence = collect_evidence(con, as_of, dictionary=dictionary)
         if evidence is not None:
             con.execute(
                 "insert into scores.evidence by name select ? as as_of, * from reason_evidence",

@@ -11,6 +11,7 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
+import polars as pl
 from sklearn.base import BaseEstimator
 
 from models.calibrate import Calibrator
@@ -70,8 +71,6 @@ def as_matrix(X: Any, feature_names: Sequence[str], dtype: Any = np.float64) -> 
     polars/pandas frame (bools as 0/1, nulls as NaN) or an array already in that column order
     (a float32 or float64 array is returned as it is)."""
     if hasattr(X, "select") and hasattr(X, "to_numpy") and hasattr(X, "schema"):  # polars
-        import polars as pl
-
         missing = [c for c in feature_names if c not in X.columns]
         if missing:
             raise KeyError(f"feature columns missing: {missing}")

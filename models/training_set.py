@@ -13,8 +13,9 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from pipelines.errors import CasefinderError
-from pipelines.warehouse import build_model
+from features.build import TRAINING_FEATURES, build_features, feature_columns, memory_limit
+from foundation.errors import CasefinderError
+from foundation.warehouse import build_model
 
 log = logging.getLogger("casefinder.models.training_set")
 
@@ -95,11 +96,10 @@ def build_training_candidate_features(con: duckdb.DuckDBPyConnection, dates: lis
 
     Those aged 65+ at a date or with any housebound or care home record (`int_cohort`'s
     `training_candidates_only`): about a fifth of the registered population, and a superset
-    of the cohort, which `feat_training_sample` then selects exactly.
+    of the cohort, which `feat_training_sample` then selects exactly. Written to
+    `features.feat_training_patients`; `features.feat_patients` is left as it was.
     """
-    from features.build import build_features
-
-    return build_features(con, dates, {"training_candidates_only": True})
+    return build_features(con, dates, {"training_candidates_only": True}, TRAINING_FEATURES)
 
 
 def build_training_set(
@@ -116,7 +116,6 @@ def build_training_set(
     if n_holdout < 1 or n_holdout >= n_dates:
         raise ValueError("the hold-out needs at least one index date and fewer than all of them")
     dates = index_dates_for(as_of, horizon_days, n_dates)
-    from features.build import memory_limit
 
     if feature_builder is None:
         feature_builder = build_training_candidate_features
@@ -132,7 +131,7 @@ def build_training_set(
             {"opt_out_types": list(opt_out_types), "as_of": as_of, "holdout_after": holdout_after},
         )
     excluded = con.execute(
-        "select count(distinct f.patient_id) from features.feat_patients f "
+        "select count(distinct f.patient_id) from features.feat_training_patients f "
         "join core.core_opt_outs o on o.patient_id = f.patient_id "
         "where (f.age >= 65 or f.housebound) "
         "and list_contains(cast(? as varchar[]), o.opt_out_type) "
@@ -182,8 +181,6 @@ def load_training_arrays(
     """
     cur = con.cursor()  # DuckDB 2.0: relation calls on a connection with a pending result fail
     try:
-        from features.build import feature_columns
-
         present = set(feature_columns(cur, "feat_training_sample"))
         missing = [c for c in feature_names if c not in present]
         if missing:

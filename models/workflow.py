@@ -6,18 +6,27 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import duckdb
+import lightgbm as lgb
 import numpy as np
 import polars as pl
 
+from features import dictionary
+from foundation.errors import ModelNotFitError, QualityGateError
+from foundation.staging import release
+from foundation.warehouse import connect
 from models import evaluate as ev
 from models.baselines import SingleScoreBaseline, logistic_baseline
 from models.calibrate import Calibrator
+from models.registry import register
 from models.train import (
+    SEARCH_SPACE,
     RiskClassifier,
     RiskModel,
     housebound_weight_for,
@@ -33,8 +42,6 @@ from models.training_set import (
     sample_people,
     subgroup_labels,
 )
-from pipelines.errors import ModelNotFitError, QualityGateError
-from pipelines.warehouse import connect
 
 log = logging.getLogger("casefinder.models.workflow")
 
@@ -51,11 +58,7 @@ MIN_CALIBRATION_EVENTS = 50
 
 def model_feature_names() -> list[str]:
     """The model's columns, in order, from the feature dictionary."""
-    from features import dictionary
-
-    if hasattr(dictionary, "model_feature_names"):
-        return list(dictionary.model_feature_names())
-    return [f.name for f in dictionary.model_features()]
+    return list(dictionary.model_feature_names())
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -110,8 +113,6 @@ def prepare_training_set(
 
 def data_provenance(con: Any) -> dict[str, Any]:
     """Latest snapshot id and the sha256 of every extract file loaded in it (audit tables)."""
-    import duckdb
-
     try:
         snap = con.execute(
             "select snapshot_id, extract_date, extracts_dir_name from audit.snapshots "
@@ -281,6 +282,7 @@ def fit_model(
         base.set_params(**best)
     trainer = base
     if client is not None:
+        # deferred: dask (models.dask_train) is only needed when training on a cluster
         from models.dask_train import DaskRiskClassifier
 
         trainer = DaskRiskClassifier.like(base, client)
@@ -313,14 +315,10 @@ def fit_model(
 
 
 def _space() -> dict[str, list[Any]]:
-    from models.train import SEARCH_SPACE
-
     return {k: list(v) for k, v in SEARCH_SPACE.items()}
 
 
 def _staged_model(staging: Path, names: list[str], calibrator: Calibrator | None) -> RiskModel:
-    import lightgbm as lgb
-
     booster = lgb.Booster(model_file=str(staging / "model.txt"))
     return RiskModel(booster, calibrator or Calibrator(), names)
 
@@ -472,18 +470,12 @@ def gate_failure(
 
 def register_model(warehouse: Path, staging: Path, models_dir: Path) -> str:
     """Register the staged model (files, model card, `registry.models` row); return its version."""
-    from models.registry import register
-
     return register(warehouse, staging, models_dir)
 
 
 def discard_staging(staging: Path) -> None:
     """Clean up after a run: nothing when the model was registered (the folder moved); an
     evaluated but rejected model keeps its metrics under `models/.rejected/`; else delete."""
-    import shutil
-
-    from pipelines.staging import release
-
     try:
         if not staging.exists():
             return

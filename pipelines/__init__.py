@@ -1,3 +1,1 @@
-"""casefinder: weekly proactive-care case finding for housebound patients (pipelines and CLI)."""
-
-__version__ = "0.1.0"
+"""Top floor: the Prefect flows, the command line and the orchestration of ingestion."""

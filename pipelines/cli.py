@@ -18,14 +18,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
 
-from pipelines import __version__
-from pipelines.errors import CasefinderError
-from pipelines.privacy import redact
-
-if TYPE_CHECKING:
-    from pipelines.settings import Settings
+from foundation import __version__
+from foundation.errors import CasefinderError
+from foundation.locking import warehouse_lock
+from foundation.privacy import redact
+from foundation.settings import Settings, configure_prefect_environment, load_settings
+from pipelines import notify
+from pipelines.console import configure
 
 # Only commands that work are listed here; each module is one command.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -159,13 +159,11 @@ def environment_problem(exc: BaseException) -> str | None:
 
 def _run_holding_the_warehouse(args: argparse.Namespace) -> int:
     """Run the command; a command with `--warehouse` first takes the warehouse lock, so a
-    second run on the same warehouse fails at once with one line (pipelines/locking.py).
+    second run on the same warehouse fails at once with one line (foundation/locking.py).
     A read-only command (`explain`) never takes it: it must work while a run holds it."""
     warehouse = getattr(args, "warehouse", None)
     if warehouse is None or args.command in READ_ONLY_COMMANDS:
         return int(args._run(args) or 0)
-    from pipelines.locking import warehouse_lock
-
     with warehouse_lock(warehouse):
         return int(args._run(args) or 0)
 
@@ -182,8 +180,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    from pipelines.settings import configure_prefect_environment, load_settings
-
     try:
         parser = build_parser()  # commands may read settings for their defaults
     except CasefinderError as exc:
@@ -195,9 +191,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return 2
     try:
         settings = load_settings()
+        notify.configure(settings.notify_webhook)  # the weekly flow's state hooks send here
         level = args.log_level or settings.log_level
-        from pipelines.console import configure
-
         log_file = configure(level, args.verbose, _log_file(args, settings))
         if args.command not in READ_ONLY_COMMANDS:  # explain needs no Prefect, creates nothing
             configure_prefect_environment(settings, *_prefect_home(args, settings))

@@ -13,7 +13,7 @@ import logging
 import sys
 from pathlib import Path
 
-from pipelines.privacy import install_redaction, redact
+from foundation.privacy import install_redaction, redact
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Loggers whose INFO records are noise even in a log file.

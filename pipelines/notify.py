@@ -10,11 +10,10 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from pipelines.privacy import redact
+from foundation.privacy import redact
 
 log = logging.getLogger("casefinder.notify")
 
-EVENTS = ("failed", "warning", "completed", "crashed")
 TIMEOUT_SECONDS = 5.0
 ATTEMPTS = 3
 BACKOFF_SECONDS = (0.5, 2.0)
@@ -24,6 +23,28 @@ WARNING_STATE_NAME = "Completed with warnings"
 
 class _HasWebhook(Protocol):
     notify_webhook: str | None
+
+
+class _Webhook:
+    """Where `flow_run_hook` sends its messages. Prefect state hooks take no parameters of
+    ours, so the CLI (or a scheduled run's entry) sets it once with `configure`."""
+
+    notify_webhook: str | None = None
+    configured: bool = False
+
+
+_HOOK_TARGET = _Webhook()
+
+
+def configure(notify_webhook: str | None) -> None:
+    """Send the state hooks' messages to `notify_webhook` (the setting; None: send nothing)."""
+    _HOOK_TARGET.notify_webhook = notify_webhook
+    _HOOK_TARGET.configured = True
+
+
+def is_configured() -> bool:
+    """Whether this process has been told the webhook (`configure`)."""
+    return _HOOK_TARGET.configured
 
 
 def payload(
@@ -126,9 +147,8 @@ def _result_of(state: Any) -> dict[str, Any]:
 def flow_run_hook(flow: Any, flow_run: Any, state: Any) -> None:
     """A Prefect flow state hook: `@flow(on_failure=[flow_run_hook], on_completion=[...],
     on_crashed=[...])`. Sends one message for a failed, crashed or warning run; nothing for a
-    clean completion. Reads only the run's name, state and its path/date parameters."""
-    from pipelines.settings import load_settings
-
+    clean completion. Reads only the run's name, state and its path/date parameters; the
+    webhook is the one given to `configure`."""
     event = event_for_state(str(getattr(state.type, "value", state.type)), state.name)
     if event is None:
         return
@@ -143,7 +163,7 @@ def flow_run_hook(flow: Any, flow_run: Any, state: Any) -> None:
     notify(
         event,
         f"casefinder {flow.name} run {flow_run.name}: {message}",
-        load_settings(),
+        _HOOK_TARGET,
         flow=flow.name,
         as_of=str(as_of) if as_of else None,
         state=state.name,

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
-from reports.run_report import Check, run_warning
+from models.scoring import ranking_of
+from reports.run_report import Check, data_quality_checks, previous_summary_for, ranking_check
+from reports.summary import extracts_block, latest_snapshot_id
 
 # What each extract file holds, in a lead's words.
 FILE_WORDS = {
@@ -35,19 +35,6 @@ FALLBACK_WORDS = (
 )
 WHY_GATE = "the model trained on this site's data did not pass its quality checks"
 WHY_DATA = "there is too little data to train and test one"
-
-
-def ranking_check(ranking: Mapping[str, Any]) -> Check | None:
-    """The run report's warning for a list ranked by the fallback score (None for a model)."""
-    if ranking.get("method") != "fallback":
-        return None
-    reason = str(ranking.get("reason") or "no model is fit to rank")
-    return run_warning(
-        "ranking",
-        "fallback",
-        "a registered model",
-        f"lists ranked by the fallback points score, not a model: {reason}",
-    )
 
 
 def _file_words(name: str) -> str:
@@ -106,10 +93,6 @@ def week_banners(con: duckdb.DuckDBPyConnection, as_of: date, reports_dir: Path)
     each breached data-quality check of the run report (`run_report.data_quality_checks`),
     against the last published run summary under `reports_dir`. Counts only, no identifiers.
     """
-    from models.scoring import ranking_of
-    from reports.run_report import data_quality_checks, previous_summary_for
-    from reports.summary import extracts_block, latest_snapshot_id
-
     checks: list[Check] = []
     ranking = ranking_check(ranking_of(con, as_of))
     if ranking is not None:

@@ -10,8 +10,8 @@ from typing import Any
 
 import duckdb
 
-from pipelines.errors import CasefinderError
-from pipelines.provenance import sha256_file
+from foundation.errors import CasefinderError
+from foundation.provenance import sha256_file
 from reports.excel_list import write_workbook
 from reports.html_list import write_page
 from reports.lists import load_lists, render_csv

@@ -10,7 +10,6 @@ import xlsxwriter
 
 from reports.lists import (
     CHANGE_VALUES,
-    COLUMN_NOTES,
     LEFT_REASONS,
     LIST_COLUMNS,
     STANDARD_LABELS,
@@ -78,12 +77,13 @@ def write_workbook(nl: NeighbourhoodList, path: Path) -> Path:
         }
     )
 
+    notes = nl.column_notes
     ws = wb.add_worksheet("List")
     head = _banners(ws, nl.banners, warn, min(len(LIST_COLUMNS) - 1, 12))
     for c, name in enumerate(LIST_COLUMNS):
         _text(ws, head, c, name, bold)
         ws.set_column(c, c, COLUMN_WIDTHS.get(name, max(10, len(name) + 2)))
-        ws.write_comment(head, c, COLUMN_NOTES[name])
+        ws.write_comment(head, c, notes[name])
     for r, row in enumerate(nl.rows, start=head + 1):
         tier_fmt = tier_formats.get(row["risk_tier"])
         for c, name in enumerate(LIST_COLUMNS):
@@ -194,6 +194,6 @@ def write_workbook(nl: NeighbourhoodList, path: Path) -> Path:
     _text(ws4, top, 1, "meaning", bold)
     for r, name in enumerate(LIST_COLUMNS, start=top + 1):
         _text(ws4, r, 0, name)
-        _text(ws4, r, 1, COLUMN_NOTES[name])
+        _text(ws4, r, 1, notes[name])
     wb.close()
     return path

@@ -10,9 +10,9 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from reports.horizon import ranked_by
 from reports.lists import (
     CHANGE_VALUES,
-    COLUMN_NOTES,
     STANDARD_LABELS,
     NeighbourhoodList,
     standards_summary,
@@ -186,7 +186,8 @@ def render_page(nl: NeighbourhoodList) -> str:
         standards=standards,
         standard_labels=STANDARD_LABELS,
         standard_weeks=weeks,
-        column_notes=COLUMN_NOTES,
+        column_notes=nl.column_notes,
+        ranked_by=ranked_by(nl.model_version, nl.horizon_days),
         patient_rows=patient_rows(nl),
         summary_json=json_for_script(summary),
     )

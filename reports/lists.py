@@ -12,71 +12,13 @@ from typing import Any
 
 import duckdb
 
+# The columns, their notes and types are declared once, in reports/columns.py; the pages
+# import them from here too (explicit re-exports).
+from reports.columns import COLUMN_NOTES as COLUMN_NOTES
+from reports.columns import LIST, LIST_COLUMNS, publication_select_list
+from reports.columns import TEXT_COLUMNS as TEXT_COLUMNS
+from reports.horizon import FALLBACK_SCORE_NOTE, FALLBACK_TAIL, model_horizon_days, risk_score_note
 from reports.safety import escape_formula, folder_name
-
-# The CSV (and the Excel list sheet) columns, in contract order (OUTPUTS.md), then ours.
-LIST_COLUMNS: tuple[str, ...] = (
-    "rank",
-    "nhs_number",
-    "given_name",
-    "family_name",
-    "date_of_birth",
-    "practice_code",
-    "risk_score",
-    "risk_tier",
-    "change",
-    "reasons",
-    "efi",
-    "efi_category",
-    "hfrs",
-    "hfrs_band",
-    "in_hospital",
-    "on_caseload",
-    "model_version",
-    "care_home_resident",
-)
-
-COLUMN_NOTES: dict[str, str] = {
-    "rank": "1 = highest risk within the neighbourhood (ties: higher score, then a fixed order)",
-    "nhs_number": "10 digits, no spaces",
-    "given_name": "from the GP record",
-    "family_name": "from the GP record",
-    "date_of_birth": "from the GP record (YYYY-MM-DD)",
-    "practice_code": "ODS code of the registered practice",
-    "risk_score": "calibrated probability (0-1) of an emergency admission or death in 12 months"
-    " (in a week ranked by the fallback points score: the share of the maximum points)",
-    "risk_tier": "very_high >= 0.70, high >= 0.50, moderate >= 0.30, low below",
-    "change": "new (not on the last list); up / down: rank number smaller / larger; same",
-    "reasons": "the top risk-raising reasons from the model, largest first, separated by '; '",
-    "efi": "electronic Frailty Index (deficits / 36), 0-1",
-    "efi_category": "fit (<=0.12), mild (<=0.24), moderate (<=0.36), severe (>0.36)",
-    "hfrs": "Hospital Frailty Risk Score (2-year lookback of hospital diagnoses)",
-    "hfrs_band": "low (<5), intermediate (5-15), high (>15)",
-    "in_hospital": "true when a hospital spell is open at the list date",
-    "on_caseload": "true when already on an open proactive-care caseload",
-    "model_version": "the registered model that scored this list; empty when the fallback "
-    "points score ranked it (see the banner)",
-    "care_home_resident": "true when the latest residence code is a care home",
-}
-
-TEXT_COLUMNS = frozenset(
-    {
-        "nhs_number",
-        "given_name",
-        "family_name",
-        "date_of_birth",
-        "practice_code",
-        "risk_tier",
-        "change",
-        "reasons",
-        "efi_category",
-        "hfrs_band",
-        "in_hospital",
-        "on_caseload",
-        "model_version",
-        "care_home_resident",
-    }
-)
 
 CHANGE_VALUES = ("new", "up", "down", "same")
 LEFT_REASONS = ("died", "moved", "no longer housebound", "opted out", "other")
@@ -118,6 +60,17 @@ class NeighbourhoodList:
     standards: list[dict[str, Any]] = field(default_factory=list)
     # The week's warnings, shown on every page and sheet (reports/banners.py).
     banners: list[str] = field(default_factory=list)
+    # The registered model's outcome horizon (None: ranked by the fallback score, or unknown).
+    horizon_days: int | None = None
+
+    @property
+    def column_notes(self) -> dict[str, str]:
+        """COLUMN_NOTES with `risk_score` said for this list's model horizon (or fallback)."""
+        if not self.model_version:
+            note = FALLBACK_SCORE_NOTE
+        else:
+            note = risk_score_note(self.horizon_days) + FALLBACK_TAIL
+        return {**COLUMN_NOTES, "risk_score": note}
 
     @property
     def folder(self) -> str:
@@ -125,41 +78,16 @@ class NeighbourhoodList:
         return folder_name(self.code)
 
 
-def bool_text(value: Any) -> str:
-    """A flag as the lists write it: `true` or `false` (a missing flag is `false`)."""
-    return "true" if value else "false"
-
-
-def round_or_none(value: Any, digits: int) -> float | None:
-    """A number rounded for the lists; None stays None (an empty cell)."""
-    return None if value is None else round(float(value), digits)
-
-
 def list_row(record: dict[str, Any], reason_texts: list[str]) -> dict[str, Any]:
-    """One list row in output form: numbers as numbers, text escaped against formulas."""
-    dob = record.get("date_of_birth")
-    row: dict[str, Any] = {
-        "rank": int(record["rank"]),
-        "nhs_number": record.get("nhs_number") or "",
-        "given_name": record.get("given_name"),
-        "family_name": record.get("family_name"),
-        "date_of_birth": dob.isoformat() if isinstance(dob, date) else (dob or ""),
-        "practice_code": record.get("practice_code"),
-        "risk_score": round_or_none(record["risk_score"], 4),
-        "risk_tier": record["risk_tier"],
-        "change": record["change"],
-        "reasons": "; ".join(reason_texts),
-        "efi": round_or_none(record.get("efi"), 4),
-        "efi_category": record.get("efi_category"),
-        "hfrs": round_or_none(record.get("hfrs"), 1),
-        "hfrs_band": record.get("hfrs_band"),
-        "in_hospital": bool_text(record.get("in_hospital")),
-        "on_caseload": bool_text(record.get("on_caseload")),
-        "model_version": record.get("model_version"),
-        "care_home_resident": bool_text(record.get("is_care_home_resident")),
-    }
-    for col in TEXT_COLUMNS:
-        row[col] = escape_formula(row[col])
+    """One list row in output form (reports/columns.py): numbers as numbers, text escaped
+    against formulas."""
+    row: dict[str, Any] = {}
+    for col in LIST:
+        if col.name == "reasons":
+            value: Any = "; ".join(reason_texts)
+        else:
+            value = col.cell(record.get(col.field))
+        row[col.name] = escape_formula(value) if col.is_text else value
     return row
 
 
@@ -211,6 +139,7 @@ def load_lists(
         "select min(model_version) from scores.scores where as_of = ?", [as_of]
     ).fetchone()
     version = (model_version[0] if model_version else None) or ""
+    horizon_days = model_horizon_days(con, version)
     lists = {
         code: NeighbourhoodList(
             code=code,
@@ -218,6 +147,7 @@ def load_lists(
             as_of=as_of,
             model_version=version,
             banners=list(banners),
+            horizon_days=horizon_days,
         )
         for code, name in neighbourhoods
     }
@@ -250,8 +180,8 @@ def load_lists(
             )
     for record in _records(
         con,
-        """
-        select w.*, i.nhs_number, i.given_name, i.family_name, i.date_of_birth
+        f"""
+        select w.*, {publication_select_list()}
         from lists.list_week as w
         left join core.core_patient_identity as i on i.patient_id = w.patient_id
         order by w.neighbourhood_code, w.rank

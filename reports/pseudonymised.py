@@ -10,11 +10,13 @@ from typing import Any
 
 import duckdb
 
-from pipelines.contract import IDENTIFIER_COLUMNS
-from pipelines.provenance import code_version, sha256_file
-from pipelines.staging import discard
-from pipelines.warehouse import build_model, transaction
-from reports.lists import bool_text, csv_bytes, round_or_none
+from foundation.contract import IDENTIFIER_COLUMNS
+from foundation.provenance import code_version, sha256_file
+from foundation.staging import discard
+from foundation.warehouse import apply_ddl, build_model, transaction
+from reports.columns import ANALYSTS
+from reports.horizon import FALLBACK_SCORE_NOTE, model_horizon_days, risk_score_note
+from reports.lists import csv_bytes
 from reports.publish import _swap_in, ensure_list_tables, fsync_tree, staging_dir
 from reports.safety import escape_formula
 from reports.summary import latest_snapshot_id
@@ -29,27 +31,7 @@ MODEL = "list_pseudonymised"
 PURPOSE = "analyst_outputs"
 
 # The columns of the analyst file, in order: an allow-list. Nothing else is ever written.
-PSEUDONYMISED_COLUMNS: tuple[str, ...] = (
-    "patient_id",
-    "as_of",
-    "neighbourhood_code",
-    "practice_code",
-    "rank",
-    "risk_score",
-    "risk_tier",
-    "age_band",
-    "sex",
-    "imd_decile",
-    "efi",
-    "efi_category",
-    "hfrs",
-    "hfrs_band",
-    "in_hospital",
-    "on_caseload",
-    "care_home_resident",
-    "reason_features",
-    "model_version",
-)
+PSEUDONYMISED_COLUMNS: tuple[str, ...] = tuple(c.name for c in ANALYSTS)
 
 # Never in an analyst output: the identifiers and the finer-grained quasi-identifiers (exact
 # or month of birth, date of death, small-area and address detail, free-text names).
@@ -66,46 +48,12 @@ FORBIDDEN_COLUMNS: frozenset[str] = IDENTIFIER_COLUMNS | frozenset(
     }
 )
 
+# The analysts' notes (reports/columns.py); `risk_score` is said for the model's horizon, or
+# the fallback score, in each summary: build_summary.
 COLUMN_NOTES: dict[str, str] = {
-    "patient_id": "pseudonym: HMAC-SHA256 of the NHS number under the deployment's key",
-    "as_of": "the list date (YYYY-MM-DD)",
-    "neighbourhood_code": "the neighbourhood of the registered practice",
-    "practice_code": "ODS code of the registered practice",
-    "rank": "1 = highest risk within the neighbourhood, among the patients of this file",
-    "risk_score": "calibrated probability (0-1) of an emergency admission or death in 12 months",
-    "risk_tier": "very_high >= 0.70, high >= 0.50, moderate >= 0.30, low below",
-    "age_band": "age at the list date in 5-year bands; 90+ together",
-    "sex": "NHS person stated gender code (1, 2, 9, X)",
-    "imd_decile": "Index of Multiple Deprivation decile of the home area (1 most deprived)",
-    "efi": "electronic Frailty Index (deficits / 36), 0-1",
-    "efi_category": "fit, mild, moderate, severe",
-    "hfrs": "Hospital Frailty Risk Score (2-year lookback)",
-    "hfrs_band": "low (<5), intermediate (5-15), high (>15)",
-    "in_hospital": "true when an emergency or elective spell is open at the list date",
-    "on_caseload": "true when on an open proactive-care caseload",
-    "care_home_resident": "true when the latest residence code is a care home",
-    "reason_features": "the model features behind the top reasons, largest first, '; '",
-    "model_version": "the registered model that scored this file",
+    **{c.name: c.note for c in ANALYSTS},
+    "risk_score": risk_score_note(None),
 }
-
-_TEXT_COLUMNS = frozenset(
-    {
-        "neighbourhood_code",
-        "practice_code",
-        "risk_tier",
-        "age_band",
-        "sex",
-        "efi_category",
-        "hfrs_band",
-        "reason_features",
-        "model_version",
-    }
-)
-
-AUDIT_DDL = """create table if not exists audit.pseudonymised_publications (
-    as_of date, folder varchar, model_version varchar, code_version varchar,
-    snapshot_id varchar, opt_out_types varchar, n_rows integer, csv_sha256 varchar,
-    published_at timestamp)"""
 
 
 def check_columns(columns: tuple[str, ...] | list[str]) -> None:
@@ -125,31 +73,12 @@ def check_columns(columns: tuple[str, ...] | list[str]) -> None:
 
 def pseudonymised_row(record: dict[str, Any]) -> dict[str, Any]:
     """One analyst row from a `lists.list_pseudonymised` record: only the allow-listed
-    columns, whatever else the record carries; text escaped against spreadsheet formulas."""
-    as_of = record.get("as_of")
-    row: dict[str, Any] = {
-        "patient_id": record["patient_id"],
-        "as_of": as_of.isoformat() if isinstance(as_of, date) else as_of,
-        "neighbourhood_code": record.get("neighbourhood_code"),
-        "practice_code": record.get("practice_code"),
-        "rank": None if record.get("rank") is None else int(record["rank"]),
-        "risk_score": round_or_none(record.get("risk_score"), 4),
-        "risk_tier": record.get("risk_tier"),
-        "age_band": record.get("age_band"),
-        "sex": record.get("sex"),
-        "imd_decile": None if record.get("imd_decile") is None else int(record["imd_decile"]),
-        "efi": round_or_none(record.get("efi"), 4),
-        "efi_category": record.get("efi_category"),
-        "hfrs": round_or_none(record.get("hfrs"), 1),
-        "hfrs_band": record.get("hfrs_band"),
-        "in_hospital": bool_text(record.get("in_hospital")),
-        "on_caseload": bool_text(record.get("on_caseload")),
-        "care_home_resident": bool_text(record.get("is_care_home_resident")),
-        "reason_features": record.get("reason_features") or "",
-        "model_version": record.get("model_version"),
-    }
-    for col in _TEXT_COLUMNS:
-        row[col] = escape_formula(row[col])
+    columns (reports/columns.py), whatever else the record carries; text escaped against
+    spreadsheet formulas."""
+    row: dict[str, Any] = {}
+    for col in ANALYSTS:
+        value = col.cell(record.get(col.field))
+        row[col.name] = escape_formula(value) if col.is_text else value
     check_columns(list(row))
     return row
 
@@ -217,6 +146,10 @@ def build_summary(
     version = con.execute(
         "select min(model_version) from scores.scores where as_of = ?", [as_of]
     ).fetchall()
+    model_version = (version[0][0] if version else None) or ""
+    notes = {**COLUMN_NOTES, "risk_score": FALLBACK_SCORE_NOTE}
+    if model_version:
+        notes["risk_score"] = risk_score_note(model_horizon_days(con, model_version))
     snapshot_id = latest_snapshot_id(con)
     return {
         "publication": "pseudonymised",
@@ -226,7 +159,7 @@ def build_summary(
             "direct care. Do not combine with the pseudonymisation key or identifiable data."
         ),
         "as_of": as_of.isoformat(),
-        "model_version": (version[0][0] if version else None) or "",
+        "model_version": model_version,
         "code_version": code_version(),
         "snapshot_id": None if snapshot_id is None else str(snapshot_id),
         "pseudonym_key_fingerprint": _fingerprint(con),
@@ -234,7 +167,7 @@ def build_summary(
         "cohort": cohort_counts(con),
         "rows": rows,
         "files": {CSV_NAME: {"sha256": csv_sha256}},
-        "columns": {c: COLUMN_NOTES[c] for c in PSEUDONYMISED_COLUMNS},
+        "columns": {c: notes[c] for c in PSEUDONYMISED_COLUMNS},
     }
 
 
@@ -268,7 +201,7 @@ def commit(
     """Record the publication in `audit.pseudonymised_publications` and rename the staged
     folder to `OUT/pseudonymised/<as_of>/`, all or nothing."""
     ensure_list_tables(con)
-    con.execute(AUDIT_DDL)
+    apply_ddl(con, ["pseudonymised_publications"])
     final = out_dir / FOLDER / as_of.isoformat()
     try:
         with transaction(con):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import os
@@ -14,17 +13,27 @@ from typing import Any
 
 import duckdb
 
-from pipelines.errors import CasefinderError
-from pipelines.provenance import code_version, sha256_file
-from pipelines.staging import abandoned, create_held, discard, holding, owns, release
-from pipelines.warehouse import build_model, transaction
+from foundation.errors import CasefinderError
+from foundation.provenance import code_version, sha256_file
+from foundation.settings import DEFAULT_CHANGE_THRESHOLD
+from foundation.staging import abandoned, create_held, discard, holding, owns, release
+from foundation.warehouse import apply_ddl, build_model, model_order, transaction
+from reports.columns import week_select_lists
+from reports.data_docs import FOLDER, copy_offline
 from reports.excel_list import write_workbook
 from reports.html_list import write_page
 from reports.lists import load_lists, render_csv
-from reports.summary import build_run_summary, latest_snapshot_id, write_run_summary
+from reports.run_report import (
+    Check,
+    build_run_report,
+    previous_summary_for,
+    record_drift_profiles,
+)
+from reports.summary import build_run_summary, extracts_block, latest_snapshot_id, write_run_summary
 
 log = logging.getLogger("casefinder.publish")
 
+# The relations of the direct-care publication; built in the order their files read each other.
 LIST_MODELS = ("list_week", "list_left_week", "list_profile", "list_service_standards")
 CSV_NAME = "proactive_care_list.csv"
 XLSX_NAME = "proactive_care_list.xlsx"
@@ -36,45 +45,23 @@ PUBLICATION_FOLDERS = ("lists", "reports", "pseudonymised")
 STAGING_PREFIX = ".tmp-"
 OLD_PREFIX = ".old-"
 
-LIST_TABLES_DDL = (
-    """create table if not exists lists.list_entries (
-        as_of date, neighbourhood_code varchar, rank integer, patient_id varchar,
-        practice_code varchar, risk_score double, risk_tier varchar, change varchar,
-        model_version varchar)""",
-    """create table if not exists lists.left_list (
-        as_of date, neighbourhood_code varchar, patient_id varchar, previous_as_of date,
-        previous_rank integer, reason varchar)""",
-    """create table if not exists audit.publications (
-        as_of date, neighbourhood_code varchar, folder varchar, model_version varchar,
-        code_version varchar, snapshot_id varchar, extract_checksums varchar, n_rows integer,
-        csv_sha256 varchar, xlsx_sha256 varchar, html_sha256 varchar,
-        published_at timestamp)""",
-)
-
-
-# Publications replaced by `run --republish`: the replaced rows of audit.publications, with
-# when they were replaced (OUTPUTS.md "Publications are never silently replaced").
-REPLACED_DDL = (
-    "create table if not exists audit.replaced_publications as"
-    " select *, current_timestamp as replaced_at from audit.publications limit 0"
-)
+# The lists layer's history tables and the publications audit tables (`sql/lists`,
+# `sql/audit`); `replaced_publications` holds the rows of `publications` replaced by
+# `run --republish` (OUTPUTS.md "Publications are never silently replaced").
+LIST_TABLES = ("list_entries", "left_list", "publications", "replaced_publications")
 
 
 def ensure_list_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the lists layer's history tables and the publications audit table when missing."""
     for schema in ("lists", "audit"):
         con.execute(f"create schema if not exists {schema}")
-    for ddl in LIST_TABLES_DDL:
-        con.execute(ddl)
-    con.execute(REPLACED_DDL)
+    apply_ddl(con, LIST_TABLES)
 
 
 def current_inputs(
     con: duckdb.DuckDBPyConnection, snapshot_id: Any, model_version: str | None
 ) -> dict[str, Any]:
     """What a publication is made from: the snapshot, its extract checksums and the model."""
-    from reports.summary import extracts_block
-
     checksums = {f: v.get("sha256") for f, v in extracts_block(con, snapshot_id).items()}
     return {
         "snapshot_id": None if snapshot_id is None else str(snapshot_id),
@@ -154,8 +141,6 @@ def check_republication(
 
 def republished_warning(replaced: dict[str, Any]) -> Any:
     """The run report's first warning for a `--republish`: what was replaced."""
-    from reports.run_report import Check
-
     checksums = json.loads(replaced.get("extract_checksums") or "{}")
     files = ", ".join(f"{name} {(sha or '')[:12]}" for name, sha in sorted(checksums.items()))
     return Check(
@@ -173,10 +158,21 @@ def republished_warning(replaced: dict[str, Any]) -> Any:
     )
 
 
-def build_list_models(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, int]:
-    """Build this week's list tables (`sql/lists/*.sql`); rows per table."""
+def build_list_models(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    change_threshold: float = DEFAULT_CHANGE_THRESHOLD,
+) -> dict[str, int]:
+    """Build this week's list tables (`sql/lists/*.sql`); rows per table. A listed patient's
+    `change` is `up` / `down` when the tier changed or the score moved by `change_threshold`."""
     ensure_list_tables(con)
-    return {name: build_model(con, name, {"as_of": as_of}) for name in LIST_MODELS}
+    params = {"as_of": as_of, "change_threshold": change_threshold}
+    return {
+        name: build_model(
+            con, name, params, select_lists=week_select_lists() if name == "list_week" else None
+        )
+        for name in model_order(LIST_MODELS, "lists")
+    }
 
 
 def _fsync(path: Path) -> None:
@@ -324,7 +320,7 @@ def stage_reports(
     data_docs: str | None = None,
     run_warnings: Sequence[Any] = (),
 ) -> tuple[Path, dict[str, Any], list[Any]]:
-    """Write `run_summary.json` (and `run_report.html` when the run report module exists).
+    """Write `run_summary.json` and `run_report.html`.
 
     Returns the staging folder, the summary and the report's checks (`run_report.Check`s,
     `run_warnings` first): the weekly flow's final state is decided by them.
@@ -332,21 +328,14 @@ def stage_reports(
     staging = staging_dir(out_dir / "reports", as_of)
     try:
         summary = build_run_summary(con, as_of, manifest)
-        if data_docs:
-            # The publication's own offline copy, so the report's link lives with it.
-            from reports.data_docs import FOLDER, copy_offline
-
-            if copy_offline(Path(data_docs), staging / FOLDER) is not None:
-                summary["data_docs"] = f"{FOLDER}/index.html"
+        # The publication's own offline copy, so the report's link lives with it.
+        if data_docs and copy_offline(Path(data_docs), staging / FOLDER) is not None:
+            summary["data_docs"] = f"{FOLDER}/index.html"
         write_run_summary(summary, staging / "run_summary.json")
-        checks = list(run_warnings)
-        if importlib.util.find_spec("reports.run_report") is not None:
-            from reports.run_report import build_run_report, previous_summary_for
-
-            previous = previous_summary_for(out_dir / "reports", as_of.isoformat())
-            _, checks = build_run_report(
-                con, summary, staging / "run_report.html", previous, run_warnings=run_warnings
-            )
+        previous = previous_summary_for(out_dir / "reports", as_of.isoformat())
+        _, checks = build_run_report(
+            con, summary, staging / "run_report.html", previous, run_warnings=run_warnings
+        )
         fsync_tree(staging)
     except BaseException:
         discard(staging)
@@ -391,15 +380,14 @@ def commit_publication(
     """Record the publication in the warehouse and make the files visible, all or nothing.
 
     In one transaction: this week's entries go to `lists.list_entries` / `lists.left_list`,
-    one row per neighbourhood to `audit.publications`; then the reports folder and last the
+    one row per neighbourhood to `audit.publications`, the run's distributions to
+    `audit.drift_profiles` (next week's drift baseline); then the reports folder and last the
     lists folder are renamed into place. If a rename fails the transaction rolls back.
     """
     ensure_list_tables(con)
     snapshot_id = latest_snapshot_id(con)
     checksums = {}
     if snapshot_id is not None:
-        from reports.summary import extracts_block
-
         checksums = {f: v.get("sha256") for f, v in extracts_block(con, snapshot_id).items()}
     version_row = con.execute(
         "select min(model_version) from scores.scores where as_of = ?", [as_of]
@@ -444,6 +432,7 @@ def commit_publication(
                         item["html_sha256"],
                     ],
                 )
+            record_drift_profiles(con, as_of.isoformat(), version or None)
             _swap_in(reports_staging, final_reports)
             _swap_in(lists_staging, final_lists)
     except BaseException:

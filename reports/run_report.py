@@ -6,8 +6,8 @@ import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,9 @@ import duckdb
 import jinja2
 import numpy as np
 
-from pipelines.privacy import redact
+from features.dictionary import model_feature_names
+from foundation.privacy import redact
+from foundation.warehouse import apply_ddl
 from reports.drift import (
     PSI_FLAG,
     PSI_WATCH,
@@ -42,9 +44,6 @@ LIST_MIN_ROWS = 20
 TOP_REASONS = 10
 # Fixed bins of the risk score for the histogram chart (the PSI uses quantile bins).
 SCORE_HISTOGRAM_EDGES = tuple(round(i / 10, 1) for i in range(11))
-
-# Columns of features.feat_patients that are keys, not features.
-_KEY_COLUMNS = {"patient_id", "index_date", "practice_code", "neighbourhood_code"}
 
 PROFILE_TABLE = "audit.drift_profiles"
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -222,23 +221,24 @@ def _quarantine_reasons(con: duckdb.DuckDBPyConnection, snapshot_id: Any) -> lis
     ]
 
 
-def _feature_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Model features (features.dictionary) that exist in features.feat_patients; numeric or
-    boolean columns when the dictionary is not available."""
-    present = dict(_columns(con, "features.feat_patients"))
-    try:
-        from features.dictionary import model_features
+def _model_features(con: duckdb.DuckDBPyConnection, version: str | None) -> list[str]:
+    """The features the registered model `version` was trained on (`registry.models`); with
+    no model (a fallback ranking), the features the dictionary gives a model."""
+    if version and _table_exists(con, "registry.models"):
+        row = con.execute(
+            "select feature_names from registry.models where model_version = ?", [version]
+        ).fetchone()
+        if row is not None and row[0]:
+            return [str(name) for name in json.loads(row[0])]
+    return model_feature_names()
 
-        names = [f.name for f in model_features()]
-        chosen = [n for n in names if n in present]
-        if chosen:
-            return chosen
-    except ImportError:
-        pass
-    numeric = ("BOOLEAN", "INTEGER", "BIGINT", "DOUBLE", "FLOAT", "DECIMAL", "SMALLINT")
-    return [
-        n for n, t in present.items() if n not in _KEY_COLUMNS and t.upper().startswith(numeric)
-    ]
+
+def _drift_columns(
+    con: duckdb.DuckDBPyConnection, version: str | None, features: list[str] | None
+) -> list[str]:
+    """The features profiled for drift (`features`, else the model's) in features.feat_patients."""
+    present = {c for c, _ in _columns(con, "features.feat_patients")}
+    return [c for c in (features or _model_features(con, version)) if c in present]
 
 
 def _feature_values(
@@ -305,22 +305,16 @@ def _save_profiles(
     con: duckdb.DuckDBPyConnection, as_of: str, profiles: dict[tuple[str, str], Profile]
 ) -> None:
     """Keep this run's distributions (bin edges and shares only) for next week's comparison."""
-    try:
-        con.execute(
-            f"create table if not exists {PROFILE_TABLE} "
-            "(as_of date, kind varchar, name varchar, profile varchar, created_at timestamp)"
-        )
-        con.execute(f"delete from {PROFILE_TABLE} where as_of = cast(? as date)", [as_of])
-        now = datetime.now(UTC).replace(tzinfo=None)
-        con.executemany(
-            f"insert into {PROFILE_TABLE} values (cast(? as date), ?, ?, ?, ?)",
-            [
-                [as_of, kind, name, json.dumps(p.to_dict()), now]
-                for (kind, name), p in sorted(profiles.items())
-            ],
-        )
-    except duckdb.Error as exc:  # a read-only connection: the report still renders
-        log.warning("drift profiles not saved (%s)", type(exc).__name__)
+    apply_ddl(con, ["drift_profiles"])
+    con.execute(f"delete from {PROFILE_TABLE} where as_of = cast(? as date)", [as_of])
+    now = datetime.now(UTC).replace(tzinfo=None)
+    con.executemany(
+        f"insert into {PROFILE_TABLE} values (cast(? as date), ?, ?, ?, ?)",
+        [
+            [as_of, kind, name, json.dumps(p.to_dict()), now]
+            for (kind, name), p in sorted(profiles.items())
+        ],
+    )
 
 
 # Nested metric blocks left out of the report (per-subgroup tables, curve points).
@@ -409,7 +403,6 @@ def collect(
     summary: Mapping[str, Any],
     previous_summary: Mapping[str, Any] | None = None,
     out_path: Path | None = None,
-    save_profiles: bool = True,
     features: list[str] | None = None,
     with_drift: bool = True,
 ) -> ReportData:
@@ -417,11 +410,11 @@ def collect(
 
     With `with_drift=False` the feature and score distributions are skipped (the data-quality
     checks of `data_quality_checks` need only the counts).
-    Missing tables (a first run, a run that stopped early) leave their section empty. The
-    run's feature and score distributions are kept in `audit.drift_profiles` (quantile
-    edges and shares, no rows) so that next week's run can measure drift against them.
+    Missing tables (a first run, a run that stopped early) leave their section empty. Only
+    reads: the publication keeps the run's distributions (`record_drift_profiles`).
+    Features drift on `features`, by default the registered model's (`model_version`).
     """
-    as_of = str(summary.get("as_of") or date.today().isoformat())
+    as_of = str(summary["as_of"])
     if previous_summary is not None and not (
         previous_summary.get("as_of") and str(previous_summary["as_of"]) < as_of
     ):
@@ -448,7 +441,7 @@ def collect(
     data.volume = volume_changes(previous_volume, current_volume)
 
     if with_drift:
-        _collect_drift(con, data, as_of, features, save_profiles)
+        _collect_drift(con, data, as_of, features)
     data.model_metrics, created = _model(con, data.model_version)
     data.model_created_at = str(created) if created else None
 
@@ -487,14 +480,11 @@ def _collect_drift(
     data: ReportData,
     as_of: str,
     features: list[str] | None,
-    save_profiles: bool,
 ) -> None:
     """Feature and score drift against the previous run, and the score histogram."""
     prev_profiles = _stored_profiles(con, data.previous_as_of) if data.previous_as_of else {}
-    new_profiles: dict[tuple[str, str], Profile] = {}
     if _table_exists(con, "features.feat_patients"):
-        present = {c for c, _ in _columns(con, "features.feat_patients")}
-        columns = [c for c in features if c in present] if features else _feature_columns(con)
+        columns = _drift_columns(con, data.model_version, features)
         current = _feature_values(con, as_of, columns)
         previous_rows: dict[str, np.ndarray] = {}
         if data.previous_as_of and any(("feature", c) not in prev_profiles for c in columns):
@@ -504,8 +494,6 @@ def _collect_drift(
             if prev is None and previous_rows.get(name) is not None and previous_rows[name].size:
                 prev = profile(previous_rows[name])
             data.feature_drift.append(drift(name, prev, current[name]))
-            if current[name].size:
-                new_profiles[("feature", name)] = profile(current[name])
     else:
         data.notes.append("features.feat_patients not found: no feature drift.")
 
@@ -521,20 +509,50 @@ def _collect_drift(
             )
     if scores is not None:
         data.score_drift = drift("risk_score", prev_score, scores)
-        new_profiles[("score", "risk_score")] = profile(scores)
-        hist = _histogram(scores)
-        new_profiles[("histogram", "risk_score")] = Profile(
-            SCORE_HISTOGRAM_EDGES, tuple(hist), int(scores.size)
-        )
         data.score_histogram = {
             "edges": list(SCORE_HISTOGRAM_EDGES),
-            "current": hist,
+            "current": _histogram(scores),
             "previous": list(prev_hist.proportions) if prev_hist else [],
         }
     else:
         data.notes.append("no scores for this date: no score drift.")
-    if save_profiles and new_profiles:
-        _save_profiles(con, as_of, new_profiles)
+
+
+def drift_profiles(
+    con: duckdb.DuckDBPyConnection,
+    as_of: str,
+    version: str | None,
+    features: list[str] | None = None,
+) -> dict[tuple[str, str], Profile]:
+    """The run's feature and score distributions (bin edges and shares only), read from the
+    warehouse: what `record_drift_profiles` keeps for next week's comparison."""
+    profiles: dict[tuple[str, str], Profile] = {}
+    if _table_exists(con, "features.feat_patients"):
+        for name, values in _feature_values(
+            con, as_of, _drift_columns(con, version, features)
+        ).items():
+            if values.size:
+                profiles[("feature", name)] = profile(values)
+    scores = _score_values(con, as_of)
+    if scores is not None:
+        profiles[("score", "risk_score")] = profile(scores)
+        profiles[("histogram", "risk_score")] = Profile(
+            SCORE_HISTOGRAM_EDGES, tuple(_histogram(scores)), int(scores.size)
+        )
+    return profiles
+
+
+def record_drift_profiles(
+    con: duckdb.DuckDBPyConnection,
+    as_of: str,
+    version: str | None,
+    features: list[str] | None = None,
+) -> None:
+    """Keep the run's distributions in `audit.drift_profiles` (the publication records them
+    with the lists, so only a published run is next week's comparison)."""
+    profiles = drift_profiles(con, as_of, version, features)
+    if profiles:
+        _save_profiles(con, as_of, profiles)
 
 
 # --- thresholds ----------------------------------------------------------------------------
@@ -631,8 +649,21 @@ def data_quality_checks(
 ) -> list[Check]:
     """The breached data-quality checks (`DATA_QUALITY_CHECKS`) of a run, from counts only:
     `summary` needs `as_of`, `extracts` and `lists` (rows per neighbourhood)."""
-    data = collect(con, summary, previous_summary, save_profiles=False, with_drift=False)
+    data = collect(con, summary, previous_summary, with_drift=False)
     return [c for c in evaluate(data) if c.breached and c.name.startswith(DATA_QUALITY_CHECKS)]
+
+
+def ranking_check(ranking: Mapping[str, Any]) -> Check | None:
+    """The run report's warning for a list ranked by the fallback score (None for a model)."""
+    if ranking.get("method") != "fallback":
+        return None
+    reason = str(ranking.get("reason") or "no model is fit to rank")
+    return run_warning(
+        "ranking",
+        "fallback",
+        "a registered model",
+        f"lists ranked by the fallback points score, not a model: {reason}",
+    )
 
 
 def breached(checks_: list[Check]) -> list[Check]:
@@ -645,8 +676,8 @@ def checks(
     summary: Mapping[str, Any],
     previous_summary: Mapping[str, Any] | None = None,
 ) -> list[Check]:
-    """The run's checks without writing a report (drift profiles are not saved)."""
-    return evaluate(collect(con, summary, previous_summary, save_profiles=False))
+    """The run's checks without writing a report."""
+    return evaluate(collect(con, summary, previous_summary))
 
 
 # --- rendering -----------------------------------------------------------------------------
@@ -700,8 +731,6 @@ def build_run_report(
     The ranking by the fallback score (summary `ranking`) is the first warning, then
     `run_warnings` (the run's own warnings: a rejected retraining), then the thresholds.
     """
-    from reports.banners import ranking_check
-
     out_path = Path(out_path)
     data = collect(con, summary, previous_summary, out_path=out_path, features=features)
     ranking = ranking_check(summary.get("ranking") or {})
@@ -712,16 +741,6 @@ def build_run_report(
     tmp.replace(out_path)
     log.info("run report written: %d checks, %d breached", len(found), len(breached(found)))
     return out_path, found
-
-
-def write_run_report(
-    con: duckdb.DuckDBPyConnection,
-    summary: Mapping[str, Any],
-    out_path: Path,
-    previous_summary: Mapping[str, Any] | None = None,
-) -> Path:
-    """Write `OUT/reports/<as_of>/run_report.html` and return its path."""
-    return build_run_report(con, summary, out_path, previous_summary)[0]
 
 
 def previous_summary_for(reports_dir: Path, as_of: str) -> dict[str, Any] | None:
@@ -743,8 +762,3 @@ def previous_summary_for(reports_dir: Path, as_of: str) -> dict[str, Any] | None
         except (OSError, ValueError):
             continue
     return None
-
-
-def checks_as_dicts(checks_: list[Check]) -> list[dict[str, Any]]:
-    """Checks as plain dicts (for JSON, artifacts and notifications)."""
-    return [asdict(c) for c in checks_]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from datetime import date
 from pathlib import Path
@@ -10,51 +9,22 @@ from typing import Any
 
 import duckdb
 
-from pipelines.provenance import code_version
-
-
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    row = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchone()
-    return bool(row and row[0])
+from foundation.audit import extracts_summary, latest_snapshot
+from foundation.provenance import code_version
+from models.scoring import ranking_of
 
 
 def latest_snapshot_id(con: duckdb.DuckDBPyConnection) -> Any:
     """The snapshot the warehouse's core tables come from (None when there is none)."""
-    if importlib.util.find_spec("pipelines.ingest.summary") is not None:
-        from pipelines.ingest.summary import latest_snapshot
-
-        found = latest_snapshot(con)
-        return found[0] if found else None
-    if not _table_exists(con, "audit", "snapshots"):
-        return None
-    row = con.execute(
-        "select snapshot_id from audit.snapshots order by loaded_at desc limit 1"
-    ).fetchone()
-    return row[0] if row else None
+    found = latest_snapshot(con)
+    return found[0] if found else None
 
 
 def extracts_block(con: duckdb.DuckDBPyConnection, snapshot_id: Any) -> dict[str, Any]:
     """The `extracts` block: per extract file its checksum and row counts."""
     if snapshot_id is None:
         return {}
-    if importlib.util.find_spec("pipelines.ingest.summary") is not None:
-        from pipelines.ingest.summary import extracts_summary
-
-        return dict(extracts_summary(con, snapshot_id))
-    if not _table_exists(con, "audit", "loads"):
-        return {}
-    rows = con.execute(
-        "select file, sha256, rows_read, rows_loaded, rows_quarantined, rows_duplicate"
-        " from audit.loads where snapshot_id = ? order by file",
-        [snapshot_id],
-    ).fetchall()
-    return {
-        f: {"sha256": s, "read": r, "loaded": lo, "quarantined": q, "duplicates": d}
-        for f, s, r, lo, q, d in rows
-    }
+    return dict(extracts_summary(con, snapshot_id))
 
 
 def died_in_hospital_only(con: duckdb.DuckDBPyConnection, as_of: date) -> int:
@@ -127,7 +97,6 @@ def build_run_summary(
             "select reason, count(*) from lists.list_left_week group by 1 order by 1"
         ).fetchall()
     )
-    from models.scoring import ranking_of
 
     return {
         "as_of": as_of.isoformat(),

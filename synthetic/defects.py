@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import polars as pl
 
-from pipelines.contract import FILES, ColumnType, nhs_number_is_valid
+from foundation.contract import FILES, ColumnType, nhs_number_is_valid
 
 INVALID_NHS_NUMBER = "invalid_nhs_number"
 UNPARSEABLE_DATE = "unparseable_date"
@@ -80,8 +81,6 @@ def _corrupt_nhs(value: str, rng: np.random.Generator) -> str:
 
 
 def _bad_date(value: str, is_datetime: bool, rng: np.random.Generator) -> str:
-    from datetime import datetime
-
     text = value.replace("T", " ")
     parsed = datetime.strptime(text[:10], "%Y-%m-%d")
     fmt = BAD_DATE_FORMATS[rng.integers(0, len(BAD_DATE_FORMATS))]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from pipelines.contract import FILES
+from foundation.contract import FILES
 from synthetic import params
 from synthetic.population import Geography
 from synthetic.reference import Reference

@@ -19,8 +19,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.contract import FILE_FORMATS, FILES, MANIFEST_NAME
-from pipelines.errors import CasefinderError
+from foundation.contract import FILE_FORMATS, FILES, MANIFEST_NAME
+from foundation.errors import CasefinderError
 from synthetic import params
 from synthetic.defects import (
     BOM,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.settings import PREFECT_LOGGING_CONFIG  # imports no Prefect
+from foundation.settings import PREFECT_LOGGING_CONFIG  # imports no Prefect
 
 # Before anything imports prefect: a throwaway home, no telemetry.
 _PREFECT_HOME = Path(tempfile.mkdtemp(prefix="casefinder-prefect-"))

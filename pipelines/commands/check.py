@@ -8,10 +8,10 @@ import json
 import sys
 from typing import TextIO
 
+from foundation.errors import ExtractError
+from foundation.privacy import redact
+from foundation.settings import load_settings
 from pipelines.commands.options import add_extract_set
-from pipelines.errors import ExtractError
-from pipelines.privacy import redact
-from pipelines.settings import load_settings
 
 NAME = "check"
 HELP = (
@@ -74,6 +74,7 @@ def write_text(report: dict, out: TextIO) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Check the extract set, print the report, and exit 2 when a run would stop."""
+    # deferred: duckdb (pipelines.ingest.check) is only needed when a check runs, not for --help
     from pipelines.ingest.check import check_extract_set
 
     settings = load_settings()

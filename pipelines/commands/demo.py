@@ -5,6 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from foundation.settings import load_settings
+from pipelines.commands.run import print_result, weekly
+from pipelines.commands.synth import describe
+from synthetic import generate
+
 NAME = "demo"
 HELP = (
     "generate a synthetic ICS under OUT/extracts (50,000 patients) and run the weekly job on "
@@ -22,20 +27,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def make_demo_extracts(out: Path) -> object:
     """Write the demo's synthetic extract set to `out/extracts` (truth in `out/truth`)."""
-    from synthetic import generate
-
     return generate(out / "extracts", patients=DEMO_PATIENTS, seed=DEMO_SEED)
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipelines.commands.synth import describe
-    from pipelines.settings import load_settings
-
     out = args.out if args.out is not None else load_settings().data_dir / "demo"
     result = make_demo_extracts(out)
     print("\n".join(describe(result)), flush=True)
-    from pipelines.commands.run import print_result, weekly
-
     outcome = weekly(
         extracts=out / "extracts",
         warehouse=out / "warehouse.duckdb",

@@ -9,9 +9,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from foundation.contract import nhs_number_is_valid
+from foundation.errors import CasefinderError, WarehouseBusyError
+from foundation.locking import run_in_progress
+from foundation.settings import load_settings
 from pipelines.commands.options import iso_date
-from pipelines.errors import CasefinderError
-from pipelines.settings import load_settings
 
 NAME = "explain"
 HELP = (
@@ -50,8 +52,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def normalise_nhs_number(text: str) -> str:
     """Ten digits without spaces or hyphens; a one-line error (not echoing it) when invalid."""
-    from pipelines.contract import nhs_number_is_valid
-
     digits = text.strip().replace(" ", "").replace("-", "")
     if not nhs_number_is_valid(digits):
         raise CasefinderError(
@@ -64,12 +64,11 @@ def source_for_explain(warehouse: Path) -> Path:
     """The database `explain` reads: the warehouse, or while a run is in progress (or another
     process writes the warehouse) the audit copy of the last completed publication.
 
-    Takes no lock and creates nothing: it only reads (pipelines/audit_copy.py).
+    Takes no lock and creates nothing: it only reads (foundation/audit_copy.py).
     """
-    from pipelines.audit_copy import audit_copy_path
-    from pipelines.errors import WarehouseBusyError
-    from pipelines.locking import run_in_progress
-    from pipelines.warehouse import connect
+    # deferred: duckdb (foundation.audit_copy, .warehouse) is only needed when explain runs
+    from foundation.audit_copy import audit_copy_path
+    from foundation.warehouse import connect
 
     copy = audit_copy_path(warehouse)
     busy = run_in_progress(warehouse)
@@ -90,8 +89,9 @@ def source_for_explain(warehouse: Path) -> Path:
 
 def explanation(warehouse: Path, nhs_number: str, as_of: date | None) -> dict[str, Any]:
     """The explain document (OUTPUTS.md `explain --format json`) for one NHS number."""
+    # deferred: duckdb and numpy (models.explain) are only needed when explain runs
+    from foundation.warehouse import connect
     from models.explain import explain_patient
-    from pipelines.warehouse import connect
 
     digits = normalise_nhs_number(nhs_number)
     if not Path(warehouse).exists():
@@ -141,6 +141,7 @@ def render_text(doc: dict[str, Any]) -> str:
 
 def render_html(doc: dict[str, Any]) -> str:
     """A self-contained HTML explanation."""
+    # deferred: jinja2 (reports.html_list) is only needed for --format html
     from reports.html_list import environment
 
     return environment().get_template("list_explain.html").render(doc=doc)

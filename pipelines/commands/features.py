@@ -7,8 +7,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from foundation.errors import CasefinderError
 from pipelines.commands.options import iso_date as _date
-from pipelines.errors import CasefinderError
 
 NAME = "features"
 HELP = (
@@ -41,9 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _latest_extract_date(warehouse: Path) -> date:
     """The extract date of the warehouse's latest loaded snapshot (the default `--as-of`)."""
+    # deferred: duckdb is only needed when features are built, not for --help
     import duckdb
 
-    from pipelines.warehouse import connect
+    from foundation.warehouse import connect
 
     with connect(warehouse, read_only=True) as con:
         try:
@@ -60,6 +61,7 @@ def _latest_extract_date(warehouse: Path) -> date:
 
 def run(args: argparse.Namespace) -> int:
     """Describe the features, or build them at `--as-of` and write `--out`."""
+    # deferred: the feature dictionary is only read for --describe and builds
     from features import docs
 
     if args.describe:
@@ -78,9 +80,10 @@ def run(args: argparse.Namespace) -> int:
         raise CasefinderError(f"--out {args.out} must end in .parquet")
     as_of = args.as_of or _latest_extract_date(args.warehouse)
 
+    # deferred: prefect and duckdb are only needed when features are built
     from features.build import export_features
+    from foundation.warehouse import connect
     from pipelines.flows.feature_build import build_features
-    from pipelines.warehouse import connect
 
     build_features(warehouse=args.warehouse, index_dates=[as_of])
     with connect(args.warehouse) as con:

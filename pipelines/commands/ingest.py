@@ -6,6 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from foundation.settings import load_settings
 from pipelines.commands.options import add_extract_set
 
 NAME = "ingest"
@@ -40,10 +41,18 @@ def run(args: argparse.Namespace) -> int:
     """Run the `ingest` flow and print its reconciliation table."""
     for name in ("great_expectations", "httpx"):
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
+    # deferred: prefect and great_expectations are only needed when the ingest flow runs
     from pipelines.flows.ingest import ingest
 
+    settings = load_settings().for_run()
     result = ingest(
-        extracts=args.extracts, warehouse=args.warehouse, as_of=args.as_of, docs_dir=args.docs_dir
+        extracts=args.extracts,
+        warehouse=args.warehouse,
+        as_of=args.as_of,
+        docs_dir=args.docs_dir,
+        max_rejected_share=settings.max_rejected_share,
+        key_file=settings.key_file,
+        pseudonym_key=settings.pseudonym_key,
     )
     state = "loaded"
     if result["already_loaded"]:

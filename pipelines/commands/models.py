@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from pipelines.settings import load_settings
+from foundation.settings import load_settings
 
 NAME = "models"
 HELP = "list the registered risk models, or show one version's provenance and metrics"
@@ -48,6 +48,7 @@ def _trainer(params: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    # deferred: lightgbm and scikit-learn (models.registry) are only needed to read the registry
     from models import registry
 
     out = sys.stdout

@@ -6,6 +6,9 @@ import argparse
 from datetime import date
 from pathlib import Path
 
+from foundation.errors import CasefinderError
+from foundation.settings import check_dask_address
+
 
 def iso_date(text: str) -> date:
     """argparse type for a `YYYY-MM-DD` date: a bad value is a one-line usage error (exit 2)."""
@@ -29,9 +32,6 @@ def add_extract_set(parser: argparse.ArgumentParser) -> None:
 
 def dask_address(text: str) -> str:
     """argparse type for `--dask-address`: `local` or a scheduler address (tcp://host:8786)."""
-    from pipelines.errors import CasefinderError
-    from pipelines.settings import check_dask_address
-
     try:
         return check_dask_address(text)
     except CasefinderError as exc:

@@ -8,9 +8,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
+from foundation.errors import CasefinderError
+from foundation.settings import load_settings
 from pipelines.commands.options import add_dask_address, iso_date
-from pipelines.errors import CasefinderError
-from pipelines.settings import load_settings
 
 NAME = "run"
 HELP = (
@@ -123,7 +123,9 @@ def weekly(
     dask_address: str | None = None,
     republish: bool = False,
 ) -> dict[str, Any]:
-    """Run the weekly flow after checking the paths."""
+    """Run the weekly flow after checking the paths, with the settings resolved once here
+    (`dask_address`: the --dask-address override)."""
+    # deferred: prefect and the flows are only needed when the weekly run starts
     from pipelines.flows.weekly import weekly_run
 
     if not extracts.is_dir():
@@ -137,8 +139,8 @@ def weekly(
         as_of=as_of,
         retrain=retrain,
         pseudonymised=pseudonymised,
-        dask_address=dask_address,
         republish=republish,
+        settings=settings.for_run(dask_address),
     )
 
 

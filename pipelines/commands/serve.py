@@ -6,9 +6,16 @@ import argparse
 import inspect
 import sys
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pipelines.errors import CasefinderError
-from pipelines.flows.deploy import DEFAULT_CRON, DEFAULT_TIMEZONE, DEPLOYMENT_NAME
+from foundation.errors import CasefinderError
+from pipelines.flows.deploy import (
+    DEFAULT_CRON,
+    DEFAULT_TIMEZONE,
+    DEPLOYMENT_NAME,
+    deployment_parameters,
+    serve_flow,
+)
 
 NAME = "serve"
 HELP = (
@@ -47,8 +54,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _validate(args: argparse.Namespace) -> None:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     try:
         ZoneInfo(args.timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -62,19 +67,16 @@ def _validate(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     """Register the deployment and serve it until interrupted (Ctrl-C pauses the schedule)."""
     _validate(args)
+    # deferred: prefect is only needed when serving, not for --help
     from prefect.settings import PREFECT_API_URL
-
-    from pipelines.flows.deploy import deployment_parameters, serve_flow
 
     if not PREFECT_API_URL.value():
         raise CasefinderError(
             "no Prefect server: run `prefect server start` and set "
             "PREFECT_API_URL=http://127.0.0.1:4200/api (see docs/data-engineer.md)"
         )
-    try:
-        from pipelines.flows.weekly import weekly_run
-    except ImportError as exc:
-        raise CasefinderError(f"the weekly flow is not available: {exc}") from None
+    # deferred: the weekly flow (prefect, lightgbm) is only needed to serve
+    from pipelines.flows.weekly import weekly_run
 
     # Runs inherit this process's environment, so CASEFINDER_* settings (the notify webhook,
     # the Dask address) set where `serve` starts apply to every run it starts.

@@ -6,14 +6,14 @@ import argparse
 from pathlib import Path
 
 from pipelines.commands.options import iso_date as _iso_date
+from synthetic import generate
+from synthetic.params import DEFAULT_DEFECT_RATE, DEFAULT_EXTRACT_DATE
 
 NAME = "synth"
 HELP = "write a synthetic ICS extract set (contract 1.1) and its truth files"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from synthetic.params import DEFAULT_DEFECT_RATE, DEFAULT_EXTRACT_DATE
-
     parser.add_argument("--out", type=Path, required=True, help="folder to write the extracts to")
     parser.add_argument(
         "--patients", type=int, default=50_000, help="simulated population size (default 50000)"
@@ -62,8 +62,6 @@ def describe(result: object) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from synthetic import generate
-
     result = generate(
         args.out,
         patients=args.patients,

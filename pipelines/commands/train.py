@@ -6,8 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from foundation.errors import CasefinderError
+from foundation.settings import load_settings
 from pipelines.commands.options import add_dask_address, iso_date
-from pipelines.settings import load_settings
 
 NAME = "train"
 HELP = (
@@ -66,7 +67,7 @@ def _fmt(value: object) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipelines.errors import CasefinderError
+    # deferred: prefect and lightgbm are only needed when the training flow runs
     from pipelines.flows.train import train
 
     if args.horizon_days < 1:
@@ -75,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         raise CasefinderError(
             f"warehouse {args.warehouse} does not exist: run `casefinder ingest` first"
         )
+    settings = load_settings()
     result = train(
         warehouse=Path(args.warehouse),
         as_of=args.as_of,
@@ -83,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         search=args.search,
         calibration=args.calibration,
         n_jobs=args.threads,
+        opt_out_types=tuple(settings.opt_out_policy["model_training"]),
         dask_address=args.dask_address,
     )
     m = result["metrics"]
@@ -105,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
             f"{_fmt(m.get(f'{cohort}.model.calibration_slope'))}; Brier "
             f"{_fmt(m.get(f'{cohort}.model.brier'))}\n"
         )
+    # deferred: lightgbm and scikit-learn (models.registry) are only needed after training
     from models.registry import models_dir
 
     card = models_dir(Path(args.warehouse)) / result["version"] / "model_card.html"

@@ -14,9 +14,10 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed
 
+from foundation.privacy import redact
+from foundation.warehouse import connect
 from pipelines.notify import WARNING_STATE_NAME
-from pipelines.privacy import redact
-from pipelines.warehouse import connect
+from reports.run_report import model_metrics, run_warning
 
 # The model metrics shown in the run-summary artifact (the run report shows them all).
 HEADLINE = ("auroc", "auprc", "brier", "calibration_slope", "calibration_intercept", "n")
@@ -179,8 +180,6 @@ def retraining_rejected(message: str, kept: str) -> Any:
     """The warning of a `--retrain` whose model failed the quality gate: the week's lists are
     scored with the registered model `kept` instead, and the run ends "Completed with
     warnings" (a notification is sent). A `reports.run_report.Check`, like the report's."""
-    from reports.run_report import run_warning
-
     return run_warning(
         "retraining",
         "rejected",
@@ -192,8 +191,6 @@ def retraining_rejected(message: str, kept: str) -> Any:
 @task(name="run-artifacts", cache_policy=NO_CACHE)
 def run_artifacts(warehouse: Path, out: Path, as_of: date, checks: list[Any]) -> int:
     """Prefect artifacts summarising the published run (counts only)."""
-    from reports.run_report import model_metrics
-
     folder = Path(out) / "reports" / as_of.isoformat()
     summary = json.loads((folder / "run_summary.json").read_text(encoding="utf-8"))
     with connect(warehouse, read_only=True) as con:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from foundation.errors import CasefinderError
+from foundation.settings import RunSettings, load_settings
+from pipelines import notify
+
+log = logging.getLogger("casefinder.deploy")
 
 DEFAULT_CRON = "0 6 * * 1"  # Monday 06:00
 DEFAULT_TIMEZONE = "Europe/London"  # follows GMT/BST, so the run stays at 06:00 local time
@@ -13,6 +20,7 @@ DEPLOYMENT_NAME = "casefinder-weekly"
 
 def weekly_schedule(cron: str = DEFAULT_CRON, timezone: str = DEFAULT_TIMEZONE) -> Any:
     """A Prefect cron schedule in a named time zone."""
+    # deferred: prefect is only needed to serve; `casefinder serve --help` reads the defaults
     from prefect.schedules import Cron
 
     return Cron(cron, timezone=timezone)
@@ -31,6 +39,29 @@ def deployment_parameters(
     return params
 
 
+def scheduled_settings() -> RunSettings:
+    """The settings of a run with no command line (a scheduled or API-started run of the
+    deployment): resolved once, at the weekly flow's entry, from the `CASEFINDER_*` variables
+    of the process serving the deployment, which each run inherits. Also points the
+    notification hooks at `CASEFINDER_NOTIFY_WEBHOOK`."""
+    settings = load_settings()
+    notify.configure(settings.notify_webhook)
+    return settings.for_run()
+
+
+def flow_run_hook(flow: Any, flow_run: Any, state: Any) -> None:
+    """The weekly flow's notification hook (`notify.flow_run_hook`). A process with no command
+    line that did not run the flow's body (a worker reporting a run it saw crash) resolves
+    the settings here first, once; a bad setting is logged, never raised into Prefect."""
+    if not notify.is_configured():
+        try:
+            scheduled_settings()
+        except CasefinderError as exc:
+            log.warning("no notification sent: %s", exc)
+            return
+    notify.flow_run_hook(flow, flow_run, state)
+
+
 def serve_flow(
     flow: Any,
     parameters: Mapping[str, Any],
@@ -45,6 +76,7 @@ def serve_flow(
     server); at most one run of the deployment at a time (`concurrency_limit=1`), and the
     warehouse lock refuses any other run on the same warehouse.
     """
+    # deferred: prefect is only needed to serve; `casefinder serve --help` reads the defaults
     from prefect import serve
     from prefect.deployments.runner import EntrypointType
 

@@ -10,7 +10,7 @@ from prefect import flow, task
 
 from features import build
 from features.codelists import load_codelists
-from pipelines.warehouse import connect
+from foundation.warehouse import connect
 
 
 @task(name="check-core-tables")
@@ -52,7 +52,5 @@ def build_features(
     check_core_tables(warehouse)
     load_codelists_task(warehouse)
     write_index_dates(warehouse, index_dates)
-    rows = 0
-    for name in build.MODELS:
-        rows = build_feature_model(warehouse, name, params)
-    return rows
+    rows = {name: build_feature_model(warehouse, name, params) for name in build.MODELS}
+    return rows["feat_patients"]

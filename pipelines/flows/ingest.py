@@ -8,15 +8,16 @@ from typing import Any
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
+from pydantic import SecretStr
 
-from pipelines.errors import ExtractError
+from foundation import audit as summary_mod
+from foundation.errors import ExtractError
+from foundation.settings import DEFAULT_MAX_REJECTED_SHARE, key_path_for
+from foundation.warehouse import connect, connect_with_key
 from pipelines.ingest import extracts as extracts_mod
 from pipelines.ingest import load as load_mod
 from pipelines.ingest import rejections as rejections_mod
-from pipelines.ingest import summary as summary_mod
 from pipelines.ingest import validation as validation_mod
-from pipelines.settings import load_settings
-from pipelines.warehouse import connect, connect_with_key
 
 
 @task(name="discover-extracts", cache_policy=NO_CACHE)
@@ -26,12 +27,16 @@ def discover_extracts(extracts: Path, as_of: date | None) -> extracts_mod.Extrac
 
 
 @task(name="load-extract-set", cache_policy=NO_CACHE)
-def load_extract_set(extract_set: extracts_mod.ExtractSet, warehouse: Path) -> load_mod.LoadResult:
+def load_extract_set(
+    extract_set: extracts_mod.ExtractSet,
+    warehouse: Path,
+    key_file: Path | None,
+    pseudonym_key: SecretStr | None,
+) -> load_mod.LoadResult:
     """Land, check, quarantine, build `core` and audit, all in one transaction."""
-    settings = load_settings()
-    key_file = settings.key_path(warehouse)
+    key_hex = pseudonym_key.get_secret_value() if pseudonym_key else None
     # The key is created only once the warehouse has passed its checks.
-    with connect_with_key(warehouse, key_file, settings.pseudonym_key) as (con, key):
+    with connect_with_key(warehouse, key_path_for(warehouse, key_file), key_hex) as (con, key):
         return load_mod.load_extract_set(con, extract_set, key)
 
 
@@ -62,10 +67,9 @@ RUN_STOPS = (
 
 
 @task(name="stop-if-mostly-rejected", cache_policy=NO_CACHE)
-def stop_if_mostly_rejected(warehouse: Path, snapshot_id: int, max_share: float | None) -> None:
-    """Stop the run when more than `max_share` of a file's rows were quarantined
-    (default: the setting); what was loaded and quarantined stays in the warehouse."""
-    share = load_settings().max_rejected_share if max_share is None else max_share
+def stop_if_mostly_rejected(warehouse: Path, snapshot_id: int, share: float) -> None:
+    """Stop the run when more than `share` of a file's rows were quarantined; what was
+    loaded and quarantined stays in the warehouse."""
     with connect(warehouse, read_only=True) as con:
         stopping = rejections_mod.mostly_rejected(con, snapshot_id, share)
     if stopping:
@@ -83,16 +87,19 @@ def ingest(
     warehouse: Path,
     as_of: date | None = None,
     docs_dir: Path | None = None,
-    max_rejected_share: float | None = None,
+    max_rejected_share: float = DEFAULT_MAX_REJECTED_SHARE,
+    key_file: Path | None = None,
+    pseudonym_key: SecretStr | None = None,
 ) -> dict[str, Any]:
     """Load one extract set into the warehouse; return counts and ids only (no identifiers).
 
-    A file with more than `max_rejected_share` of its rows quarantined (default: the
-    setting CASEFINDER_MAX_REJECTED_SHARE) stops the flow once the set is loaded and
-    validated: `ExtractError`, one line.
+    A file with more than `max_rejected_share` of its rows quarantined (the caller's setting
+    CASEFINDER_MAX_REJECTED_SHARE) stops the flow once the set is loaded and validated:
+    `ExtractError`, one line. The pseudonymisation key is `pseudonym_key`, else the file
+    `key_file`, else `casefinder.key` beside the warehouse (created on first use).
     """
     extract_set = discover_extracts(extracts, as_of)
-    result = load_extract_set(extract_set, warehouse)
+    result = load_extract_set(extract_set, warehouse, key_file, pseudonym_key)
     report = validate_with_gx(
         warehouse,
         result.snapshot_id,

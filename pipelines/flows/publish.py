@@ -9,28 +9,27 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
+from foundation.settings import DEFAULT_CHANGE_THRESHOLD, DEFAULT_OPT_OUT_POLICY
+from foundation.warehouse import connect
 from pipelines.flows.scaleout import dask_task_runner, stage_lists_distributed
-from pipelines.settings import load_settings
-from pipelines.warehouse import connect
+from reports import banners as list_banners
 from reports import pseudonymised as pseudo
 from reports import publish as pub
 from reports.run_report import Check
 
 
 @task(name="build-list-tables", cache_policy=NO_CACHE)
-def build_list_tables(warehouse: Path, as_of: date) -> dict[str, int]:
+def build_list_tables(warehouse: Path, as_of: date, change_threshold: float) -> dict[str, int]:
     """Build `lists.list_week`, `list_left_week`, `list_profile`, `list_service_standards`."""
     with connect(warehouse) as con:
-        return pub.build_list_models(con, as_of)
+        return pub.build_list_models(con, as_of, change_threshold)
 
 
 @task(name="week-banners", cache_policy=NO_CACHE)
 def week_banners(warehouse: Path, as_of: date, out: Path) -> list[str]:
     """The warnings every list page and sheet shows this week (fallback ranking, data quality)."""
-    from reports.banners import week_banners as banners
-
     with connect(warehouse) as con:
-        return banners(con, as_of, out / "reports")
+        return list_banners.week_banners(con, as_of, out / "reports")
 
 
 @task(name="stage-lists", cache_policy=NO_CACHE)
@@ -86,16 +85,17 @@ def publish(
     data_docs: str | None = None,
     dask_address: str | None = None,
     run_warnings: list[Check] | None = None,
+    change_threshold: float = DEFAULT_CHANGE_THRESHOLD,
 ) -> dict[str, Any]:
     """Publish the lists of every neighbourhood at `as_of` under `out` (see OUTPUTS.md).
 
     `data_docs` is the Great Expectations Data Docs index of the ingest, linked from the
     run report; `run_warnings` (a rejected retraining) head its list of warnings. With
-    `dask_address` (default: CASEFINDER_DASK_ADDRESS) each neighbourhood's files are staged
-    by its own task on Dask (pipelines/flows/scaleout.py).
+    `dask_address` each neighbourhood's files are staged by its own task on Dask
+    (pipelines/flows/scaleout.py). `change_threshold` (CASEFINDER_CHANGE_THRESHOLD) is the score
+    move that makes a listed patient `up` / `down`.
     """
-    dask_address = dask_address or load_settings().dask_address
-    tables = build_list_tables(warehouse, as_of)
+    tables = build_list_tables(warehouse, as_of, change_threshold)
     banners = week_banners(warehouse, as_of, out)
     try:
         if dask_address:
@@ -161,16 +161,15 @@ def publish_pseudonymised(
     warehouse: Path,
     out: Path,
     as_of: date,
-    opt_out_types: tuple[str, ...] | None = None,
+    opt_out_types: tuple[str, ...] = DEFAULT_OPT_OUT_POLICY[pseudo.PURPOSE],
 ) -> dict[str, Any]:
     """Publish the pseudonymised analyst file at `as_of` under `out/pseudonymised/<as_of>/`.
 
     Keyed by `patient_id`; no NHS number, name, date of birth or small-area code. Opt-out
-    types default to the `analyst_outputs` policy (docs/governance.md). Returns the folder and
-    counts only; direct-care lists are not written.
+    types come from the caller's `analyst_outputs` policy (docs/governance.md). Returns the
+    folder and counts only; direct-care lists are not written.
     """
-    if opt_out_types is None:
-        opt_out_types = tuple(load_settings().opt_out_policy[pseudo.PURPOSE])
+    opt_out_types = tuple(opt_out_types)
     build_pseudonymised_table(warehouse, as_of, opt_out_types)
     try:
         staging, summary = stage_pseudonymised(warehouse, as_of, out, opt_out_types)

@@ -13,9 +13,13 @@ from typing import Any
 from prefect import flow, task, unmapped
 from prefect.cache_policies import NO_CACHE
 
-from pipelines.errors import CasefinderError
-from pipelines.settings import DASK_LOCAL, check_dask_address
-from pipelines.warehouse import connect
+from foundation.errors import CasefinderError
+from foundation.settings import DASK_LOCAL, check_dask_address
+from foundation.staging import create_held, discard, remove_abandoned
+from foundation.warehouse import connect
+from models import registry, scoring
+from reports import distributed as distributed_lists
+from reports.publish import fsync_tree, staging_dir
 
 # Scoring workers hand their rows back through Parquet files in a hidden folder of this name
 # beside the warehouse (removed once `scores.*` is written).
@@ -37,6 +41,7 @@ LOCAL_CLUSTER_KWARGS: dict[str, Any] = {
 def dask_task_runner(address: str, n_workers: int | None = None) -> Any:
     """A prefect-dask `DaskTaskRunner`: on the scheduler at `address` (`tcp://host:8786`), or
     on a temporary `distributed.LocalCluster` when `address` is `local`."""
+    # deferred: dask (prefect_dask) is only needed when a run is scaled out
     from prefect_dask import DaskTaskRunner
 
     address = check_dask_address(address)
@@ -52,6 +57,7 @@ def dask_task_runner(address: str, n_workers: int | None = None) -> Any:
 def dask_client(address: str) -> Iterator[Any]:
     """A `distributed.Client` of the scheduler at `address`, or of a temporary LocalCluster
     (2 worker processes) when `address` is `local`; closed on exit (for `lightgbm.dask`)."""
+    # deferred: dask (distributed) is only needed when a run is scaled out
     from distributed import Client, LocalCluster
 
     address = check_dask_address(address)
@@ -70,18 +76,14 @@ def dask_client(address: str) -> Iterator[Any]:
 @task(name="listed-neighbourhoods", cache_policy=NO_CACHE)
 def listed_neighbourhoods(warehouse: Path, as_of: date) -> list[str]:
     """The neighbourhoods with listed patients at `as_of` (one scoring task each)."""
-    from models.scoring import listed_neighbourhoods as listed
-
     with connect(warehouse, read_only=True) as con:
-        return listed(con, as_of)
+        return scoring.listed_neighbourhoods(con, as_of)
 
 
 @task(name="open-score-handover", cache_policy=NO_CACHE)
 def open_score_handover(warehouse: Path) -> Path:
     """A new owner-only folder beside the warehouse for the workers' scored rows, held by
-    this process (pipelines/staging.py); those of ended runs are removed first."""
-    from pipelines.staging import create_held, remove_abandoned
-
+    this process (foundation/staging.py); those of ended runs are removed first."""
     parent = Path(warehouse).parent
     remove_abandoned(parent, (HANDOVER_PREFIX,))
     handover = create_held(parent / f"{HANDOVER_PREFIX}{uuid.uuid4().hex[:12]}")
@@ -92,8 +94,6 @@ def open_score_handover(warehouse: Path) -> Path:
 @task(name="discard-score-handover", cache_policy=NO_CACHE)
 def discard_score_handover(handover: Path) -> None:
     """Remove the handover folder (its rows are in the warehouse, or the run failed)."""
-    from pipelines.staging import discard
-
     discard(handover)
 
 
@@ -106,13 +106,10 @@ def score_neighbourhood(
     The worker reads the warehouse read-only and the registered model from its folder; task
     parameters and results are paths, codes and counts, never patient rows.
     """
-    from models.registry import load
-    from models.scoring import score_neighbourhoods
-
-    model = load(warehouse, version)
+    model = registry.load(warehouse, version)
     path = Path(handover) / f"part-{part:05d}.parquet"
     with connect(warehouse, read_only=True) as con:
-        rows = score_neighbourhoods(con, model, as_of, [code], path)
+        rows = scoring.score_neighbourhoods(con, model, as_of, [code], path)
     return {"path": str(path), "rows": rows}
 
 
@@ -125,12 +122,9 @@ def write_scores(
     risk_tiers: tuple[tuple[str, float], ...],
 ) -> int:
     """Write the workers' scored rows to `scores.*` in one transaction, as one process does."""
-    from models.registry import load
-    from models.scoring import write_scored_parts
-
-    model = load(warehouse, version)
+    model = registry.load(warehouse, version)
     with connect(warehouse) as con:
-        return write_scored_parts(con, model, as_of, [Path(p) for p in paths], risk_tiers)
+        return scoring.write_scored_parts(con, model, as_of, [Path(p) for p in paths], risk_tiers)
 
 
 @flow(name="score-distributed")
@@ -165,10 +159,8 @@ def score_distributed(
 @task(name="neighbourhood-folders", cache_policy=NO_CACHE)
 def neighbourhood_folders(warehouse: Path) -> dict[str, str]:
     """Every neighbourhood that gets a list, with its folder name."""
-    from reports.distributed import neighbourhood_folders as folders
-
     with connect(warehouse, read_only=True) as con:
-        return folders(con)
+        return distributed_lists.neighbourhood_folders(con)
 
 
 @task(name="stage-neighbourhood-list", cache_policy=NO_CACHE)
@@ -180,10 +172,8 @@ def stage_neighbourhood_list(
     Passes and returns paths, codes and checksums only: the worker reads its own rows from
     the warehouse (read-only), so no identifier crosses the task boundary.
     """
-    from reports.distributed import stage_one_list
-
     with connect(warehouse, read_only=True) as con:
-        return stage_one_list(con, as_of, staging, code, banners)
+        return distributed_lists.stage_one_list(con, as_of, staging, code, banners)
 
 
 @flow(name="stage-lists-distributed")
@@ -196,8 +186,6 @@ def stage_lists_distributed(
     must be on storage every Dask worker can write (the same machine, or a shared mount),
     and no process may hold the warehouse open for writing meanwhile (workers read it).
     """
-    from reports.publish import fsync_tree, staging_dir
-
     warehouse = Path(warehouse).resolve()  # workers may start in another folder
     codes = list(neighbourhood_folders(warehouse))
     staging = staging_dir(Path(out).resolve() / "lists", as_of)

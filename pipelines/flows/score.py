@@ -8,18 +8,17 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from pipelines.errors import CasefinderError
+from foundation.errors import CasefinderError
+from foundation.settings import DEFAULT_OPT_OUT_POLICY, DEFAULT_RISK_TIERS
+from foundation.warehouse import build_model, connect
+from models import registry, scoring
 from pipelines.flows.scaleout import dask_task_runner, score_distributed
-from pipelines.settings import load_settings
-from pipelines.warehouse import build_model, connect
 
 
 @task(name="resolve-model-version", cache_policy=NO_CACHE)
 def resolve_model_version(warehouse: Path, version: str | None) -> str:
     """The model to score with: the one given, else the latest registered."""
-    from models.registry import latest_version
-
-    found = version or latest_version(warehouse)
+    found = version or registry.latest_version(warehouse)
     if not found:
         raise CasefinderError("no registered model: run `casefinder train` (or `run --retrain`)")
     return found
@@ -48,12 +47,9 @@ def score_and_explain(
     warehouse: Path, as_of: date, version: str, risk_tiers: tuple[tuple[str, float], ...]
 ) -> int:
     """Score the listed cohort with TreeSHAP reasons and evidence; return patients scored."""
-    from models.registry import load
-    from models.scoring import score_cohort
-
-    model = load(warehouse, version)
+    model = registry.load(warehouse, version)
     with connect(warehouse) as con:
-        return score_cohort(con, model, as_of, risk_tiers)
+        return scoring.score_cohort(con, model, as_of, risk_tiers)
 
 
 @task(name="score-with-fallback", cache_policy=NO_CACHE)
@@ -61,10 +57,8 @@ def score_with_fallback(
     warehouse: Path, as_of: date, reason: str, risk_tiers: tuple[tuple[str, float], ...]
 ) -> int:
     """Rank the listed cohort by the fallback points score, with its reasons and evidence."""
-    from models.scoring import score_with_fallback as fallback
-
     with connect(warehouse) as con:
-        return fallback(con, as_of, reason, risk_tiers)
+        return scoring.score_with_fallback(con, as_of, reason, risk_tiers)
 
 
 @flow(name="score")
@@ -72,8 +66,8 @@ def score(
     warehouse: Path,
     as_of: date,
     model_version: str | None = None,
-    opt_out_types: tuple[str, ...] | None = None,
-    risk_tiers: tuple[tuple[str, float], ...] | None = None,
+    opt_out_types: tuple[str, ...] = DEFAULT_OPT_OUT_POLICY["direct_care_lists"],
+    risk_tiers: tuple[tuple[str, float], ...] = DEFAULT_RISK_TIERS,
     dask_address: str | None = None,
     fallback_reason: str | None = None,
 ) -> dict[str, object]:
@@ -82,17 +76,13 @@ def score(
     With `fallback_reason` (no model is fit to rank: why), the cohort is ranked by the
     fallback points score instead (models/fallback.py) and `model_version` is empty.
 
-    Opt-out types and risk tiers default to the settings (`opt_out_policy["direct_care_lists"]`,
-    `risk_tiers`). With `dask_address` (default: CASEFINDER_DASK_ADDRESS) each neighbourhood
-    is scored and explained by its own task on Dask (pipelines/flows/scaleout.py), with the
-    same results. Returns counts and the model version only.
+    Opt-out types and risk tiers come from the caller's settings (`opt_out_policy
+    ["direct_care_lists"]`, `risk_tiers`). With `dask_address` each neighbourhood is scored
+    and explained by its own task on Dask (pipelines/flows/scaleout.py), with the same
+    results. Returns counts and the model version only.
     """
-    settings = load_settings()
-    dask_address = dask_address or settings.dask_address
-    opt_out_types = tuple(
-        settings.opt_out_policy["direct_care_lists"] if opt_out_types is None else opt_out_types
-    )
-    risk_tiers = tuple(settings.risk_tiers if risk_tiers is None else risk_tiers)
+    opt_out_types = tuple(opt_out_types)
+    risk_tiers = tuple(risk_tiers)
     if fallback_reason:
         housebound = build_score_cohort(warehouse, as_of, opt_out_types)
         scored = score_with_fallback(warehouse, as_of, fallback_reason, risk_tiers)

@@ -9,11 +9,11 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
+from foundation.errors import ModelNotFitError, QualityGateError
+from foundation.settings import DEFAULT_HORIZON_DAYS, DEFAULT_OPT_OUT_POLICY, DEFAULT_SEED
 from models import workflow
 from models.registry import models_dir, new_staging_dir
-from pipelines.errors import ModelNotFitError, QualityGateError
 from pipelines.flows.scaleout import dask_client
-from pipelines.settings import load_settings
 
 
 @task(name="resolve-as-of", cache_policy=NO_CACHE)
@@ -89,15 +89,15 @@ def discard_staging(staging: Path) -> None:
 def train(
     warehouse: Path,
     as_of: date | None = None,
-    horizon_days: int = 365,
-    seed: int = 42,
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
+    seed: int = DEFAULT_SEED,
     search: bool = False,
     calibration: str = "sigmoid",
     calibration_population: str = "housebound",
     n_jobs: int = 2,
     min_auroc_gain: float | None = None,
     slope_range: tuple[float, float] | None = None,
-    opt_out_types: tuple[str, ...] | None = None,
+    opt_out_types: tuple[str, ...] = DEFAULT_OPT_OUT_POLICY["model_training"],
     dask_address: str | None = None,
     raise_unfit: bool = True,
 ) -> dict[str, Any]:
@@ -110,15 +110,13 @@ def train(
     defaults in `models.evaluate`, 0.03 and 0.8-1.2), nothing is registered and it raises
     `ModelNotFitError` (`QualityGateError` for the gate); with `raise_unfit=False` it returns
     `version` None and the reason in `unfit` instead (the weekly run then ranks by the
-    fallback score). With `dask_address` (default:
-    CASEFINDER_DASK_ADDRESS) the trees are grown with `lightgbm.dask` on that cluster
-    (models/dask_train.py; hold-out AUROC within 0.02 of one process), and the registered
-    model's `params.trainer` says so.
+    fallback score). With `dask_address` the trees are grown with `lightgbm.dask` on that
+    cluster (models/dask_train.py; hold-out AUROC within 0.02 of one process), and the
+    registered model's `params.trainer` says so.
+
+    Horizon, seed, opt-out types and Dask address come from the caller's settings
+    (foundation/settings.py; the defaults are its defaults); the flow reads no environment.
     """
-    settings = load_settings()
-    if opt_out_types is None:
-        opt_out_types = tuple(settings.opt_out_policy["model_training"])
-    dask_address = dask_address or settings.dask_address
     day = resolve_as_of(warehouse, as_of)
     staging = open_staging(warehouse)
     result: dict[str, Any] = {"version": None, "as_of": day.isoformat(), "unfit": ""}

@@ -9,20 +9,23 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from foundation.audit_copy import write_audit_copy
+from foundation.locking import warehouse_lock
+from foundation.settings import RunSettings
+from foundation.warehouse import connect
+from models import registry
 from pipelines.flows.artifacts import (
     final_state,
     retraining_rejected,
     run_artifacts,
 )
+from pipelines.flows.deploy import flow_run_hook, scheduled_settings
 from pipelines.flows.feature_build import build_features
 from pipelines.flows.ingest import ingest
 from pipelines.flows.publish import publish, publish_pseudonymised
 from pipelines.flows.score import score
 from pipelines.flows.train import train
-from pipelines.locking import warehouse_lock
-from pipelines.notify import flow_run_hook
-from pipelines.warehouse import connect
-from reports.publish import republished_warning
+from reports import publish as pub
 
 
 @task(name="resolve-as-of", cache_policy=NO_CACHE)
@@ -35,19 +38,15 @@ def resolve_as_of(as_of: date | None, ingested_as_of: str) -> date:
 def clean_stale_staging(warehouse: Path, out: Path) -> int:
     """Remove the hidden staging folders that ended (e.g. killed) runs left in the model
     registry and under `out`; a live run's folders are held by it and left alone."""
-    from models.registry import clean_stale_staging as clean_models
-    from models.registry import models_dir
-    from reports.publish import clean_stale_staging as clean_out
-
-    return clean_models(models_dir(warehouse)) + clean_out(Path(out))
+    return registry.clean_stale_staging(registry.models_dir(warehouse)) + pub.clean_stale_staging(
+        Path(out)
+    )
 
 
 @task(name="registered-model", cache_policy=NO_CACHE)
 def registered_model(warehouse: Path) -> str | None:
     """The latest model registered beside the warehouse, or None."""
-    from models.registry import latest_version
-
-    return latest_version(warehouse)
+    return registry.latest_version(warehouse)
 
 
 @task(name="check-publication", cache_policy=NO_CACHE)
@@ -55,26 +54,22 @@ def check_publication(
     warehouse: Path, out: Path, as_of: date, snapshot_id: Any, republish: bool
 ) -> dict[str, Any] | None:
     """Stop, skip or go on when `as_of` is already published (reports.publish)."""
-    from models.registry import latest_version
-    from reports.publish import check_republication
-
-    model = latest_version(warehouse)
+    model = registry.latest_version(warehouse)
     with connect(warehouse) as con:
-        return check_republication(con, as_of, Path(out), snapshot_id, model, republish)
+        return pub.check_republication(con, as_of, Path(out), snapshot_id, model, republish)
 
 
 @task(name="keep-audit-copy", cache_policy=NO_CACHE)
 def keep_audit_copy(warehouse: Path) -> str:
     """Copy what `explain` reads of this publication beside the warehouse (audit_copy.py)."""
-    from pipelines.audit_copy import write_audit_copy
-
     with connect(warehouse) as con:
         return str(write_audit_copy(con, warehouse))
 
 
 @flow(
     name="weekly_run",
-    # One message on a failed, crashed or "Completed with warnings" run (pipelines/notify.py).
+    # One message on a failed, crashed or "Completed with warnings" run (pipelines/notify.py;
+    # the hook of pipelines/flows/deploy.py knows the webhook in a process with no CLI).
     on_failure=[flow_run_hook],
     on_completion=[flow_run_hook],
     on_crashed=[flow_run_hook],
@@ -86,18 +81,22 @@ def weekly_run(
     as_of: date | None = None,
     retrain: bool = False,
     pseudonymised: bool = False,
-    dask_address: str | None = None,
     republish: bool = False,
+    settings: RunSettings | None = None,
 ) -> dict[str, Any]:
-    """The weekly job. Training runs before the as-of features are built because it rebuilds
-    `features.feat_patients` at its own index dates. Returns paths and counts only.
+    """The weekly job. Training writes its own `features.feat_training_patients`, so it may run
+    before or after the as-of features; they are built once the publication check has passed.
+    Returns paths and counts only.
 
     When no model is registered and none can be trained that passes the quality gate, the
     lists are ranked by the fallback points score and say so (OUTPUTS.md, "When no model is
     fit to rank"); a registered model is never replaced by a failing one.
 
-    With `dask_address` (default: CASEFINDER_DASK_ADDRESS) training, scoring and list staging
-    run on Dask (docs/data-engineer.md, "Scaling out with Dask").
+    `settings` are the run's settings, resolved once by the command line; a scheduled run
+    (no command line) gives none and they are resolved here, once, from the environment of
+    the process serving it (pipelines/flows/deploy.py). The sub-flows get their values as
+    parameters. With `settings.dask_address` training, scoring and list staging run on Dask
+    (docs/data-engineer.md, "Scaling out with Dask").
 
     An as-of already published from the same extract checksums and model is left as it is
     (`already_published` in the result); from other inputs the run stops before publishing
@@ -106,15 +105,32 @@ def weekly_run(
     With `pseudonymised`, the publication is the analysts' pseudonymised file under
     `out/pseudonymised/<as_of>/` instead of the direct-care lists and run report.
     """
+    settings = settings or scheduled_settings()
+    policy = settings.opt_out_policy
     # A second run on the same warehouse fails here at once (re-entrant under the CLI).
     with warehouse_lock(warehouse):
         clean_stale_staging(warehouse, out)
-        ingested = ingest(extracts, warehouse, as_of=as_of)
+        ingested = ingest(
+            extracts,
+            warehouse,
+            as_of=as_of,
+            max_rejected_share=settings.max_rejected_share,
+            key_file=settings.key_file,
+            pseudonym_key=settings.pseudonym_key,
+        )
         day = resolve_as_of(as_of, ingested["as_of"])
         registered = registered_model(warehouse)
         trained, warnings, fallback_reason = None, [], None
         if retrain or registered is None:
-            trained = train(warehouse, as_of=day, dask_address=dask_address, raise_unfit=False)
+            trained = train(
+                warehouse,
+                as_of=day,
+                horizon_days=settings.horizon_days,
+                seed=settings.seed,
+                opt_out_types=tuple(policy["model_training"]),
+                dask_address=settings.dask_address,
+                raise_unfit=False,
+            )
             if trained["unfit"] and registered is None:
                 # Nothing fit to rank: the lists are ranked by the fallback score (OUTPUTS.md).
                 fallback_reason = trained["unfit"]
@@ -137,11 +153,20 @@ def weekly_run(
                     "reports_dir": str(Path(out) / "reports" / day.isoformat()),
                 }
             if decided and "replaces" in decided:
-                warnings.insert(0, republished_warning(decided["replaces"]))
+                warnings.insert(0, pub.republished_warning(decided["replaces"]))
         features = build_features(warehouse, [day])
-        scored = score(warehouse, day, dask_address=dask_address, fallback_reason=fallback_reason)
+        scored = score(
+            warehouse,
+            day,
+            opt_out_types=tuple(policy["direct_care_lists"]),
+            risk_tiers=settings.risk_tiers,
+            dask_address=settings.dask_address,
+            fallback_reason=fallback_reason,
+        )
         if pseudonymised:
-            analyst = publish_pseudonymised(warehouse, out, day)
+            analyst = publish_pseudonymised(
+                warehouse, out, day, opt_out_types=tuple(policy["analyst_outputs"])
+            )
             result = {
                 "snapshot_id": ingested["snapshot_id"],
                 "trained": trained["version"] if trained else None,
@@ -159,8 +184,9 @@ def weekly_run(
             out,
             day,
             data_docs=ingested.get("data_docs"),
-            dask_address=dask_address,
+            dask_address=settings.dask_address,
             run_warnings=warnings,
+            change_threshold=settings.change_threshold,
         )
         # The run report's checks (the run's warnings first) decide the final state;
         # artifacts summarise the run.

@@ -10,12 +10,12 @@ from typing import Any
 
 import duckdb
 
-from pipelines.contract import CONTRACT_VERSION
+from foundation.contract import CONTRACT_VERSION
+from foundation.warehouse import ensure_layers
 from pipelines.ingest.extracts import ExtractFileInfo, discover
 from pipelines.ingest.load import begin_snapshot, load_files, prepare_warehouse
 from pipelines.ingest.quarantine import FileCounts
 from pipelines.ingest.rejections import FileRejections, RuleFailure, file_rejections
-from pipelines.warehouse import ensure_layers
 
 # What the line of a file that would stop a run says happens next.
 RUN_WOULD_STOP = "a run would stop before anything is trained, scored or published"

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from pipelines.contract import FILES, MANIFEST_NAME, ExtractFile
-from pipelines.errors import ExtractError
-from pipelines.provenance import sha256_file
+import duckdb
+
+from foundation.contract import FILES, MANIFEST_NAME, ExtractFile
+from foundation.errors import ExtractError
+from foundation.provenance import sha256_file
 
 log = logging.getLogger("casefinder.ingest")
 
@@ -147,8 +149,6 @@ def csv_header(path: Path) -> list[str]:
 
 def parquet_schema(path: Path) -> dict[str, str]:
     """Column name -> DuckDB type of a Parquet file, or a fatal error when unreadable."""
-    import duckdb
-
     con = duckdb.connect()
     try:
         described = con.execute("describe select * from read_parquet(?)", [str(path)]).fetchall()

@@ -17,17 +17,26 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.contract import FILES, ColumnType, ExtractFile
-from pipelines.errors import ExtractError
+from foundation.contract import FILES, ColumnType, ExtractFile
+from foundation.errors import ExtractError
+from foundation.warehouse import apply_ddl
 from pipelines.ingest.extracts import ExtractFileInfo
 
 log = logging.getLogger("casefinder.ingest")
 
-META_COLUMNS = ("_load_id", "_source_file", "_row_number")
 _LAND = "_cf_land"
 _REJECTS = "_cf_rejects"
 _REJECT_SCANS = "_cf_reject_scans"
 _MAX_SEGMENTS = 1000
+# The `sql/quarantine` and `sql/audit` tables ingest writes.
+INGEST_TABLES = (
+    "rejected_rows",
+    "rejected_diagnoses",
+    "duplicate_rows",
+    "snapshots",
+    "loads",
+    "rule_counts",
+)
 
 
 @dataclass(frozen=True)
@@ -43,43 +52,18 @@ class Landed:
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create every `raw`, `quarantine` and `audit` table ingest writes, if missing."""
+    """Create every `raw`, `quarantine` and `audit` table ingest writes, if missing.
+
+    The `raw` tables are made from the contract (one text column per contract column, plus
+    the load's columns); the others are files of `sql/`.
+    """
     for spec in FILES.values():
         columns = ", ".join(f"{c} varchar" for c in spec.column_names)
         con.execute(
             f"create table if not exists raw.{spec.name} ({columns}, "
             "_load_id bigint, _source_file varchar, _row_number bigint)"
         )
-    con.execute(
-        "create table if not exists quarantine.rejected_rows (load_id bigint, file varchar, "
-        "row_number bigint, column_name varchar, rule varchar, reason varchar, "
-        "original_values varchar)"
-    )
-    # A secondary diagnosis that does not parse, quarantined on its own (the spell is kept).
-    con.execute(
-        "create table if not exists quarantine.rejected_diagnoses (load_id bigint, "
-        "file varchar, row_number bigint, spell_id varchar, diagnosis_position integer, "
-        "column_name varchar, rule varchar, reason varchar, original_value varchar)"
-    )
-    con.execute(
-        "create table if not exists quarantine.duplicate_rows (load_id bigint, file varchar, "
-        "row_number bigint, duplicate_of bigint)"
-    )
-    con.execute(
-        "create table if not exists audit.snapshots (snapshot_id bigint, "
-        "extracts_dir_name varchar, extract_date date, loaded_at timestamp, "
-        "manifest_sha256 varchar, status varchar)"
-    )
-    con.execute(
-        "create table if not exists audit.loads (load_id bigint, snapshot_id bigint, "
-        "file varchar, format varchar, sha256 varchar, rows_read bigint, rows_loaded bigint, "
-        "rows_quarantined bigint, rows_duplicate bigint, started_at timestamp, "
-        "ended_at timestamp, status varchar, source_file varchar, extra_columns varchar[])"
-    )
-    con.execute(
-        "create table if not exists audit.rule_counts (load_id bigint, file varchar, "
-        "rule varchar, column_name varchar, expectation varchar, n_failing bigint)"
-    )
+    apply_ddl(con, INGEST_TABLES)
 
 
 def _csv_select(info: ExtractFileInfo, spec: ExtractFile) -> tuple[str, str]:

@@ -16,11 +16,12 @@ How rows are counted (so that `read = loaded + quarantined + duplicates`):
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import duckdb
 
-from pipelines.contract import FILES
+from foundation.contract import FILES
 from pipelines.ingest.land import Landed
 from pipelines.ingest.rules import Rule, checked_relation, key_expression
 
@@ -197,8 +198,6 @@ def _write_rejected_diagnoses(
 
 
 def _json_line(csv_line: str) -> str:
-    import json
-
     return json.dumps({"csv_line": csv_line})
 
 

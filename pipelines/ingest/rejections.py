@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from pipelines.contract import IDENTIFIER_COLUMNS
+from foundation.contract import IDENTIFIER_COLUMNS
 
 _EXAMPLE_CHARS = 40
 

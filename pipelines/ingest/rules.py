@@ -5,8 +5,8 @@ failing row is caught) and the Great Expectations suite (`UnexpectedRowsExpectat
 Both evaluate the rules over the same relation, `checked_relation`: the `raw` rows of one
 load plus each text column parsed once (`<column>__digits`, `__valid`, `__date`, ...), so
 an NHS number or a date is parsed once per row, not once per rule that reads it.
-Parsing helpers are persistent macros in the `raw` schema so that `sql/core` and the GX
-connection use exactly the same definitions.
+Parsing helpers are persistent macros in the `raw` schema (`sql/macros/*.sql`, one per file)
+so that `sql/core` and the GX connection use exactly the same definitions.
 """
 
 from __future__ import annotations
@@ -16,76 +16,8 @@ from datetime import date
 
 import duckdb
 
-from pipelines.contract import FILES, SECONDARY_DIAGNOSIS_COLUMNS, ColumnType, ExtractFile
-
-# Persistent macros: the one place the text formats of the contract are parsed.
-MACROS = (
-    "create or replace macro raw.blank_to_null(x) as nullif(trim(x), '')",
-    "create or replace macro raw.nhs_digits(x) as"
-    " nullif(replace(replace(trim(x), ' ', ''), '-', ''), '')",
-    "create or replace macro raw.nhs_check_ok(n) as"
-    " regexp_full_match(n, '[0-9]{10}')"
-    " and n <> repeat(left(n, 1), 10)"
-    " and (11 - ((ascii(substr(n, 1, 1)) - 48) * 10 + (ascii(substr(n, 2, 1)) - 48) * 9"
-    " + (ascii(substr(n, 3, 1)) - 48) * 8 + (ascii(substr(n, 4, 1)) - 48) * 7"
-    " + (ascii(substr(n, 5, 1)) - 48) * 6 + (ascii(substr(n, 6, 1)) - 48) * 5"
-    " + (ascii(substr(n, 7, 1)) - 48) * 4 + (ascii(substr(n, 8, 1)) - 48) * 3"
-    " + (ascii(substr(n, 9, 1)) - 48) * 2) % 11) % 11 = ascii(substr(n, 10, 1)) - 48",
-    "create or replace macro raw.nhs_is_valid(x) as coalesce(raw.nhs_check_ok(raw.nhs_digits(x)),"
-    " false)",
-    # YYYY-MM-DD: the shape, then a real calendar date; strptime rejects non-digits and signs.
-    # (Both are vectorised; a regex or translate() costs ten times more on 28M rows.)
-    "create or replace macro raw.parse_date(x) as case"
-    " when trim(x) like '____-__-__'"
-    " then cast(try_strptime(trim(x), '%Y-%m-%d') as date) end",
-    "create or replace macro raw.parse_datetime(x) as case"
-    " when regexp_full_match(trim(x),"
-    " '[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,6})?)?')"
-    " then try_cast(replace(trim(x), 'T', ' ') as timestamp) end",
-    "create or replace macro raw.is_number(x) as"
-    " regexp_full_match(trim(x), '[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)')",
-    "create or replace macro raw.is_integer(x) as regexp_full_match(trim(x), '[+-]?[0-9]{1,18}')",
-    "create or replace macro raw.parse_boolean(x) as case lower(trim(x))"
-    " when 'true' then true when 'false' then false end",
-    "create or replace macro raw.icd10_normalise(x) as nullif("
-    " left(regexp_replace(upper(x), '[[:space:].]', '', 'g'), 3) ||"
-    " regexp_replace(regexp_replace(substr(regexp_replace(upper(x), '[[:space:].]', '', 'g'), 4),"
-    " '[-DA]+$', ''), 'X+$', ''), '')",
-    "create or replace macro raw.icd10_shape_ok(n) as"
-    " regexp_full_match(n, '[A-Z][0-9]{2}[0-9A-Z]{0,3}')",
-    "create or replace macro raw.icd10_is_valid(x) as"
-    " coalesce(raw.icd10_shape_ok(raw.icd10_normalise(x)), false)",
-    # The rows `sql/core` builds from: one file's `raw` rows in a snapshot's loads, less the
-    # rows quarantined (rejected or duplicate). `query_table` takes the table's name as text
-    # (a table macro cannot take a table). Parameters are named unlike any column they meet:
-    # inside a macro a parameter wins over a column of the same name.
-    "create or replace macro raw.accepted_rows(snapshot, extract_file) as table"
-    " with snapshot_loads as ("
-    " select load_id from audit.loads where snapshot_id = snapshot and file = extract_file),"
-    " excluded as ("
-    " select load_id, row_number from quarantine.rejected_rows"
-    " where load_id in (select load_id from snapshot_loads)"
-    " union all"
-    " select load_id, row_number from quarantine.duplicate_rows"
-    " where load_id in (select load_id from snapshot_loads))"
-    " select landed.* from query_table('raw.' || extract_file) as landed"
-    " anti join excluded"
-    " on landed._load_id = excluded.load_id and landed._row_number = excluded.row_number"
-    " where landed._load_id in (select load_id from snapshot_loads)",
-    # The same rows of a file keyed by NHS number, with `nhs_number_digits` and `patient_id`
-    # (the connection's `patient_id` macro, `warehouse.install_pseudonym_macro`). The digits
-    # are computed once per row, the HMAC once per distinct number; the rows are read twice
-    # (for the distinct numbers, then for the join) rather than held in memory.
-    "create or replace macro raw.accepted_patient_rows(snapshot, extract_file) as table"
-    " with keyed as not materialized ("
-    " select *, raw.nhs_digits(nhs_number) as nhs_number_digits"
-    " from raw.accepted_rows(snapshot, extract_file)),"
-    " pseudonyms as ("
-    " select nhs_number_digits, patient_id(nhs_number_digits) as patient_id"
-    " from (select distinct nhs_number_digits from keyed))"
-    " select keyed.*, pseudonyms.patient_id from keyed"
-    " inner join pseudonyms on keyed.nhs_number_digits = pseudonyms.nhs_number_digits",
-)
+from foundation.contract import FILES, SECONDARY_DIAGNOSIS_COLUMNS, ColumnType, ExtractFile
+from foundation.warehouse import apply_layer_ddl
 
 # Files whose rows must belong to a patient in gp_patients (social care, opt-outs and
 # caseloads may name people not registered with a practice in the extract).
@@ -202,9 +134,8 @@ class Rule:
 
 
 def install_macros(con: duckdb.DuckDBPyConnection) -> None:
-    """Create (or replace) the parsing macros in the `raw` schema."""
-    for statement in MACROS:
-        con.execute(statement)
+    """Create (or replace) the parsing macros in the `raw` schema (`sql/macros/*.sql`)."""
+    apply_layer_ddl(con, "macros")
 
 
 def _quote(value: str) -> str:

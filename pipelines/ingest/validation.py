@@ -14,11 +14,16 @@ GX is imported lazily: importing it takes seconds.
 
 from __future__ import annotations
 
+import gc
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, ClassVar
+
+from foundation.contract import FILES
+from foundation.warehouse import connect
+from pipelines.ingest.rules import checked_relation, rules_for
 
 log = logging.getLogger("casefinder.ingest")
 
@@ -44,6 +49,7 @@ def _buffer_duckdb_results() -> None:
     global _PATCHED
     if _PATCHED:
         return
+    # deferred: great_expectations takes seconds to import; only validating a snapshot needs it
     from great_expectations.execution_engine.sqlalchemy_execution_engine import (
         SqlAlchemyExecutionEngine,
     )
@@ -66,8 +72,7 @@ def _dispose_engines() -> None:
     GX keeps execution engines on several copies of the datasource; DuckDB refuses a new
     connection with another configuration while any of them lives.
     """
-    import gc
-
+    # deferred: sqlalchemy (great_expectations' engine) is only loaded by a validation
     import sqlalchemy
 
     gc.collect()
@@ -89,6 +94,7 @@ def _contract_rule_expectation() -> type:
     global _RULE_EXPECTATION
     if _RULE_EXPECTATION is not None:
         return _RULE_EXPECTATION
+    # deferred: great_expectations takes seconds to import; only validating a snapshot needs it
     from great_expectations.compatibility.sqlalchemy import sqlalchemy as sa
     from great_expectations.core.metric_domain_types import MetricDomainTypes
     from great_expectations.core.metric_function_types import MetricPartialFunctionTypes
@@ -170,13 +176,10 @@ def validate_snapshot(
     The suites are rebuilt from the same rules the quarantine used; GX's unexpected counts
     are compared with `audit.rule_counts` and any difference is reported.
     """
+    # deferred: great_expectations takes seconds to import; only validating a snapshot needs it
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    from pipelines.contract import FILES
-    from pipelines.ingest.rules import checked_relation, rules_for
-    from pipelines.warehouse import connect
 
     _buffer_duckdb_results()
     counted = _contract_rule_expectation()
@@ -245,6 +248,7 @@ def validate_snapshot(
     )
     # A run id of the snapshot and its date, not the clock: the same snapshot validated again
     # (a re-run after a crash) writes the same Data Docs pages under the same names.
+    # deferred: great_expectations takes seconds to import; only validating a snapshot needs it
     from great_expectations.core.run_identifier import RunIdentifier
 
     run_id = RunIdentifier(

@@ -1,8 +1,8 @@
--- one row per unplanned A&E attendance per feature it counts towards at $as_of, for the patients in features.evidence_patients
+-- one row per unplanned A&E attendance per feature it counts towards at $as_of, for the patients in $patient_ids
 with
 
 patients as (
-    select patient_id from features.evidence_patients
+    select distinct unnest(cast($patient_ids as varchar[])) as patient_id
 ),
 
 ae_attendances as (

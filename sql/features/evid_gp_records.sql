@@ -1,8 +1,8 @@
--- one row per GP record behind a feature, for the patients in features.evidence_patients, dated on or before $as_of
+-- one row per GP record behind a feature, for the patients in $patient_ids, dated on or before $as_of
 with
 
 patients as (
-    select patient_id from features.evidence_patients
+    select distinct unnest(cast($patient_ids as varchar[])) as patient_id
 ),
 
 gp_events as (

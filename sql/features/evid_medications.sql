@@ -1,8 +1,8 @@
--- one row per prescription issued in the 12 months up to $as_of, for the patients in features.evidence_patients
+-- one row per prescription issued in the 12 months up to $as_of, for the patients in $patient_ids
 with
 
 patients as (
-    select patient_id from features.evidence_patients
+    select distinct unnest(cast($patient_ids as varchar[])) as patient_id
 ),
 
 medications as (

@@ -1,10 +1,10 @@
--- one row per patient per index date of the training cohort (rows of features.feat_patients aged
+-- one row per patient per index date of the training cohort (rows of features.feat_training_patients aged
 -- 65+ or housebound, as feat_training_sample selects them): the training outcome
 -- outcome = an emergency admission (contract methods 21-28, 2A-2D: core is_emergency) or death
 -- (core_patients.date_of_death: the GP's date or a hospital death, discharge destination 79, whichever
 -- is earlier) in (index_date, index_date + $horizon_days]; used only for training and evaluation,
 -- never as a feature.
--- Younger people who are not housebound (~80% of feat_patients) are left out: no step reads
+-- Younger people who are not housebound (~80% of feat_training_patients) are left out: no step reads
 -- their outcome, and the joins to spells over 12 index dates are the cost of this model.
 with
 
@@ -12,7 +12,7 @@ patients as (
     select
         patient_id,
         index_date,
-    from features.feat_patients
+    from features.feat_training_patients
     where age >= 65 or housebound
 ),
 

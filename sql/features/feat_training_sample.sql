@@ -2,13 +2,15 @@
 -- registered at the index date, not opted out of model training ($opt_out_types), with the outcome,
 -- the fairness columns used only for evaluation (sex, ethnic category, IMD decile) and the period
 -- ('development' up to $holdout_after, 'holdout' after it). Feature columns are every column of
--- features.feat_patients (the feature dictionary decides them), so they are selected with `*`.
+-- features.feat_training_patients (the feature dictionary decides them), so they are selected with `*`.
+-- features.feat_training_patients is feat_patients.sql built at the training index dates
+-- (features.build.TRAINING_FEATURES), so training never overwrites the feat_patients scores read.
 -- `person_key` stands for the person in training (folds, sample, row order): a hash of all their
 -- rows without the pseudonym, so the same extracts train the same model whatever the key.
 with
 
 patients as (
-    select * from features.feat_patients
+    select * from features.feat_training_patients
 ),
 
 outcomes as (
@@ -67,7 +69,7 @@ cohort as (
     left join lsoa_imd
         on lsoa_imd.lsoa_code = core_patients.lsoa_code
     where (patients.age >= 65 or patients.housebound)
-        -- alive and registered at the index date (feat_patients promises it; kept as a guard)
+        -- alive and registered at the index date (feat_patients.sql promises it; kept as a guard)
         and (core_patients.date_of_death is null or core_patients.date_of_death > patients.index_date)
         and core_patients.registration_start_date <= patients.index_date
         and (core_patients.registration_end_date is null

@@ -194,15 +194,18 @@ ever_at_date as (
     group by first_recorded.patient_id, index_dates.index_date
 ),
 
--- open caseload at D: started on or before D, not ended on or before D
+-- open caseload at D: started on or before D, not ended on or before D; several open caseloads:
+-- their teams in order, separated by '; '
 caseload_at_date as (
-    select distinct
+    select
         caseload.patient_id,
         index_dates.index_date,
+        string_agg(distinct caseload.team, '; ' order by caseload.team) as caseload_team,
     from caseload
     inner join index_dates
         on caseload.start_date <= index_dates.index_date
         and (caseload.end_date is null or caseload.end_date > index_dates.index_date)
+    group by caseload.patient_id, index_dates.index_date
 ),
 
 -- in hospital at D: an emergency or elective spell (OUTPUTS.md) admitted on or before D and
@@ -236,6 +239,7 @@ final as (
         coalesce(statuses_at_date.dnacpr_value = 1, false) as has_dnacpr,
         statuses_at_date.cfs_value as cfs_latest,
         caseload_at_date.patient_id is not null as on_caseload,
+        caseload_at_date.caseload_team,
         in_hospital_at_date.patient_id is not null as in_hospital,
     from cohort
     left join statuses_at_date
@@ -265,5 +269,6 @@ select
     has_dnacpr,
     cfs_latest,
     on_caseload,
+    caseload_team,
     in_hospital,
 from final

@@ -1,4 +1,7 @@
 -- one row per patient on a neighbourhood's previous list who is not on its list at $as_of, with why they left
+-- Layer exception: reads core.core_patients and core.core_practices (a patient who died or moved is in
+-- no feature or score relation, so why they left is only in core) and features.feat_patients (whether
+-- a patient still registered is no longer housebound: the scores layer holds only the housebound).
 with
 
 history as (

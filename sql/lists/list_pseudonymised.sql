@@ -16,11 +16,7 @@ reasons as (
 ),
 
 patients as (
-    select * from features.feat_patients
-),
-
-opt_outs as (
-    select * from core.core_opt_outs
+    select * from scores.score_cohort
 ),
 
 current_cohort as (
@@ -32,13 +28,13 @@ current_scores as (
 ),
 
 current_patients as (
-    select * from patients where index_date = $as_of
+    select * from patients where as_of = $as_of
 ),
 
 analyst_opted_out as (
-    select distinct patient_id
-    from opt_outs
-    where list_contains(cast($opt_out_types as varchar[]), opt_out_type)
+    select patient_id
+    from current_patients
+    where list_has_any(opt_out_types, cast($opt_out_types as varchar[]))
 ),
 
 reason_features as (

@@ -1,4 +1,6 @@
 -- one row per neighbourhood per standard per week of the 12 weeks up to $as_of: referrals and how many met the standard
+-- Layer exception: reads core.core_community_contacts, core.core_patients and core.core_practices: the
+-- standards measure every community referral of the neighbourhood, not the scored cohort.
 -- Standards (CSDS): urgent community response referrals (priority urgent_2h or unstated) first seen
 -- within 2 hours; reablement referrals first seen within 2 days. A referral still inside its window
 -- at $as_of with no attended contact is pending and not counted; one past it with no contact has not met it.

@@ -1,4 +1,7 @@
 -- one row per listed patient in the publication at $as_of: rank within the neighbourhood and change since its previous list
+-- The published columns are declared once, in reports/columns.py: `{{ list_sources }}` (each column's expression) and
+-- `{{ list_columns }}` are filled from it when the model is built (reports.columns.week_select_lists,
+-- foundation.warehouse.fill_select_lists).
 with
 
 scores as (
@@ -10,7 +13,7 @@ cohort as (
 ),
 
 patients as (
-    select * from features.feat_patients
+    select * from scores.score_cohort
 ),
 
 history as (
@@ -50,69 +53,74 @@ previous_publication as (
 ),
 
 previous_entries as (
-    select history.neighbourhood_code, history.patient_id, history.rank as previous_rank,
+    select
+        history.neighbourhood_code,
+        history.patient_id,
+        history.rank as previous_rank,
+        history.risk_score as previous_risk_score,
+        history.risk_tier as previous_risk_tier,
     from history
     inner join previous_publication
         on previous_publication.neighbourhood_code = history.neighbourhood_code
         and previous_publication.previous_as_of = history.as_of
 ),
 
-final as (
+-- the score move as the lists show it: both scores rounded to 4 decimals first
+moved as (
     select
-        cast($as_of as date) as as_of,
-        ranked.neighbourhood_code,
-        ranked.rank,
         ranked.patient_id,
-        ranked.practice_code,
-        ranked.risk_score,
-        ranked.raw_score,
-        ranked.risk_tier,
-        case
-            when previous_entries.patient_id is null then 'new'
-            when ranked.rank < previous_entries.previous_rank then 'up'
-            when ranked.rank > previous_entries.previous_rank then 'down'
-            else 'same'
-        end as change,
+        previous_entries.patient_id is not null as was_listed,
+        round(round(ranked.risk_score, 4) - round(previous_entries.previous_risk_score, 4), 4)
+            as score_change,
+        list_position(['low', 'moderate', 'high', 'very_high'], ranked.risk_tier)
+        - list_position(['low', 'moderate', 'high', 'very_high'], previous_entries.previous_risk_tier)
+            as tier_steps,
         previous_entries.previous_rank,
         previous_publication.previous_as_of,
-        patients.efi,
-        patients.efi_category,
-        patients.hfrs,
-        patients.hfrs_band,
-        coalesce(patients.in_hospital, false) as in_hospital,
-        coalesce(patients.on_caseload, false) as on_caseload,
-        coalesce(patients.is_care_home_resident, false) as is_care_home_resident,
-        ranked.model_version,
     from ranked
     left join previous_publication
         on previous_publication.neighbourhood_code = ranked.neighbourhood_code
     left join previous_entries
         on previous_entries.neighbourhood_code = ranked.neighbourhood_code
         and previous_entries.patient_id = ranked.patient_id
+),
+
+-- OUTPUTS.md 1.2: up / down when the risk tier changed (its direction), or else when the score
+-- moved by $change_threshold or more (its direction); rank shifts alone are not a change
+compared as (
+    select
+        patient_id,
+        case
+            when not was_listed then 'new'
+            when tier_steps > 0 then 'up'
+            when tier_steps < 0 then 'down'
+            when score_change > 0 and score_change >= $change_threshold then 'up'
+            when score_change < 0 and -score_change >= $change_threshold then 'down'
+            else 'same'
+        end as change,
+        score_change,
+        previous_rank,
+        previous_as_of,
+    from moved
+),
+
+final as (
+    select
+        cast($as_of as date) as as_of,
+        ranked.neighbourhood_code,
+        ranked.patient_id,
+        ranked.raw_score,
+        compared.previous_rank,
+        compared.previous_as_of,
+        {{ list_sources }}
+    from ranked
+    inner join compared on compared.patient_id = ranked.patient_id
     left join patients
         on patients.patient_id = ranked.patient_id
-        and patients.index_date = $as_of
+        and patients.as_of = $as_of
 )
 
 select
-    as_of,
-    neighbourhood_code,
-    rank,
-    patient_id,
-    practice_code,
-    risk_score,
-    raw_score,
-    risk_tier,
-    change,
-    previous_rank,
-    previous_as_of,
-    efi,
-    efi_category,
-    hfrs,
-    hfrs_band,
-    in_hospital,
-    on_caseload,
-    is_care_home_resident,
-    model_version,
+    {{ list_columns }}
 from final
 order by neighbourhood_code, rank

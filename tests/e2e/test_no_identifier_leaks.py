@@ -42,8 +42,8 @@ from helpers.cli_process import (
     tree,
 )
 
-from pipelines.audit_copy import audit_copy_path
-from pipelines.warehouse import patient_id_of
+from foundation.audit_copy import audit_copy_path
+from foundation.warehouse import patient_id_of
 
 pytestmark = pytest.mark.slow
 

@@ -28,7 +28,7 @@ from helpers.cli_process import (
     tree,
 )
 
-from pipelines.locking import lock_path, run_in_progress, warehouse_lock
+from foundation.locking import lock_path, run_in_progress, warehouse_lock
 
 pytestmark = pytest.mark.slow
 

@@ -36,7 +36,7 @@ import polars as pl
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from pipelines.errors import QualityGateError
+from foundation.errors import QualityGateError
 
 pytestmark = pytest.mark.slow
 
@@ -107,9 +107,9 @@ def _generate(out: Path) -> None:
 def _load(extracts: Path, warehouse: Path) -> None:
     """Ingest with the plain loader (the `ingest` flow adds GX Data Docs, not needed here),
     under the fixed key `TEST_KEY_HEX` so that the patient split is the same in every run."""
+    from foundation.warehouse import connect, load_or_create_key
     from pipelines.ingest import extracts as extracts_mod
     from pipelines.ingest import load as load_mod
-    from pipelines.warehouse import connect, load_or_create_key
 
     extract_set = extracts_mod.discover(extracts, EXTRACT_DATE)
     key_file = warehouse.parent / "casefinder.key"
@@ -146,7 +146,7 @@ def _metadata(trained: dict[str, Any]) -> dict[str, Any]:
 def _truth_auroc_housebound(trained: dict[str, Any]) -> tuple[float, int]:
     """AUROC of the generator's latent risk among people housebound at the extract date."""
     from features.build import build_features
-    from pipelines.warehouse import connect
+    from foundation.warehouse import connect
 
     assert trained["truth"] is not None, "the generator wrote no truth/latent_risk.csv"
     with trained["truth"].open(newline="", encoding="utf-8") as fh:
@@ -211,8 +211,8 @@ def test_model_beats_efi_alone_in_the_housebound_holdout(trained):
 def test_fallback_ranks_at_least_as_well_as_efi_or_hfrs_alone(trained):
     """The fallback points score (models/fallback.py), which ranks the lists when no model is
     fit to rank, against the outcomes of the housebound hold-out rows of the training set."""
+    from foundation.warehouse import connect
     from models.fallback import FallbackScorer
-    from pipelines.warehouse import connect
 
     scorer = FallbackScorer().fit()
     columns = ", ".join(f'cast("{n}" as double)' for n in scorer.feature_names_)
@@ -271,8 +271,8 @@ def test_same_data_and_seed_give_the_same_model_file(trained):
 def test_shuffled_outcome_dates_break_performance(trained):
     """Leakage check: give every outcome to a random person of the same index date. Honest
     features then carry no signal (AUROC ~0.5) and the gate refuses the model."""
+    from foundation.warehouse import connect
     from models import registry, workflow
-    from pipelines.warehouse import connect
 
     copy = trained["root"] / "shuffled" / "warehouse.duckdb"
     copy.parent.mkdir()

@@ -168,7 +168,7 @@ def test_week_one_excel_agrees_and_hostile_names_are_inert(weeks):
 
 
 def test_week_one_summary_and_audit(weeks):
-    from pipelines.warehouse import connect
+    from foundation.warehouse import connect
 
     root = weeks["root"]
     out = root / "out"
@@ -233,26 +233,35 @@ def test_explain_adds_up_for_a_listed_patient(weeks, capsys):
 
 
 def test_week_two_marks_changes_and_who_left(weeks, capsys):
-    from pipelines.warehouse import connect
+    from foundation.warehouse import connect
 
     root = weeks["root"]
     out = root / "out"
     _run_week(weeks, "w2", capsys)
     week1, week2 = _lists(out, WEEK1), _lists(out, WEEK2)
     n_changes = {"new": 0, "up": 0, "down": 0, "same": 0}
+    tiers = ["low", "moderate", "high", "very_high"]
     for hood, rows in week2.items():
-        before = {r["nhs_number"]: int(r["rank"]) for r in week1.get(hood, [])}
+        before = {r["nhs_number"]: r for r in week1.get(hood, [])}
         for r in rows:
-            previous = before.get(r["nhs_number"])
-            expected = (
-                "new"
-                if previous is None
-                else "up"
-                if int(r["rank"]) < previous
-                else "down"
-                if int(r["rank"]) > previous
-                else "same"
-            )
+            last = before.get(r["nhs_number"])
+            if last is None:
+                expected = "new"
+                assert r["score_change"] == ""
+            else:
+                # OUTPUTS 1.2: the tier's direction, else a score move of 0.05 or more
+                moved = float(r["score_change"])
+                assert moved == pytest.approx(
+                    round(float(r["risk_score"]) - float(last["risk_score"]), 4), abs=1e-9
+                )
+                step = tiers.index(r["risk_tier"]) - tiers.index(last["risk_tier"])
+                expected = (
+                    "up"
+                    if step > 0 or (step == 0 and moved >= 0.05)
+                    else "down"
+                    if step < 0 or moved <= -0.05
+                    else "same"
+                )
             assert r["change"] == expected
             n_changes[expected] += 1
     assert n_changes["same"] + n_changes["up"] + n_changes["down"] > 0

@@ -1,4 +1,4 @@
-"""Empty `core.*` tables exactly as docs/architecture.md lists them, plus literal-row inserts.
+"""Empty `core.*` tables exactly as `sql/core` makes them, plus literal-row inserts.
 
 For tests that start at the `core` layer: `create_core_tables(con)` makes every table
 (empty, typed), `insert(con, "core_gp_events", [{...}, ...])` adds rows (missing columns are
@@ -11,114 +11,39 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 import duckdb
 
-# Column name -> DuckDB type, in the architecture.md order.
-CORE_TABLES: dict[str, dict[str, str]] = {
-    "core_patient_identity": {
-        "patient_id": "varchar",
-        "nhs_number": "varchar",
-        "given_name": "varchar",
-        "family_name": "varchar",
-        "date_of_birth": "date",
-    },
-    "core_patients": {
-        "patient_id": "varchar",
-        "birth_month": "date",
-        "sex": "varchar",
-        "ethnic_category": "varchar",
-        "lsoa_code": "varchar",
-        "practice_code": "varchar",
-        "registration_start_date": "date",
-        "registration_end_date": "date",
-        "date_of_death": "date",
-        "death_source": "varchar",
-    },
-    "core_practices": {
-        "practice_code": "varchar",
-        "practice_name": "varchar",
-        "pcn_code": "varchar",
-        "pcn_name": "varchar",
-        "neighbourhood_code": "varchar",
-        "neighbourhood_name": "varchar",
-    },
-    "core_lsoa_imd": {"lsoa_code": "varchar", "imd_decile": "integer"},
-    "core_gp_events": {
-        "patient_id": "varchar",
-        "event_date": "date",
-        "snomed_code": "varchar",
-        "numeric_value": "double",
-    },
-    "core_gp_medications": {
-        "patient_id": "varchar",
-        "issue_date": "date",
-        "dmd_code": "varchar",
-        "bnf_code": "varchar",
-        "bnf_chemical_substance": "varchar",
-        "description": "varchar",
-    },
-    "core_acute_spells": {
-        "spell_id": "varchar",
-        "patient_id": "varchar",
-        "provider_code": "varchar",
-        "admission_date": "date",
-        "discharge_date": "date",
-        "admission_method": "varchar",
-        "is_emergency": "boolean",
-        "is_elective": "boolean",
-        "discharge_destination": "varchar",
-        "primary_diagnosis": "varchar",
-    },
-    "core_acute_diagnoses": {
-        "spell_id": "varchar",
-        "patient_id": "varchar",
-        "admission_date": "date",
-        "diagnosis_position": "integer",
-        "icd10_code": "varchar",
-        "icd10_3char": "varchar",
-    },
-    "core_ae_attendances": {
-        "attendance_id": "varchar",
-        "patient_id": "varchar",
-        "arrival_datetime": "timestamp",
-        "arrival_date": "date",
-        "department_type": "varchar",
-        "is_planned": "boolean",
-        "chief_complaint_snomed": "varchar",
-        "accommodation_status_snomed": "varchar",
-        "is_admitted": "boolean",
-    },
-    "core_community_contacts": {
-        "contact_id": "varchar",
-        "submission_id": "bigint",
-        "patient_id": "varchar",
-        "referral_id": "varchar",
-        "referral_received_datetime": "timestamp",
-        "contact_datetime": "timestamp",
-        "contact_date": "date",
-        "team_type": "varchar",
-        "priority": "varchar",
-        "is_attended": "boolean",
-        "duration_minutes": "integer",
-        "location": "varchar",
-    },
-    "core_social_care_services": {
-        "patient_id": "varchar",
-        "service_type": "varchar",
-        "start_date": "date",
-        "end_date": "date",
-        "planned_hours_per_week": "double",
-    },
-    "core_opt_outs": {"patient_id": "varchar", "opt_out_type": "varchar", "recorded_date": "date"},
-    "core_caseload": {
-        "patient_id": "varchar",
-        "team": "varchar",
-        "start_date": "date",
-        "end_date": "date",
-    },
-}
+from foundation.warehouse import ensure_layers
+from pipelines.ingest.load import CORE_TABLES, build_core, prepare_warehouse
+
+
+@cache
+def core_columns() -> dict[str, dict[str, str]]:
+    """Table -> column name -> DuckDB type of every `core` table, as `sql/core` makes them.
+
+    Built once per process the way ingest builds them (the same `sql/` files and runner:
+    `raw` and ingest tables, macros, then each core model) from an empty snapshot.
+    """
+    con = duckdb.connect()
+    try:
+        ensure_layers(con)
+        prepare_warehouse(con)
+        build_core(con, snapshot_id=-1, key=bytes(32))
+        return {
+            table: {
+                name: str(typ).lower()
+                for name, typ in con.execute(
+                    f"select column_name, column_type from (describe core.{table})"
+                ).fetchall()
+            }
+            for table in CORE_TABLES
+        }
+    finally:
+        con.close()
+
 
 EMERGENCY_METHODS = ("21", "22", "23", "24", "25", "2A", "2B", "2C", "2D", "28")
 ELECTIVE_METHODS = ("11", "12", "13")
@@ -136,7 +61,7 @@ DEFAULT_PRACTICE = {
 def create_core_tables(con: duckdb.DuckDBPyConnection, practice: bool = True) -> None:
     """Create every `core.*` table empty (replacing any); add one practice unless told not to."""
     con.execute("create schema if not exists core")
-    for table, columns in CORE_TABLES.items():
+    for table, columns in core_columns().items():
         cols = ", ".join(f"{name} {typ}" for name, typ in columns.items())
         con.execute(f"create or replace table core.{table} ({cols})")
     if practice:
@@ -183,7 +108,7 @@ def _derive(table: str, row: dict[str, Any]) -> dict[str, Any]:
 
 def insert(con: duckdb.DuckDBPyConnection, table: str, rows: Iterable[Mapping[str, Any]]) -> int:
     """Insert literal rows (dicts) into `core.<table>`; unknown keys are an error."""
-    columns = CORE_TABLES[table]
+    columns = core_columns()[table]
     n = 0
     for raw_row in rows:
         row = _derive(table, dict(raw_row))
@@ -270,8 +195,6 @@ def events(patient_id: str, *entries: tuple[str, str] | tuple[str, str, float]) 
 
 def new_core_db(practice: bool = True) -> duckdb.DuckDBPyConnection:
     """An in-memory warehouse with every layer schema and empty `core.*` tables."""
-    from pipelines.warehouse import ensure_layers
-
     con = duckdb.connect()
     ensure_layers(con)
     create_core_tables(con, practice=practice)
@@ -280,7 +203,7 @@ def new_core_db(practice: bool = True) -> duckdb.DuckDBPyConnection:
 
 def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: Any) -> int:
     """Bulk-insert a polars / pandas / Arrow frame whose columns are a subset of the table's."""
-    columns = CORE_TABLES[table]
+    columns = core_columns()[table]
     con.register("_insert_frame", frame)
     try:
         names = [c for c in columns if c in set(_frame_columns(frame))]

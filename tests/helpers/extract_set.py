@@ -13,7 +13,7 @@ import json
 from datetime import date
 from pathlib import Path
 
-from pipelines.contract import FILES
+from foundation.contract import FILES
 
 # Valid test NHS numbers (999 range, modulus-11 check digit correct).
 NHS = (

@@ -8,6 +8,31 @@ from pathlib import Path
 
 import duckdb
 
+# OUTPUTS.md 1.2, proactive_care_list.csv: the 1.1 columns in order, then those added in 1.2.
+CONTRACT_1_1 = (
+    "rank",
+    "nhs_number",
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "practice_code",
+    "risk_score",
+    "risk_tier",
+    "change",
+    "reasons",
+    "efi",
+    "efi_category",
+    "hfrs",
+    "hfrs_band",
+    "in_hospital",
+    "on_caseload",
+    "model_version",
+    "this_week",
+    "last_review_date",
+    "last_review_outcome",
+)
+CONTRACT_1_2 = ("age", "practice_name", "caseload_team", "score_change")
+
 
 def query(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
     """Rows of one query on a warehouse opened read-only (and closed again)."""

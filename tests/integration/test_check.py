@@ -11,12 +11,12 @@ import duckdb
 import pytest
 from helpers.extract_set import DEFAULT_ROWS, NHS, write_extract_set
 
+from foundation.audit import quarantine_by_rule
+from foundation.warehouse import ensure_layers
 from pipelines.cli import main
 from pipelines.ingest.check import check_extract_set
 from pipelines.ingest.extracts import discover
 from pipelines.ingest.load import load_extract_set
-from pipelines.ingest.summary import quarantine_by_rule
-from pipelines.warehouse import ensure_layers
 
 IDENTIFIERS = [
     value

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from foundation.errors import CasefinderError
+from foundation.warehouse import build_model, connect
 from models.dask_train import AUROC_TOLERANCE
-from pipelines.errors import CasefinderError
-from pipelines.warehouse import build_model, connect
 
 pytestmark = pytest.mark.slow
 
@@ -220,10 +220,10 @@ def synthetic_ics(
 ) -> dict[str, Any]:
     synthetic = pytest.importorskip("synthetic")
     from features.build import build_features
+    from foundation.warehouse import load_or_create_key
     from pipelines.flows.train import train
     from pipelines.ingest import extracts as extracts_mod
     from pipelines.ingest import load as load_mod
-    from pipelines.warehouse import load_or_create_key
 
     root = tmp_path_factory.mktemp("dask-ics")
     extracts = root / "extracts" / "ics"

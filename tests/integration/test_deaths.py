@@ -12,9 +12,9 @@ import pytest
 from helpers.core_tables import features_at
 from helpers.extract_set import DEFAULT_ROWS, NHS, write_extract_set
 
+from foundation.warehouse import ensure_layers
 from pipelines.ingest.extracts import discover
 from pipelines.ingest.load import load_extract_set
-from pipelines.warehouse import ensure_layers
 from reports.summary import died_in_hospital_only
 
 KEY = b"k" * 32

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from helpers.core_tables import add_patient, events, features_on, insert, new_core_db
 
-from pipelines.warehouse import query_model
+from foundation.warehouse import query_model
 
 D = date(2024, 6, 30)
 
@@ -205,8 +205,7 @@ def test_evidence_shows_a_rule_observation_once_with_its_value() -> None:
         events("p", ("2023-01-10", "723245007", 2), ("2023-02-10", "1028731000000100", 60)),
     )
     features_on(con, D)
-    con.execute("create or replace table features.evidence_patients as select 'p' as patient_id")
-    rows = query_model(con, "evid_gp_records", {"as_of": D}).fetchall()
+    rows = query_model(con, "evid_gp_records", {"as_of": D, "patient_ids": ["p"]}).fetchall()
     got = sorted((r[2], r[5], r[6]) for r in rows)
     assert got == [
         ("efi_ckd", "1028731000000100", "Urine protein/creatinine ratio: 60.0"),

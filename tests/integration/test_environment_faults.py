@@ -32,8 +32,8 @@ from helpers.cli_process import (
 )
 from helpers.extract_set import write_extract_set
 
-from pipelines import warehouse as wh
-from pipelines.errors import CasefinderError
+from foundation import warehouse as wh
+from foundation.errors import CasefinderError
 
 pytestmark = pytest.mark.slow
 
@@ -172,7 +172,7 @@ def test_failed_migration_changes_nothing(tmp_path: Path, monkeypatch: pytest.Mo
 HOLDER = textwrap.dedent(
     """
     import sys, duckdb
-    from pipelines.locking import warehouse_lock
+    from foundation.locking import warehouse_lock
     with warehouse_lock(sys.argv[1]):
         other = duckdb.connect(sys.argv[2])  # another program holding the file itself
         print("holding", flush=True)

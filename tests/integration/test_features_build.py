@@ -17,9 +17,9 @@ from helpers.core_tables import (
     new_core_db,
 )
 
-from features.build import MODELS, build_features
+from features.build import MODELS, TRAINING_FEATURES, build_features
 from features.dictionary import FEATURES, KEY_COLUMNS, feature_names
-from pipelines.warehouse import connect, query_model
+from foundation.warehouse import connect, query_model
 
 D = date(2024, 6, 30)
 
@@ -64,6 +64,21 @@ def test_one_row_per_patient_per_index_date_over_many_dates() -> None:
         "group by all having count(*) > 1)"
     ).fetchall()
     assert dupes == [(0,)]
+
+
+def test_training_features_leave_the_as_of_features_as_they_were() -> None:
+    con = new_core_db()
+    add_patient(con, "young", birth_month="1990-01-01")
+    add_patient(con, "old", birth_month="1940-01-01")
+    build_features(con, [D])
+    before = con.execute("select * from features.feat_patients order by all").fetchall()
+    dates = [date(2023, 6, 30), date(2023, 12, 31)]
+    build_features(con, dates, {"training_candidates_only": True}, TRAINING_FEATURES)
+    assert con.execute("select * from features.feat_patients order by all").fetchall() == before
+    training = con.execute(
+        f"select distinct patient_id, index_date from features.{TRAINING_FEATURES} order by all"
+    ).fetchall()
+    assert training == [("old", d) for d in dates]
 
 
 def test_evidence_models_list_dated_records_up_to_as_of_only() -> None:
@@ -147,11 +162,10 @@ def test_evidence_models_list_dated_records_up_to_as_of_only() -> None:
         ],
     )
     features_at(con, D)
-    con.execute("create or replace table features.evidence_patients as select 'p' as patient_id")
     evidence_models = sorted({f.evidence for f in FEATURES if f.evidence})
     found: dict[str, set[str]] = {}
     for model in evidence_models:
-        rel = query_model(con, model, {"as_of": D})
+        rel = query_model(con, model, {"as_of": D, "patient_ids": ["p"]})
         assert rel.columns == [
             "patient_id",
             "index_date",
@@ -254,7 +268,7 @@ def test_cli_describe_and_bad_usage(tmp_path: Path, capsys) -> None:
 
 
 def test_build_requires_an_index_date() -> None:
-    from pipelines.errors import CasefinderError
+    from foundation.errors import CasefinderError
 
     con = new_core_db()
     with pytest.raises(CasefinderError, match="no index date"):

@@ -206,6 +206,42 @@ def test_caseload_and_in_hospital_are_open_at_d() -> None:
     assert {p for p, r in rows.items() if r["in_hospital"]} == {"admitted_today", "still_in"}
 
 
+def test_caseload_team_names_every_open_caseload_at_d_in_order() -> None:
+    con = new_core_db()
+    for pid in ("two_open", "ended_on_d", "none"):
+        add_patient(con, pid)
+    insert(
+        con,
+        "core_caseload",
+        [
+            {"patient_id": "two_open", "team": "Matron North", "start_date": "2024-01-01"},
+            {
+                "patient_id": "two_open",
+                "team": "District nursing",
+                "start_date": "2024-03-01",
+                "end_date": "2024-12-31",
+            },
+            {  # ended on D: not open, its team not shown
+                "patient_id": "two_open",
+                "team": "Old team",
+                "start_date": "2023-01-01",
+                "end_date": "2024-06-30",
+            },
+            {
+                "patient_id": "ended_on_d",
+                "team": "Old team",
+                "start_date": "2023-01-01",
+                "end_date": "2024-06-30",
+            },
+        ],
+    )
+    rows = features_on(con, D)
+    assert rows["two_open"]["caseload_team"] == "District nursing; Matron North"
+    assert rows["ended_on_d"]["caseload_team"] is None
+    assert rows["none"]["caseload_team"] is None
+    assert not rows["ended_on_d"]["on_caseload"]
+
+
 def test_cohort_is_alive_and_registered_at_d_with_demographics() -> None:
     con = new_core_db()
     insert(con, "core_lsoa_imd", [{"lsoa_code": "E01000009", "imd_decile": 2}])
@@ -236,7 +272,7 @@ def test_cohort_is_alive_and_registered_at_d_with_demographics() -> None:
 @pytest.mark.parametrize("missing", ["core_gp_events", "core_caseload"])
 def test_missing_core_table_is_one_clear_error(missing: str) -> None:
     from features.build import build_features
-    from pipelines.errors import CasefinderError
+    from foundation.errors import CasefinderError
 
     con = new_core_db()
     con.execute(f"drop table core.{missing}")

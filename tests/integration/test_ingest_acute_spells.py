@@ -10,10 +10,10 @@ from pathlib import Path
 import duckdb
 from helpers.extract_set import DEFAULT_ROWS, NHS, write_extract_set
 
+from foundation.audit import extracts_summary, quarantine_by_rule
+from foundation.warehouse import ensure_layers
 from pipelines.ingest.extracts import discover
 from pipelines.ingest.load import load_extract_set
-from pipelines.ingest.summary import extracts_summary, quarantine_by_rule
-from pipelines.warehouse import ensure_layers
 
 KEY = b"k" * 32
 

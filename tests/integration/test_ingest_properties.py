@@ -12,12 +12,12 @@ from helpers.extract_set import write_extract_set
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.contract import FILES, nhs_number_is_valid
-from pipelines.errors import ExtractError
+from foundation.contract import FILES, nhs_number_is_valid
+from foundation.errors import ExtractError
+from foundation.warehouse import ensure_layers
 from pipelines.ingest.extracts import discover
 from pipelines.ingest.load import LoadResult, load_extract_set
 from pipelines.ingest.rules import install_macros
-from pipelines.warehouse import ensure_layers
 
 KEY = b"k" * 32
 EVENT_COLUMNS = FILES["gp_events"].column_names

@@ -10,9 +10,9 @@ import duckdb
 import pytest
 from helpers.extract_set import DEFAULT_ROWS, NHS, write_extract_set
 
+from foundation.warehouse import ensure_layers
 from pipelines.ingest.extracts import discover
 from pipelines.ingest.load import load_extract_set
-from pipelines.warehouse import ensure_layers
 
 KEY = b"k" * 32
 

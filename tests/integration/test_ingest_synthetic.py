@@ -5,9 +5,9 @@ from __future__ import annotations
 import duckdb
 import pytest
 
+from foundation.warehouse import ensure_layers
 from pipelines.ingest.extracts import discover
 from pipelines.ingest.load import load_extract_set
-from pipelines.warehouse import ensure_layers
 
 synthetic = pytest.importorskip("synthetic")
 

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import duckdb
 import pytest
 
+import models.explain
 from models.explain import collect_evidence
 
 AS_OF = date(2026, 11, 16)
@@ -46,12 +47,13 @@ def con(monkeypatch):
     data = {"evid_fake_spells": spells, "evid_fake_gp": gp}
     seen_patients: dict[str, list[str]] = {}
 
+    real_query_model = models.explain.query_model
+
     def fake_query_model(con, name, params):
-        assert params == {"as_of": AS_OF}
-        seen_patients[name] = sorted(
-            r[0]
-            for r in con.execute("select patient_id from features.evidence_patients").fetchall()
-        )
+        if name not in data:
+            return real_query_model(con, name, params)
+        assert set(params) == {"as_of", "patient_ids"} and params["as_of"] == AS_OF
+        seen_patients[name] = sorted(params["patient_ids"])
         rows = data[name]
         con.execute(
             "create or replace temp table _ev (patient_id varchar, feature varchar,"
@@ -61,16 +63,14 @@ def con(monkeypatch):
             con.executemany("insert into _ev values (?, ?, ?, ?, ?, ?)", rows)
         return con.sql("select * from _ev")
 
-    import pipelines.warehouse
-
-    monkeypatch.setattr(pipelines.warehouse, "query_model", fake_query_model)
+    monkeypatch.setattr(models.explain, "query_model", fake_query_model)
     yield con, seen_patients
     con.close()
 
 
 def test_reasons_get_their_latest_records_exact_labels_first(con):
     con, seen_patients = con
-    rel = collect_evidence(con, AS_OF, "scores.reasons", per_reason=5, dictionary=DICTIONARY)
+    rel = collect_evidence(con, AS_OF, per_reason=5, dictionary=DICTIONARY)
     assert rel is not None
     rows = con.execute(
         "select patient_id, feature, event_date, code, term, evidence_rank from reason_evidence"
@@ -91,4 +91,4 @@ def test_reasons_get_their_latest_records_exact_labels_first(con):
 def test_no_evidence_models_means_no_evidence(con):
     con, _seen = con
     con.execute("delete from scores.reasons where feature <> 'age'")
-    assert collect_evidence(con, AS_OF, "scores.reasons", dictionary=DICTIONARY) is None
+    assert collect_evidence(con, AS_OF, dictionary=DICTIONARY) is None

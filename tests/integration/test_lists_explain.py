@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from test_lists_publish import AS_OF, FAKE_DICTIONARY, PATIENTS, _create, _publish
 
+from foundation.warehouse import connect
 from models.explain import explain_patient
 from pipelines.cli import main
-from pipelines.warehouse import connect
 
 
 @pytest.fixture

@@ -9,12 +9,15 @@ from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
 
+import duckdb
 import numpy as np
 import openpyxl
 import pytest
+from helpers.published import CONTRACT_1_1
 
+from foundation.warehouse import build_model, connect
 from models.scoring import score_cohort
-from pipelines.warehouse import build_model, connect
+from reports.columns import BY_NAME
 from reports.publish import build_list_models, commit_publication, stage_lists, stage_reports
 from reports.safety import is_safe_component
 
@@ -111,6 +114,10 @@ def _create(con, rows_by_week: dict[date, list[tuple]], deaths: dict[str, date] 
         " discharge_date date, discharge_destination varchar)"
     )
     con.execute(
+        "create or replace table core.core_caseload (patient_id varchar, team varchar,"
+        " start_date date, end_date date)"
+    )
+    con.execute(
         "create or replace table core.core_community_contacts (patient_id varchar,"
         " referral_id varchar, referral_received_datetime timestamp,"
         " contact_datetime timestamp, team_type varchar, priority varchar,"
@@ -119,9 +126,11 @@ def _create(con, rows_by_week: dict[date, list[tuple]], deaths: dict[str, date] 
     con.execute(
         "create or replace table features.feat_patients (patient_id varchar,"
         " index_date date, practice_code varchar, neighbourhood_code varchar,"
-        " housebound boolean, age integer, n_emergency_admissions_365d integer,"
+        " practice_name varchar, caseload_team varchar, housebound boolean, age integer,"
+        " n_emergency_admissions_365d integer,"
         " efi double, efi_category varchar, hfrs double, hfrs_band varchar,"
-        " in_hospital boolean, on_caseload boolean, is_care_home_resident boolean)"
+        " in_hospital boolean, on_caseload boolean, is_care_home_resident boolean,"
+        " sex varchar, imd_decile integer)"
     )
     deaths = deaths or {}
     for pid, nhs, given, family, practice, *_ in PATIENTS:
@@ -140,11 +149,11 @@ def _create(con, rows_by_week: dict[date, list[tuple]], deaths: dict[str, date] 
             )
     for index_date, rows in rows_by_week.items():
         for pid, _nhs, _g, _f, practice, hb, age, adm, efi, _opt in rows:
-            hood = {"P1": "N1", "P2": "N2"}[practice]
+            hood, name = {"P1": ("N1", "Practice one"), "P2": ("N2", "Practice two")}[practice]
             con.execute(
-                "insert into features.feat_patients values (?, ?, ?, ?, ?, ?, ?, ?, 'moderate',"
-                " 6.0, 'intermediate', ?, false, false)",
-                [pid, index_date, practice, hood, hb, age, adm, efi, pid == "p1"],
+                "insert into features.feat_patients values (?, ?, ?, ?, ?, null, ?, ?, ?, ?,"
+                " 'moderate', 6.0, 'intermediate', ?, false, false, '2', 3)",
+                [pid, index_date, practice, hood, name, hb, age, adm, efi, pid == "p1"],
             )
     # One UCR referral seen in 90 minutes, one seen after 3 hours (N1).
     con.execute(
@@ -154,9 +163,11 @@ def _create(con, rows_by_week: dict[date, list[tuple]], deaths: dict[str, date] 
         " ('p1', 'r2', timestamp '2026-11-11 09:00', timestamp '2026-11-11 12:00',"
         "  'urgent_community_response', 'urgent_2h', true)"
     )
+    build_model(con, "feat_opt_outs")
 
 
 def _stage_lists(con, as_of: date, out: Path, policy=("type1",)) -> tuple[Path, dict]:
+    build_model(con, "feat_opt_outs")  # as the weekly feature build does, after any new opt-out
     build_model(con, "score_cohort", {"as_of": as_of, "opt_out_types": list(policy)})
     score_cohort(con, FakeModel(), as_of, TIERS, dictionary=FAKE_DICTIONARY)
     build_list_models(con, as_of)
@@ -208,25 +219,7 @@ def test_lists_hold_exactly_the_eligible_patients_of_each_neighbourhood(publishe
 def test_csv_columns_ranks_and_reasons(published):
     _con, _out, final, _summary = published
     rows = _read_csv(final / "N1" / "proactive_care_list.csv")
-    assert list(rows[0])[:17] == [
-        "rank",
-        "nhs_number",
-        "given_name",
-        "family_name",
-        "date_of_birth",
-        "practice_code",
-        "risk_score",
-        "risk_tier",
-        "change",
-        "reasons",
-        "efi",
-        "efi_category",
-        "hfrs",
-        "hfrs_band",
-        "in_hospital",
-        "on_caseload",
-        "model_version",
-    ]
+    assert tuple(rows[0])[: len(CONTRACT_1_1)] == CONTRACT_1_1
     scores = [float(r["risk_score"]) for r in rows]
     assert scores == sorted(scores, reverse=True)
     assert [r["rank"] for r in rows] == ["1", "2"]
@@ -236,6 +229,120 @@ def test_csv_columns_ranks_and_reasons(published):
     assert rows[0]["in_hospital"] == "true" and rows[1]["in_hospital"] == "false"
     assert {r["change"] for r in rows} == {"new"}
     assert rows[0]["model_version"] == "test-model-1"
+
+
+def _published_rows(final: Path) -> dict[str, dict[str, str]]:
+    """NHS number -> CSV row, over every neighbourhood of one publication."""
+    return {
+        r["nhs_number"]: r
+        for path in sorted(final.glob("*/proactive_care_list.csv"))
+        for r in _read_csv(path)
+    }
+
+
+def _two_weeks(tmp_path: Path, setup: str = "", week2: list[tuple] = PATIENTS):
+    """The warehouse and the rows (by NHS number) of two lists in a row: PATIENTS at AS_OF,
+    `week2` at WEEK2, after running `setup` on the core tables."""
+    con = connect(tmp_path / "wh.duckdb")
+    _create(con, {AS_OF: PATIENTS, WEEK2: week2})
+    if setup:
+        con.execute(setup)
+    out = tmp_path / "out"
+    before = _published_rows(_publish(con, AS_OF, out)[0])
+    return con, before, _published_rows(_publish(con, WEEK2, out)[0])
+
+
+def test_age_is_whole_years_at_each_list_date_from_the_date_of_birth(tmp_path: Path):
+    # p4 turns 88 between the two lists; p1 (born 1930-01-02) is 96 on both.
+    con, week1, week2 = _two_weeks(
+        tmp_path,
+        "update core.core_patient_identity set date_of_birth = date '1938-11-20'"
+        " where patient_id = 'p4'",
+    )
+    con.close()
+    p1, p4 = PATIENTS[0][1], PATIENTS[3][1]
+    assert (week1[p4]["date_of_birth"], week1[p4]["age"]) == ("1938-11-20", "87")
+    assert (week2[p4]["date_of_birth"], week2[p4]["age"]) == ("1938-11-20", "88")
+    assert (week1[p1]["age"], week2[p1]["age"]) == ("96", "96")
+    # the list's own age, not the model feature's (95 in feat_patients, from month of birth)
+    assert list(week1[p1]).index("age") > list(week1[p1]).index("model_version")
+
+
+@pytest.mark.parametrize(
+    ("born", "on", "age"),
+    [
+        ("1930-11-20", "2026-11-19", 95),
+        ("1930-11-20", "2026-11-20", 96),
+        ("1932-02-29", "2026-02-28", 93),
+        ("1932-02-29", "2026-03-01", 94),
+        ("1932-02-29", "2028-02-29", 96),
+    ],
+)
+def test_the_age_expression_counts_birthdays_passed(born: str, on: str, age: int):
+    sql = BY_NAME["age"].sql
+    con = duckdb.connect()
+    got = con.execute(
+        f"select {sql} from (select cast(? as date) as as_of) w,"
+        " (select cast(? as date) as date_of_birth) i",
+        [on, born],
+    ).fetchone()[0]
+    con.close()
+    assert got == age
+
+
+def test_practice_name_and_caseload_team_are_the_feature_layers(tmp_path: Path):
+    # The features layer names the open caseloads' teams (test_features_circumstances); the
+    # list shows them as they are, empty when none, week by week.
+    con, week1, week2 = _two_weeks(
+        tmp_path,
+        "update features.feat_patients set caseload_team = case"
+        f" when patient_id = 'p1' then 'District nursing; Matron North'"
+        f" when patient_id = 'p4' and index_date = date '{WEEK2}' then 'Frailty team' end",
+    )
+    names = dict(
+        con.execute("select practice_code, practice_name from core.core_practices").fetchall()
+    )
+    con.close()
+    p1, p4, p5 = PATIENTS[0][1], PATIENTS[3][1], PATIENTS[4][1]
+    for row in (*week1.values(), *week2.values()):
+        assert row["practice_name"] == names[row["practice_code"]]
+    assert week1[p1]["caseload_team"] == "District nursing; Matron North"
+    assert (week1[p4]["caseload_team"], week2[p4]["caseload_team"]) == ("", "Frailty team")
+    assert week1[p5]["caseload_team"] == week2[p5]["caseload_team"] == ""
+
+
+def _rounded_change(now: dict[str, str], before: dict[str, str]) -> float:
+    return round(float(now["risk_score"]) - float(before["risk_score"]), 4)
+
+
+def test_change_and_score_change_follow_the_score_and_tier_not_the_rank(tmp_path: Path):
+    changed = {
+        "p3": {5: True, 7: 6},  # newly housebound, 6 admissions: new, and ranked above p1
+        "p6": {8: 0.30},  # eFI 0.25 -> 0.30: the score rises by less than 0.05
+        "p4": {8: 0.26},  # eFI 0.30 -> 0.26: a small fall that crosses from high to moderate
+        "p5": {7: 4},  # 4 admissions: a large rise
+    }
+    week2 = [tuple(changed.get(p[0], {}).get(i, v) for i, v in enumerate(p)) for p in PATIENTS]
+    con, before, after = _two_weeks(tmp_path, week2=week2)
+    nhs = {p[0]: p[1] for p in PATIENTS}
+    change = {pid: after[n]["change"] for pid, n in nhs.items() if n in after}
+    assert change == {"p1": "same", "p3": "new", "p4": "down", "p5": "up", "p6": "same"}
+    # p1's score did not move, though p3 pushed it down the list
+    p1_before, p1_after = before[nhs["p1"]], after[nhs["p1"]]
+    assert (p1_before["rank"], p1_after["rank"]) == ("1", "2")
+    assert p1_after["score_change"] == "0"
+    assert after[nhs["p3"]]["score_change"] == ""
+    for pid in ("p4", "p5", "p6"):
+        row, last = after[nhs[pid]], before[nhs[pid]]
+        assert float(row["score_change"]) == _rounded_change(row, last), pid
+    assert 0 < float(after[nhs["p6"]]["score_change"]) < 0.05
+    assert -0.05 < float(after[nhs["p4"]]["score_change"]) < 0
+    assert (before[nhs["p4"]]["risk_tier"], after[nhs["p4"]]["risk_tier"]) == ("high", "moderate")
+    # A smaller threshold (CASEFINDER_CHANGE_THRESHOLD) makes p6's rise a change.
+    build_list_models(con, WEEK2, change_threshold=0.03)
+    rebuilt = dict(con.execute("select patient_id, change from lists.list_week").fetchall())
+    con.close()
+    assert rebuilt == {**change, "p6": "up"}
 
 
 def test_hostile_names_are_not_formulas_and_excel_agrees_with_csv(published):
@@ -308,7 +415,8 @@ def test_second_week_marks_changes_and_who_left(published):
     n1 = _read_csv(final2 / "N1" / "proactive_care_list.csv")
     n2 = _read_csv(final2 / "N2" / "proactive_care_list.csv")
     assert n1 == []
-    assert [(r["nhs_number"], r["change"], r["rank"]) for r in n2] == [("9434765854", "same", "1")]
+    # p4 is still first in N2, but its score rose with its admissions: a change, not a rank
+    assert [(r["nhs_number"], r["change"], r["rank"]) for r in n2] == [("9434765854", "up", "1")]
     left = dict(
         con.execute(
             "select patient_id, reason from lists.left_list where as_of = ?", [WEEK2]
@@ -385,7 +493,7 @@ def test_a_failed_publication_leaves_the_previous_one_untouched(published, monke
 
 
 def test_a_model_needing_missing_features_is_refused_clearly(tmp_path):
-    from pipelines.errors import CasefinderError
+    from foundation.errors import CasefinderError
 
     class StaleModel(FakeModel):
         feature_names_ = ("age", "a_feature_that_was_removed")

@@ -13,16 +13,16 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.errors import WarehouseBusyError
-from pipelines.locking import lock_path, warehouse_lock
+from foundation.errors import WarehouseBusyError
+from foundation.locking import lock_path, warehouse_lock
 
 # A holder process: takes the lock, writes a row to the warehouse, says "locked", then waits
 # for a line on stdin (or to be killed) before it lets go.
 HOLDER = textwrap.dedent(
     """
     import sys
-    from pipelines.locking import warehouse_lock
-    from pipelines.warehouse import connect
+    from foundation.locking import warehouse_lock
+    from foundation.warehouse import connect
 
     with warehouse_lock(sys.argv[1]):
         con = connect(sys.argv[1])
@@ -39,9 +39,9 @@ HOLDER = textwrap.dedent(
 SECOND_RUN = textwrap.dedent(
     """
     import sys
-    from pipelines.errors import WarehouseBusyError
-    from pipelines.locking import warehouse_lock
-    from pipelines.warehouse import connect
+    from foundation.errors import WarehouseBusyError
+    from foundation.locking import warehouse_lock
+    from foundation.warehouse import connect
 
     try:
         with warehouse_lock(sys.argv[1]):
@@ -139,8 +139,8 @@ def test_reentrant_in_one_process_and_released_after(tmp_path: Path) -> None:
 TRY_LOCK = textwrap.dedent(
     """
     import sys
-    from pipelines.errors import WarehouseBusyError
-    from pipelines.locking import warehouse_lock
+    from foundation.errors import WarehouseBusyError
+    from foundation.locking import warehouse_lock
 
     try:
         with warehouse_lock(sys.argv[1]):

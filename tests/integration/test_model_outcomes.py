@@ -8,7 +8,7 @@ import duckdb
 import pytest
 from helpers.core_tables import add_patient, create_core_tables, insert
 
-from pipelines.warehouse import build_model, ensure_layers
+from foundation.warehouse import build_model, ensure_layers
 
 D = date(2025, 1, 1)
 
@@ -19,7 +19,7 @@ def con() -> duckdb.DuckDBPyConnection:
     ensure_layers(con)
     create_core_tables(con)
     con.execute(
-        "create table features.feat_patients (patient_id varchar, index_date date, "
+        "create table features.feat_training_patients (patient_id varchar, index_date date, "
         "practice_code varchar, neighbourhood_code varchar, age integer, housebound boolean, "
         "efi double)"
     )
@@ -30,7 +30,7 @@ def con() -> duckdb.DuckDBPyConnection:
 def _person(con, pid: str, age: int = 80, housebound: bool = False, **core) -> None:
     add_patient(con, pid, **core)
     con.execute(
-        "insert into features.feat_patients values (?, ?, 'A81001', 'N1', ?, ?, 0.1)",
+        "insert into features.feat_training_patients values (?, ?, 'A81001', 'N1', ?, ?, 0.1)",
         [pid, D, age, housebound],
     )
 

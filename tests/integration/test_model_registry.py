@@ -11,9 +11,9 @@ import numpy as np
 import polars as pl
 import pytest
 
+from foundation.errors import CasefinderError, QualityGateError
+from foundation.warehouse import connect
 from models import registry, workflow
-from pipelines.errors import CasefinderError, QualityGateError
-from pipelines.warehouse import connect
 
 NAMES = ["age", "housebound", "efi", "hfrs", "n_emergency_admissions_365d", "lives_alone"]
 

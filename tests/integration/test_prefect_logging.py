@@ -14,12 +14,12 @@ import sys
 import textwrap
 from pathlib import Path
 
-from pipelines.settings import PREFECT_LOGGING_CONFIG
+from foundation.settings import PREFECT_LOGGING_CONFIG
 
 SCRIPT = textwrap.dedent(
     """
     import logging
-    from pipelines.settings import configure_prefect_environment, load_settings
+    from foundation.settings import configure_prefect_environment, load_settings
 
     configure_prefect_environment(load_settings())
     from prefect.logging.configuration import setup_logging

@@ -24,7 +24,7 @@ import httpx
 import pytest
 from helpers.extract_set import write_extract_set
 
-from pipelines.locking import warehouse_lock
+from foundation.locking import warehouse_lock
 
 pytestmark = pytest.mark.slow
 

@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
+from pipelines import notify
 from pipelines.flows.artifacts import final_state, publish_run_artifacts
 from pipelines.notify import WARNING_STATE_NAME, flow_run_hook
 
@@ -35,7 +36,7 @@ SUMMARY = {
 
 
 @pytest.fixture
-def webhook(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict]]:
+def webhook() -> Iterator[list[dict]]:
     bodies: list[dict] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -50,10 +51,12 @@ def webhook(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict]]:
     server = HTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    monkeypatch.setenv("CASEFINDER_NOTIFY_WEBHOOK", f"http://127.0.0.1:{server.server_port}/")
+    # As the command line does with CASEFINDER_NOTIFY_WEBHOOK.
+    notify.configure(f"http://127.0.0.1:{server.server_port}/")
     try:
         yield bodies
     finally:
+        notify.configure(None)
         server.shutdown()
         server.server_close()
         thread.join()

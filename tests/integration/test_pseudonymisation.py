@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.errors import CasefinderError
-from pipelines.settings import DEFAULT_OPT_OUT_POLICY, load_settings
-from pipelines.warehouse import install_pseudonym_macro, patient_id_of
+from foundation.errors import CasefinderError
+from foundation.settings import DEFAULT_OPT_OUT_POLICY, load_settings
+from foundation.warehouse import install_pseudonym_macro, patient_id_of
 
 KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
 
@@ -152,9 +152,9 @@ def loaded_warehouse(tmp_path_factory: pytest.TempPathFactory):
     from helpers.extract_set import write_extract_set
 
     from features.build import build_features
+    from foundation.warehouse import connect
     from pipelines.ingest.extracts import discover
     from pipelines.ingest.load import load_extract_set
-    from pipelines.warehouse import connect
 
     root = tmp_path_factory.mktemp("pseudonymised")
     extracts = write_extract_set(root / "extracts")
@@ -228,9 +228,9 @@ def test_a_different_key_is_refused_by_a_built_warehouse(tmp_path) -> None:
 
     from helpers.extract_set import write_extract_set
 
+    from foundation.warehouse import connect, key_fingerprint
     from pipelines.ingest.extracts import discover
     from pipelines.ingest.load import load_extract_set
-    from pipelines.warehouse import connect, key_fingerprint
 
     week1 = write_extract_set(tmp_path / "week1")
     week2 = write_extract_set(tmp_path / "week2", extract_date=date(2026, 11, 23))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.warehouse import connect
+from foundation.warehouse import connect
 from reports import pseudonymised as pseudo
 
 AS_OF = date(2026, 11, 16)
@@ -33,13 +33,12 @@ def _create(con) -> None:
         " nhs_number varchar, given_name varchar, family_name varchar, date_of_birth date)"
     )
     con.execute(
-        "create or replace table core.core_opt_outs (patient_id varchar,"
-        " opt_out_type varchar, recorded_date date)"
-    )
-    con.execute(
         "create or replace table scores.score_cohort (patient_id varchar, as_of date,"
         " practice_code varchar, neighbourhood_code varchar, is_opted_out boolean,"
-        " exclusion_reason varchar, is_listed boolean)"
+        " exclusion_reason varchar, is_listed boolean, age integer, sex varchar,"
+        " imd_decile integer, efi double, efi_category varchar, hfrs double,"
+        " hfrs_band varchar, in_hospital boolean, on_caseload boolean,"
+        " is_care_home_resident boolean, opt_out_types varchar[])"
     )
     con.execute(
         "create or replace table scores.scores (as_of date, patient_id varchar,"
@@ -50,26 +49,18 @@ def _create(con) -> None:
         "create or replace table scores.reasons (as_of date, patient_id varchar,"
         " reason_rank integer, feature varchar, value double, contribution double, text varchar)"
     )
-    con.execute(
-        "create or replace table features.feat_patients (patient_id varchar, index_date date,"
-        " age integer, sex varchar, imd_decile integer, efi double, efi_category varchar,"
-        " hfrs double, hfrs_band varchar, in_hospital boolean, on_caseload boolean,"
-        " is_care_home_resident boolean)"
-    )
     for pid, nhs, given, family, hood, age, score, opt in PATIENTS:
         con.execute(
             "insert into core.core_patient_identity values (?, ?, ?, ?, date '1930-01-02')",
             [pid, nhs, given, family],
         )
-        if opt:
-            con.execute(
-                "insert into core.core_opt_outs values (?, ?, date '2025-01-01')", [pid, opt]
-            )
         direct_care_opt_out = opt == "type1"
+        opts = [opt] if opt else []
         reason = "opt_out" if direct_care_opt_out else (None if hood else "no_neighbourhood")
         con.execute(
-            "insert into scores.score_cohort values (?, ?, 'P1', ?, ?, ?, ?)",
-            [pid, AS_OF, hood, direct_care_opt_out, reason, reason is None],
+            "insert into scores.score_cohort values (?, ?, 'P1', ?, ?, ?, ?, ?, '2', 3, 0.4,"
+            " 'severe', 6.0, 'intermediate', false, ?, null, ?)",
+            [pid, AS_OF, hood, direct_care_opt_out, reason, reason is None, age, pid == "p1", opts],
         )
         if score is not None:
             con.execute(
@@ -81,11 +72,6 @@ def _create(con) -> None:
                 " (?, ?, 2, 'age', ?, 0.1, 'Aged ' || ?)",
                 [AS_OF, pid, AS_OF, pid, age, age],
             )
-        con.execute(
-            "insert into features.feat_patients values (?, ?, ?, '2', 3, 0.4, 'severe', 6.0,"
-            " 'intermediate', false, ?, null)",
-            [pid, AS_OF, age, pid == "p1"],
-        )
 
 
 @pytest.fixture

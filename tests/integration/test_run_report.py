@@ -16,11 +16,12 @@ from reports.run_report import (
     build_run_report,
     checks,
     previous_summary_for,
-    write_run_report,
+    record_drift_profiles,
 )
 
 NHS = "9990000018"
 FEATURES = ["efi", "n_emergency_admissions_365d"]
+MODEL_FEATURES = ["efi"]  # what the registered model m1 was trained on
 LAST_WEEK, THIS_WEEK = "2026-11-09", "2026-11-16"
 
 
@@ -102,10 +103,10 @@ def _warehouse(
         )
     con.execute(
         "create table registry.models (model_version varchar, created_at timestamp, "
-        "status varchar, path varchar, as_of date, metrics varchar)"
+        "status varchar, path varchar, as_of date, metrics varchar, feature_names varchar)"
     )
     con.execute(
-        "insert into registry.models values ('m1', '2026-11-02 07:00', 'active', 'm', ?, ?)",
+        "insert into registry.models values ('m1', '2026-11-02 07:00', 'active', 'm', ?, ?, ?)",
         [
             LAST_WEEK,
             json.dumps(
@@ -116,6 +117,7 @@ def _warehouse(
                     }
                 }
             ),
+            json.dumps(MODEL_FEATURES),
         ],
     )
     con.execute(
@@ -196,7 +198,7 @@ def test_broken_extract_is_flagged_volume_and_feature_shift(tmp_path: Path) -> N
 
 def test_report_holds_no_identifiers_and_fetches_nothing(tmp_path: Path) -> None:
     con = _warehouse()
-    out = write_run_report(con, _summary(THIS_WEEK, 1000, {"NB01": 1}), tmp_path / "r.html")
+    out, _ = build_run_report(con, _summary(THIS_WEEK, 1000, {"NB01": 1}), tmp_path / "r.html")
     html = out.read_text(encoding="utf-8")
     assert NHS not in html
     assert "not a date for patient [redacted]" in html  # reason shown, number redacted
@@ -207,9 +209,8 @@ def test_report_holds_no_identifiers_and_fetches_nothing(tmp_path: Path) -> None
 
 def test_quarantine_reasons_are_this_snapshots_only(tmp_path: Path) -> None:
     con = _warehouse()
-    html = write_run_report(
-        con, _summary(THIS_WEEK, 1000, {}), tmp_path / "r.html", PREVIOUS
-    ).read_text(encoding="utf-8")
+    path, _ = build_run_report(con, _summary(THIS_WEEK, 1000, {}), tmp_path / "r.html", PREVIOUS)
+    html = path.read_text(encoding="utf-8")
     assert "date_format" in html
     assert "last week only" not in html
 
@@ -230,7 +231,7 @@ def test_first_run_with_no_previous_has_nothing_to_compare(tmp_path: Path) -> No
 
 def test_empty_warehouse_still_renders(tmp_path: Path) -> None:
     con = duckdb.connect()
-    path = write_run_report(con, {"as_of": THIS_WEEK}, tmp_path / "r.html")
+    path, _ = build_run_report(con, {"as_of": THIS_WEEK}, tmp_path / "r.html")
     html = path.read_text(encoding="utf-8")
     assert "No ingest records found" in html
     assert "features.feat_patients not found" in html
@@ -242,6 +243,7 @@ def test_next_week_uses_stored_profiles_when_feature_rows_are_replaced(tmp_path:
     con = _warehouse(efi_shift=0.1)
     week1 = {"as_of": LAST_WEEK, "extracts": {}}
     build_run_report(con, week1, tmp_path / "w1.html", None, FEATURES)
+    record_drift_profiles(con, LAST_WEEK, "m1", FEATURES)  # as last week's publication did
     con.execute("delete from features.feat_patients where index_date = ?", [LAST_WEEK])
     con.execute("delete from scores.scores where as_of = ?", [LAST_WEEK])
     _, found = build_run_report(
@@ -285,3 +287,35 @@ def test_a_previous_summary_of_the_same_date_is_ignored(tmp_path: Path) -> None:
     )
     assert found == []
     assert "no previous run to compare with" in path.read_text(encoding="utf-8")
+
+
+def test_features_drift_on_the_registered_models_features(tmp_path: Path) -> None:
+    """Without `features`, drift covers the model's features, not every numeric column."""
+    con = _warehouse(efi_shift=0.1)
+    _, found = build_run_report(con, _summary(THIS_WEEK, 1000, {}), tmp_path / "r.html", PREVIOUS)
+    assert {c.name for c in found if c.name.startswith("psi:")} == {"psi:efi", "psi:risk_score"}
+
+
+def _profiles(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    exists = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'audit' and table_name = 'drift_profiles'"
+    ).fetchone()[0]
+    if not exists:
+        return []
+    return con.execute(
+        "select cast(as_of as varchar), kind, name from audit.drift_profiles order by all"
+    ).fetchall()
+
+
+def test_the_report_only_reads_and_the_publication_records_the_profiles(tmp_path: Path) -> None:
+    con = _warehouse()
+    path, _ = build_run_report(con, _summary(THIS_WEEK, 1000, {}), tmp_path / "r.html", PREVIOUS)
+    assert path.exists()
+    assert _profiles(con) == []
+    record_drift_profiles(con, THIS_WEEK, "m1")
+    assert _profiles(con) == [
+        (THIS_WEEK, "feature", "efi"),
+        (THIS_WEEK, "histogram", "risk_score"),
+        (THIS_WEEK, "score", "risk_score"),
+    ]

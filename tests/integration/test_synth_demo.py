@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from foundation.contract import FILES
 from pipelines.commands import demo
-from pipelines.contract import FILES
 
 
 def test_demo_extracts_are_a_full_set_with_truth_beside_them(

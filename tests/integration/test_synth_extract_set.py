@@ -12,8 +12,8 @@ import numpy as np
 import polars as pl
 import pytest
 
+from foundation.contract import FILES, MANIFEST_NAME, ColumnType, nhs_number_is_valid
 from pipelines.cli import main
-from pipelines.contract import FILES, MANIFEST_NAME, ColumnType, nhs_number_is_valid
 from synthetic import generate, realism
 
 EXTRACT_DATE = date(2026, 11, 16)

@@ -8,12 +8,13 @@ care home record (`int_cohort`'s `training_candidates_only`), not for everyone r
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from features.build import build_features
+from features.build import TRAINING_FEATURES, build_features
 from models.training_set import build_training_candidate_features, build_training_set
 
 pytestmark = pytest.mark.slow
@@ -23,9 +24,9 @@ EXTRACT_DATE = date(2026, 10, 1)
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from foundation.warehouse import connect
     from pipelines.ingest import extracts as extracts_mod
     from pipelines.ingest import load as load_mod
-    from pipelines.warehouse import connect
     from synthetic import generate
 
     root = tmp_path_factory.mktemp("candidates")
@@ -43,12 +44,13 @@ def _sample(con: duckdb.DuckDBPyConnection) -> list[tuple[object, ...]]:
 
 
 def test_candidates_only_gives_the_same_training_sample(warehouse: Path, tmp_path: Path) -> None:
-    from pipelines.warehouse import connect
+    from foundation.warehouse import connect
 
     copy = tmp_path / "copy.duckdb"
     copy.write_bytes(warehouse.read_bytes())
     samples, feature_rows = [], []
-    for path, builder in ((warehouse, build_features), (copy, build_training_candidate_features)):
+    everyone_builder = partial(build_features, into=TRAINING_FEATURES)
+    for path, builder in ((warehouse, everyone_builder), (copy, build_training_candidate_features)):
         with connect(path) as con:
             counts = build_training_set(
                 con, EXTRACT_DATE, 365, ("type1", "ndoo"), feature_builder=builder

@@ -10,9 +10,9 @@ import numpy as np
 import polars as pl
 import pytest
 
+from foundation.warehouse import connect
 from models import workflow
 from models.evaluate import calibration_bins, evaluate
-from pipelines.warehouse import connect
 
 
 def _sample(n_people: int, outcome_rate: float, housebound_rate: float) -> pl.DataFrame:
@@ -83,8 +83,8 @@ def test_the_train_flow_reports_an_unusable_training_set_without_fitting(
 ):
     """In its flow: nothing is fitted or registered; the weekly run gets the reason back,
     `casefinder train` an expected one-line error."""
+    from foundation.errors import ModelNotFitError
     from models import registry
-    from pipelines.errors import ModelNotFitError
     from pipelines.flows.train import train
 
     wh = _warehouse(tmp_path, _sample(200, 0.0, 0.3))

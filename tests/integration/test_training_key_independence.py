@@ -11,8 +11,8 @@ import numpy as np
 import polars as pl
 from helpers.core_tables import add_patient, create_core_tables, insert
 
+from foundation.warehouse import build_model, ensure_layers
 from models.training_set import assign_folds, load_training_arrays, sample_people
-from pipelines.warehouse import build_model, ensure_layers
 
 DATES = (date(2024, 1, 1), date(2024, 7, 1))
 # 40 people: (age, eFI, housebound, emergency admission month or None); two pairs of twins
@@ -43,13 +43,14 @@ def _training_set(key: str) -> duckdb.DuckDBPyConnection:
         "hfrs": "double",
     }
     columns = ", ".join(f"{name} {kind}" for name, kind in features.items())
-    con.execute(f"create table features.feat_patients ({columns})")
+    con.execute(f"create table features.feat_training_patients ({columns})")
     for n, (age, efi, housebound, admitted) in enumerate(PEOPLE):
         pid = _pid(key, n)
         add_patient(con, pid)
         for k, day in enumerate(DATES):
             con.execute(
-                "insert into features.feat_patients values (?, ?, 'A81001', 'N1', ?, ?, ?, ?)",
+                "insert into features.feat_training_patients"
+                " values (?, ?, 'A81001', 'N1', ?, ?, ?, ?)",
                 [pid, day, age + k, housebound, efi, 10 * efi + k],
             )
         if admitted:

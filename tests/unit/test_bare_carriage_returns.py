@@ -8,6 +8,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from foundation.provenance import sha256_file
 from pipelines.ingest.extracts import scan_file
 from pipelines.ingest.land import (
     BARE_CR_ERROR,
@@ -16,7 +17,6 @@ from pipelines.ingest.land import (
     restore_bare_cr_lines,
     unquoted_cr,
 )
-from pipelines.provenance import sha256_file
 
 
 @settings(max_examples=200, deadline=None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines import contract
+from foundation import contract
 
 
 @pytest.mark.parametrize(

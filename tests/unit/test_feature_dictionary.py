@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import re
 import string
 from pathlib import Path
@@ -9,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from features import dictionary, docs
+from features.build import SELECT_LISTS
 from features.codelists import CODELIST_DIR
+from foundation.warehouse import fill_select_lists, read_sql
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,7 +27,8 @@ def test_names_are_unique_snake_case_and_families_known() -> None:
 def test_every_feature_points_at_real_sql_code_lists_and_tests() -> None:
     for f in dictionary.FEATURES:
         assert (ROOT / f.sql_file).is_file(), f.name
-        assert f.name in (ROOT / f.sql_file).read_text(encoding="utf-8"), f.name
+        lists = SELECT_LISTS[f.sql]() if f.sql in SELECT_LISTS else None
+        assert f.name in fill_select_lists(read_sql(f.sql), lists), f.name
         for stem in f.codelists:
             assert (CODELIST_DIR / f"{stem}.csv").is_file(), (f.name, stem)
         assert (ROOT / f.test.split("::")[0]).is_file(), f.name
@@ -32,6 +36,20 @@ def test_every_feature_points_at_real_sql_code_lists_and_tests() -> None:
             assert (ROOT / "sql" / "features" / f"{f.evidence}.sql").is_file(), f.name
         assert f.dtype in {"bool", "int", "float", "category"}
         assert f.risk_raising_when in {"present", "any"}
+
+
+def test_int_efi_writes_each_deficit_of_the_code_list_under_its_column() -> None:
+    with (CODELIST_DIR / "efi_deficits.csv").open(encoding="utf-8") as fh:
+        slugs = [row["slug"] for row in csv.DictReader(fh)]
+    lists = dictionary.efi_select_lists()
+    assert [d["slug"] for d in lists["efi_deficits"]] == slugs
+    assert [d["slug"] for d in lists["efi_coded_deficits"]] == [
+        s for s in slugs if s != "polypharmacy"
+    ]
+    sql = fill_select_lists(read_sql("int_efi"), lists)
+    first = "min(first_recorded_date) filter (where deficit_slug = 'stroke-tia') as efi_stroke_tia"
+    assert first in sql
+    assert "{" not in re.sub(r"--[^\n]*", "", sql)
 
 
 def test_templates_use_only_value_and_plural() -> None:

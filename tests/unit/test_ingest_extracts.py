@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.contract import FILES
-from pipelines.errors import ExtractError
+from foundation.contract import FILES
+from foundation.errors import ExtractError
 from pipelines.ingest.extracts import control_total, csv_header, map_columns, resolve_as_of
 from pipelines.ingest.rules import KEY_UNIQUE_FILES, key_expression, rules_for
 from pipelines.ingest.validation import _gx_query

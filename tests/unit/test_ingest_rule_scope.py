@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from pipelines.contract import ADMISSION_METHODS, FILES
+from foundation.contract import ADMISSION_METHODS, FILES
 from pipelines.ingest.rules import rules_for
 
 AS_OF = date(2026, 11, 16)

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import warehouse
-from pipelines.errors import CasefinderError
-from pipelines.settings import load_settings
-from pipelines.warehouse import (
+from foundation import warehouse
+from foundation.errors import CasefinderError
+from foundation.settings import load_settings
+from foundation.warehouse import (
     connect_with_key,
     key_fingerprint,
     load_or_create_key,

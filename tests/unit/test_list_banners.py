@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from reports.banners import lead_banner, ranking_check
-from reports.run_report import Check
+from reports.banners import lead_banner
+from reports.run_report import Check, ranking_check
 
 
 def test_a_fallback_ranking_is_a_warning_and_a_banner():

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from pipelines.privacy import RedactingFilter, redact
+from foundation.privacy import RedactingFilter, redact
 
 
 @pytest.mark.parametrize("text", ["943 476 5919", "9434765919", "943-476-5919"])

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from foundation.contract import FILES, IDENTIFIER_COLUMNS
+from foundation.errors import CasefinderError
+from foundation.warehouse import read_sql
 from pipelines.commands.run import check_out_folder
-from pipelines.contract import FILES, IDENTIFIER_COLUMNS
-from pipelines.errors import CasefinderError
-from pipelines.warehouse import read_sql
 from reports.pseudonymised import (
     COLUMN_NOTES,
     FORBIDDEN_COLUMNS,

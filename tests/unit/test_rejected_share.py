@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.errors import CasefinderError
+from foundation.errors import CasefinderError
+from foundation.settings import load_settings
 from pipelines.ingest.rejections import FileRejections, RuleFailure, stop_message
-from pipelines.settings import load_settings
 
 
 @pytest.mark.parametrize(("raw", "share"), [(None, 0.5), ("0", 0.0), ("0.8", 0.8), ("1", 1.0)])

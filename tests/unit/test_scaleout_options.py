@@ -10,11 +10,11 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from foundation.errors import CasefinderError
+from foundation.settings import load_settings
 from models.dask_train import DaskRiskClassifier
 from models.scoring import ScoredRows
 from models.train import RiskClassifier
-from pipelines.errors import CasefinderError
-from pipelines.settings import load_settings
 
 
 @pytest.mark.parametrize("value", ["local", "tcp://10.0.0.5:8786", " tls://sched:8786 "])

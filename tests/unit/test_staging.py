@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from foundation import staging
 from models.registry import clean_stale_staging as clean_models
 from models.registry import new_staging_dir
-from pipelines import staging
 from reports.publish import clean_stale_folders, clean_stale_staging, staging_dir, staging_path
 
 AS_OF = date(2026, 11, 16)
@@ -27,7 +27,7 @@ HOLDER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from pipelines.staging import create_held
+    from foundation.staging import create_held
 
     create_held(Path(sys.argv[1]))
     print("holding", flush=True)

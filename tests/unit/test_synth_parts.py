@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from pipelines.contract import nhs_check_digit, nhs_number_is_valid
+from foundation.contract import nhs_check_digit, nhs_number_is_valid
 from synthetic import params
 from synthetic.defects import (
     DUPLICATE_ROW,

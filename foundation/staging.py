@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipelines.errors import CasefinderError
+from foundation.errors import CasefinderError
 
 log = logging.getLogger("casefinder.staging")
 

@@ -89,11 +89,8 @@ ADMISSION_METHODS = (
     + OTHER_ADMISSION_METHODS
     + UNKNOWN_ADMISSION_METHODS
 )
-CARE_HOME_DISCHARGE_DESTINATIONS = ("54", "65", "85")
 DIED_DISCHARGE_DESTINATION = "79"
 DEPARTMENT_TYPES = ("01", "02", "03", "04")
-RESIDENTIAL_HOME_SNOMED = "394923006"
-NURSING_HOME_SNOMED = "160734000"
 TEAM_TYPES = (
     "district_nursing",
     "urgent_community_response",
@@ -116,8 +113,6 @@ SERVICE_TYPES = (
     "equipment",
 )
 OPT_OUT_TYPES = ("type1", "ndoo")
-BOOLEAN_TRUE = ("true",)
-BOOLEAN_FALSE = ("false",)
 N_DIAGNOSIS_COLUMNS = 20
 # diag_02 onwards: a value that does not parse is quarantined on its own (the spell is kept).
 SECONDARY_DIAGNOSIS_COLUMNS = tuple(f"diag_{i:02d}" for i in range(2, N_DIAGNOSIS_COLUMNS + 1))
@@ -297,7 +292,6 @@ FILES: dict[str, ExtractFile] = {
 }
 
 REQUIRED_FILES = tuple(name for name, f in FILES.items() if f.required)
-OPTIONAL_FILES = tuple(name for name, f in FILES.items() if not f.required)
 FILE_FORMATS = ("csv", "parquet")
 MANIFEST_NAME = "manifest.json"
 

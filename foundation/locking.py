@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from pipelines.errors import WarehouseBusyError
+from foundation.errors import WarehouseBusyError
 
 log = logging.getLogger("casefinder.locking")
 

@@ -1,7 +1,9 @@
 """The one settings module: paths and options resolved once from `CASEFINDER_*` variables.
 
 Nothing else in casefinder reads the environment. Every value has a documented default
-(see `docs/data-engineer.md`); command-line options override these.
+(see `docs/data-engineer.md`); command-line options override these. The command line (or,
+for a scheduled run, the weekly flow's entry) calls `load_settings()` once and passes the
+flows a `RunSettings`, one typed flow parameter.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines.contract import OPT_OUT_TYPES
-from pipelines.errors import CasefinderError
+from pydantic import SecretStr
+
+from foundation.contract import OPT_OUT_TYPES
+from foundation.errors import CasefinderError
 
 ENV_PREFIX = "CASEFINDER_"
 
@@ -38,6 +42,15 @@ DEFAULT_OPT_OUT_POLICY: dict[str, tuple[str, ...]] = {
 # A file with more than this share of its rows quarantined stops the run after validation
 # (EXTRACTS.md 1.1: an upstream format change, not bad rows); CASEFINDER_MAX_REJECTED_SHARE.
 DEFAULT_MAX_REJECTED_SHARE = 0.5
+
+# A listed patient's `change` is `up` / `down` when the risk tier changed or the score moved by
+# at least this much since the neighbourhood's previous list (OUTPUTS.md 1.2);
+# CASEFINDER_CHANGE_THRESHOLD.
+DEFAULT_CHANGE_THRESHOLD = 0.05
+
+# The model's outcome horizon (CASEFINDER_HORIZON_DAYS) and random seed (CASEFINDER_SEED).
+DEFAULT_HORIZON_DAYS = 365
+DEFAULT_SEED = 42
 
 # CASEFINDER_DASK_ADDRESS / --dask-address: this value runs a temporary LocalCluster here;
 # anything else must be a scheduler address (tcp://host:8786, tls://..., inproc://...).
@@ -72,9 +85,10 @@ class Settings:
     log_level: str = "INFO"
     # True when neither CASEFINDER_PREFECT_HOME nor CASEFINDER_DATA_DIR chose the Prefect home.
     prefect_home_default: bool = False
-    horizon_days: int = 365
-    seed: int = 42
+    horizon_days: int = DEFAULT_HORIZON_DAYS
+    seed: int = DEFAULT_SEED
     max_rejected_share: float = DEFAULT_MAX_REJECTED_SHARE
+    change_threshold: float = DEFAULT_CHANGE_THRESHOLD
     risk_tiers: tuple[tuple[str, float], ...] = DEFAULT_RISK_TIERS
     opt_out_policy: dict[str, tuple[str, ...]] = field(
         default_factory=lambda: dict(DEFAULT_OPT_OUT_POLICY)
@@ -82,13 +96,11 @@ class Settings:
 
     def models_dir(self, warehouse: Path | None = None) -> Path:
         """Where the model registry's files live: `models/` beside the warehouse file."""
-        return (warehouse or self.warehouse).resolve().parent / "models"
+        return models_dir_beside(warehouse or self.warehouse)
 
     def key_path(self, warehouse: Path | None = None) -> Path:
         """The pseudonymisation key file: the setting, else `casefinder.key` by the warehouse."""
-        if self.key_file is not None:
-            return self.key_file
-        return (warehouse or self.warehouse).resolve().parent / "casefinder.key"
+        return key_path_for(warehouse or self.warehouse, self.key_file)
 
     def prefect_home_for(self, warehouse: Path | None) -> Path:
         """Prefect's home for a command on `warehouse`: the setting, else `prefect/` beside the
@@ -103,6 +115,53 @@ class Settings:
         if self.log_file is not None:
             return self.log_file
         return (warehouse or self.warehouse).resolve().parent / "logs" / "casefinder.log"
+
+    def for_run(self, dask_address: str | None = None) -> RunSettings:
+        """What a flow run takes of these settings (`dask_address`: a command-line override)."""
+        return RunSettings(
+            horizon_days=self.horizon_days,
+            seed=self.seed,
+            dask_address=dask_address or self.dask_address,
+            max_rejected_share=self.max_rejected_share,
+            change_threshold=self.change_threshold,
+            risk_tiers=self.risk_tiers,
+            opt_out_policy=dict(self.opt_out_policy),
+            key_file=self.key_file,
+            pseudonym_key=SecretStr(self.pseudonym_key) if self.pseudonym_key else None,
+        )
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """The settings a flow run uses, passed down as one typed flow parameter (or, to a
+    sub-flow, as its plain values). Prefect records a flow's parameters with the run; the
+    pseudonymisation key is a `SecretStr`, recorded as `**********`. The notify webhook is not
+    here: the state hooks take no parameters (pipelines/notify.py, `configure`)."""
+
+    horizon_days: int = DEFAULT_HORIZON_DAYS
+    seed: int = DEFAULT_SEED
+    dask_address: str | None = None
+    max_rejected_share: float = DEFAULT_MAX_REJECTED_SHARE
+    change_threshold: float = DEFAULT_CHANGE_THRESHOLD
+    risk_tiers: tuple[tuple[str, float], ...] = DEFAULT_RISK_TIERS
+    opt_out_policy: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: dict(DEFAULT_OPT_OUT_POLICY)
+    )
+    key_file: Path | None = None
+    pseudonym_key: SecretStr | None = None
+
+
+def models_dir_beside(warehouse: Path) -> Path:
+    """The model registry folder of a warehouse file: `models/` beside it."""
+    return Path(warehouse).resolve().parent / "models"
+
+
+def key_path_for(warehouse: Path, key_file: Path | None) -> Path:
+    """The pseudonymisation key file: `key_file` when set, else `casefinder.key` by the
+    warehouse."""
+    if key_file is not None:
+        return key_file
+    return Path(warehouse).resolve().parent / "casefinder.key"
 
 
 def _opt_out_policy_from(env: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
@@ -142,6 +201,13 @@ def _int_setting(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise CasefinderError(f"{ENV_PREFIX}{name} must be a whole number") from None
+
+
+def _horizon_days(env: Mapping[str, str]) -> int:
+    days = _int_setting(env, "HORIZON_DAYS", DEFAULT_HORIZON_DAYS)
+    if days < 1:
+        raise CasefinderError(f"{ENV_PREFIX}HORIZON_DAYS must be at least 1")
+    return days
 
 
 def _share_setting(env: Mapping[str, str], name: str, default: float) -> float:
@@ -184,9 +250,10 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         prefect_home_default=not (
             env.get(ENV_PREFIX + "PREFECT_HOME") or env.get(ENV_PREFIX + "DATA_DIR")
         ),
-        horizon_days=_int_setting(env, "HORIZON_DAYS", 365),
-        seed=_int_setting(env, "SEED", 42),
+        horizon_days=_horizon_days(env),
+        seed=_int_setting(env, "SEED", DEFAULT_SEED),
         max_rejected_share=_share_setting(env, "MAX_REJECTED_SHARE", DEFAULT_MAX_REJECTED_SHARE),
+        change_threshold=_share_setting(env, "CHANGE_THRESHOLD", DEFAULT_CHANGE_THRESHOLD),
         opt_out_policy=_opt_out_policy_from(env),
     )
 

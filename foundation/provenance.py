@@ -7,7 +7,7 @@ import subprocess
 from functools import lru_cache
 from pathlib import Path
 
-from pipelines import __version__
+from foundation import __version__
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import os
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any, NoReturn
 
 import duckdb
 
-from pipelines.errors import CasefinderError, WarehouseBusyError
+from foundation.errors import CasefinderError, WarehouseBusyError
 
 log = logging.getLogger("casefinder.warehouse")
 
@@ -120,9 +124,7 @@ def ensure_layers(con: duckdb.DuckDBPyConnection) -> None:
         )
     for layer in LAYERS:
         con.execute(f"create schema if not exists {layer}")
-    con.execute(
-        "create table if not exists audit.warehouse_meta (key varchar primary key, value varchar)"
-    )
+    apply_ddl(con, ["warehouse_meta"])
     if version is None:
         con.execute(
             "insert into audit.warehouse_meta values ('schema_version', ?)",
@@ -169,17 +171,181 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
         ) from None
 
 
+# `create table|view|macro [if not exists] <schema>.<name>` at the start of a DDL file.
+_CREATES = re.compile(
+    r"^\s*create\s+(?:or\s+replace\s+)?(?:temp\s+)?(?:table|view|macro)\s+"
+    r"(?:if\s+not\s+exists\s+)?([a-z_]+)\.([a-z_][a-z0-9_]*)",
+    re.IGNORECASE,
+)
+# What a file reads: `from|join <schema>.<name>`, and `<schema>.<name>(` (a macro or a table
+# macro). A qualified name that is no file (`ref.*` code lists, `raw.<file>` tables made from
+# the contract) is an input from outside `sql/` and puts no order on the files.
+_READS = re.compile(r"\b(?:from|join)\s+([a-z_]+)\.([a-z_][a-z0-9_]*)\b", re.IGNORECASE)
+_CALLS = re.compile(r"\b([a-z_]+)\.([a-z_][a-z0-9_]*)\s*\(", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class SqlFile:
+    """One file of `sql/`: the relation (or macro) it makes and what it reads.
+
+    A model file holds one `select` and is materialised as `<folder>.<name>`; a DDL file
+    (`create table|view|macro ...`) is run as written and names its own schema.
+    """
+
+    name: str
+    path: Path
+    relation: str  # schema-qualified name, e.g. `core.core_patients`, `raw.parse_date`
+    is_ddl: bool
+    reads: frozenset[str]  # schema-qualified names the file refers to
+
+
+def references(sql: str) -> set[str]:
+    """The names in warehouse schemas (`LAYERS`) a SQL text reads or calls, lower case;
+    comments are ignored, and so is `alias.column` (its prefix is no schema)."""
+    text = _strip_comments(sql)
+    found = {f"{a}.{b}".lower() for a, b in [*_READS.findall(text), *_CALLS.findall(text)]}
+    return {name for name in found if name.split(".")[0] in LAYERS}
+
+
+def parse_sql_file(path: Path) -> SqlFile:
+    """Read one file of `sql/`: its relation, whether it is DDL, and what it refers to."""
+    text = path.read_text(encoding="utf-8")
+    created = _CREATES.match(_strip_comments(text))
+    if created:
+        relation = f"{created.group(1)}.{created.group(2)}".lower()
+        if created.group(2).lower() != path.stem:
+            raise CasefinderError(f"{path.name} creates {relation}: a file is named after it")
+    else:
+        relation = f"{path.parent.name}.{path.stem}"
+    reads = frozenset(references(text) - {relation})
+    return SqlFile(path.stem, path, relation, bool(created), reads)
+
+
+@cache
+def sql_files(sql_dir: Path = SQL_DIR) -> dict[str, SqlFile]:
+    """Every file of `sql/`, by name (file names are unique across the folders)."""
+    files: dict[str, SqlFile] = {}
+    for path in sorted(sql_dir.glob("*/*.sql")):
+        if path.stem in files:
+            raise CasefinderError(f"two sql files are named {path.stem}.sql")
+        files[path.stem] = parse_sql_file(path)
+    return files
+
+
+def dependencies(files: Mapping[str, SqlFile]) -> dict[str, set[str]]:
+    """File name -> the names of the files it reads (only files among `files`)."""
+    by_relation = {f.relation: name for name, f in files.items()}
+    return {
+        name: {by_relation[r] for r in f.reads if r in by_relation} for name, f in files.items()
+    }
+
+
+def build_order(
+    targets: Iterable[str],
+    layer: str | None = None,
+    files: Mapping[str, SqlFile] | None = None,
+) -> list[str]:
+    """`targets` and every file they read, directly or not, each after what it reads.
+
+    With `layer`, only the files of that folder of `sql/` (the layers below are inputs,
+    built by their own step). Ties are broken by name, so the order is stable. A cycle is a
+    `CasefinderError` naming it.
+    """
+    files = sql_files() if files is None else files
+    deps = dependencies(files)
+    wanted: set[str] = set()
+    stack = list(targets)
+    while stack:
+        name = stack.pop()
+        if name not in files:
+            raise CasefinderError(f"no sql file {name}.sql")
+        if name in wanted:
+            continue
+        wanted.add(name)
+        stack.extend(d for d in deps[name] if layer is None or files[d].path.parent.name == layer)
+    sorter: TopologicalSorter[str] = TopologicalSorter({n: deps[n] & wanted for n in wanted})
+    try:
+        sorter.prepare()
+    except CycleError as exc:
+        cycle = " -> ".join(exc.args[1])
+        raise CasefinderError(f"sql files read each other in a cycle: {cycle}") from None
+    order: list[str] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready())
+        order.extend(ready)
+        sorter.done(*ready)
+    return order
+
+
+def model_order(
+    targets: Iterable[str], layer: str, files: Mapping[str, SqlFile] | None = None
+) -> list[str]:
+    """The model (select) files of folder `layer` that make `targets`, in build order."""
+    files = sql_files() if files is None else files
+    return [n for n in build_order(targets, layer, files) if not files[n].is_ddl]
+
+
+def layer_models(layer: str, files: Mapping[str, SqlFile] | None = None) -> list[str]:
+    """Every model (select) file of folder `layer` of `sql/`, in build order."""
+    files = sql_files() if files is None else files
+    names = [n for n, f in files.items() if f.path.parent.name == layer and not f.is_ddl]
+    return model_order(names, layer, files)
+
+
+def apply_ddl(con: duckdb.DuckDBPyConnection, names: Iterable[str]) -> None:
+    """Run DDL files of `sql/` (`create table if not exists ...`, macros), with every DDL
+    file they read first (a macro reading a table, a table made `as select` from another)."""
+    files = sql_files()
+    for name in build_order(names):
+        if files[name].is_ddl:
+            con.execute(files[name].path.read_text(encoding="utf-8"))
+
+
+def apply_layer_ddl(con: duckdb.DuckDBPyConnection, folder: str) -> None:
+    """Run every DDL file of one folder of `sql/` (and the DDL files they read)."""
+    apply_ddl(con, [n for n, f in sql_files().items() if f.is_ddl and f.path.parent.name == folder])
+
+
 def sql_path(name: str) -> Path:
     """The file of a model: `core_patients` -> `sql/core/core_patients.sql`."""
-    matches = sorted(SQL_DIR.glob(f"*/{name}.sql"))
-    if len(matches) != 1:
-        raise FileNotFoundError(f"expected exactly one sql/*/{name}.sql, found {len(matches)}")
-    return matches[0]
+    found = sql_files().get(name)
+    if found is None:
+        raise FileNotFoundError(f"expected exactly one sql/*/{name}.sql, found 0")
+    return found.path
 
 
 def read_sql(name: str) -> str:
     """The text of a model file, by table name."""
     return sql_path(name).read_text(encoding="utf-8")
+
+
+# A select list a model leaves to its declaration: a line holding only `{{ name }}`, or
+# `{{ name: template }}` to write the template once per item (`{field}` = the item's field).
+_SELECT_LIST = re.compile(r"^([ \t]*)\{\{ *([a-z_]+) *(?:: *(.*?))? *\}\}[ \t]*$", re.MULTILINE)
+
+
+def fill_select_lists(sql: str, select_lists: Mapping[str, Sequence[Any]] | None) -> str:
+    """`sql` with each `{{ name }}` line replaced by the items of `select_lists[name]`, one a
+    line at the placeholder's indent, each followed by a comma (the house style's trailing
+    commas). In `{{ name: template }}` the items are mappings, each written as
+    `template.format_map(item)`.
+
+    Raises:
+        ValueError: a placeholder without a list, or a list without its placeholder.
+    """
+    given = dict(select_lists or {})
+    wanted = {m.group(2) for m in _SELECT_LIST.finditer(sql)}
+    if wanted != set(given):
+        raise ValueError(
+            f"select lists {sorted(wanted)} in the SQL, {sorted(given)} given: they must match"
+        )
+
+    def fill(match: re.Match[str]) -> str:
+        indent, name, template = match.groups()
+        items = [template.format_map(i) if template else i for i in given[name]]
+        return "\n".join(f"{indent}{item}," for item in items)
+
+    return _SELECT_LIST.sub(fill, sql)
 
 
 def bind_used(sql: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -196,18 +362,25 @@ def _strip_comments(sql: str) -> str:
 
 
 def build_model(
-    con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any] | None = None
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    table: str | None = None,
+    select_lists: Mapping[str, Sequence[Any]] | None = None,
 ) -> int:
-    """Materialise `sql/<layer>/<name>.sql` as table `<layer>.<name>`; return its row count.
+    """Materialise `sql/<layer>/<name>.sql` as table `<layer>.<name>` (or `<layer>.<table>`);
+    return its row count.
 
     The file holds one `select` (import CTEs, logical CTEs, `select ... from final`);
-    parameters such as `$as_of` are bound, never formatted in.
+    parameters such as `$as_of` are bound, never formatted in. A select list declared
+    elsewhere (`{{ name }}` in the file) is filled from `select_lists` (`fill_select_lists`).
     """
     path = sql_path(name)
     schema = path.parent.name
-    sql = path.read_text(encoding="utf-8").rstrip().rstrip(";")
-    con.execute(f"create or replace table {schema}.{name} as\n{sql}", bind_used(sql, params))
-    count = _first(con.execute(f"select count(*) from {schema}.{name}"))
+    target = f"{schema}.{table or name}"
+    sql = fill_select_lists(path.read_text(encoding="utf-8"), select_lists).rstrip().rstrip(";")
+    con.execute(f"create or replace table {target} as\n{sql}", bind_used(sql, params))
+    count = _first(con.execute(f"select count(*) from {target}"))
     return int(count[0]) if count else 0
 
 
@@ -350,8 +523,6 @@ def _check_key_fingerprint(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
 
 def patient_id_of(key: bytes, nhs_number: str) -> str:
     """The same pseudonym as the SQL macro, in Python (for tests and `explain`)."""
-    import hmac
-
     return hmac.new(key, nhs_number.encode(), hashlib.sha256).hexdigest()[:32]
 
 

@@ -1,0 +1,2 @@
+-- macro: text trimmed, or null when blank
+create or replace macro raw.blank_to_null(x) as nullif(trim(x), '')
