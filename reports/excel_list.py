@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import xlsxwriter
+from xlsxwriter.utility import xl_range
 
 from reports.lists import (
     CHANGE_VALUES,
@@ -67,9 +68,19 @@ NUMBER_FORMATS = {
     "age": "0",
 }
 WRAP_COLUMNS = frozenset({"reasons", "meaning"})
-# Widths (characters) of the columns whose text wraps; the others fit their longest value.
-WRAPPED_WIDTHS = {"reasons": 60, "meaning": 90}
-MAX_WIDTH = 40
+# Set widths (characters): wrapped text, and the review columns (empty until filled in, then
+# an outcome or a date). The others fit their longest value and at least the header's first
+# eight characters: a longer header wraps onto a second line, so that the whole sheet prints
+# one page wide at a size still read.
+SET_WIDTHS = {
+    "reasons": 45,
+    "meaning": 90,
+    "review_outcome": max(len(o) for o in REVIEW_OUTCOMES) + 2,
+    "review_date": 12,
+}
+HEADER_WIDTH = 8
+MAX_WIDTH = 30
+HEADER_HEIGHT = 32  # points: two lines of a wrapped header
 TIER_COLUMNS = frozenset({"rank", "risk_score", "risk_tier"})
 LEFT_COLUMNS = (
     "nhs_number",
@@ -178,14 +189,13 @@ def _write_cell(ws: Any, r: int, c: int, name: str, value: Any, fmt: Formats, **
 
 
 def _fit_columns(ws: Any, columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
-    """Column widths that fit the header and the longest value (wrapped text: a set width)."""
+    """Column widths that fit the longest value (see `SET_WIDTHS`, `HEADER_WIDTH`)."""
     for c, name in enumerate(columns):
-        if name in WRAPPED_WIDTHS:
-            width = WRAPPED_WIDTHS[name]
+        if name in SET_WIDTHS:
+            width = SET_WIDTHS[name]
         else:
             longest = max((display_width(name, row.get(name)) for row in rows), default=0)
-            # +3 leaves room for the filter button beside the header.
-            width = min(max(longest, len(name) + 3) + 1, MAX_WIDTH)
+            width = min(max(longest, min(len(name), HEADER_WIDTH)) + 2, MAX_WIDTH)
         ws.set_column(c, c, width)
 
 
@@ -195,7 +205,7 @@ def _print_setup(ws: Any, nl: NeighbourhoodList, title: str, repeat_row: int) ->
     ws.set_landscape()
     ws.set_paper(A4)
     ws.fit_to_pages(1, 0)
-    ws.set_margins(left=0.4, right=0.4, top=0.7, bottom=0.6)
+    ws.set_margins(left=0.25, right=0.25, top=0.7, bottom=0.6)
     ws.repeat_rows(repeat_row)
     name = f"{title}: {nl.name} ({nl.code}), {nl.as_of.strftime('%d/%m/%Y')}".replace("&", "&&")
     warning = "&RSee the warning at the top of page 1" if nl.banners else ""
@@ -224,6 +234,7 @@ def _table(
 ) -> int:
     """A header row at `top` and the rows typed below it, with filters, the panes frozen
     below the header and widths that fit; return the last row written."""
+    ws.set_row(top, HEADER_HEIGHT)
     for c, name in enumerate(columns):
         _text(ws, top, c, name, header)
         if notes and name in notes:
@@ -235,6 +246,10 @@ def _table(
             _write_cell(ws, r, c, name, row.get(name), fmt, bg_color=colour)
     _fit_columns(ws, columns, rows)
     last = top + max(len(rows), 1)
+    if "nhs_number" in columns:
+        # NHS numbers are identifiers, text on purpose: no "number stored as text" flags.
+        at = columns.index("nhs_number")
+        ws.ignore_errors({"number_stored_as_text": xl_range(top + 1, at, last, at)})
     ws.freeze_panes(top + 1, 0)
     ws.autofilter(top, 0, last, len(columns) - 1)
     return last
