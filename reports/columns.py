@@ -42,6 +42,16 @@ class Column:
     field_name: str | None = None
     if_null: Any = None
     publication: bool = False
+    shown: str | None = None
+
+    @property
+    def number_format(self) -> str | None:
+        """The spreadsheet number format of a `number` column (None for other kinds)."""
+        if self.kind != "number":
+            return None
+        if self.shown is not None:
+            return self.shown
+        return "0" if not self.digits else "0." + "0" * min(self.digits, 2)
 
     @property
     def field(self) -> str:
@@ -215,6 +225,7 @@ LIST: tuple[Column, ...] = (
         "number",
         "compared.score_change",
         digits=4,
+        shown="+0.00;-0.00;0.00",
     ),
     _bool(
         "care_home_resident",

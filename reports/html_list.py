@@ -16,6 +16,7 @@ from reports.lists import (
     STANDARD_LABELS,
     NeighbourhoodList,
     standards_summary,
+    this_week_first,
 )
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -83,14 +84,15 @@ def _num(value: Any, missing: str = "") -> str:
     return missing if value is None else _e(value)
 
 
-def patient_rows(nl: NeighbourhoodList) -> Markup:
-    """The table body: per patient a row and a hidden detail row with reasons and evidence.
+def patient_rows(nl: NeighbourhoodList, rows: list[dict[str, Any]]) -> Markup:
+    """Table rows: per patient of `rows` a row and a hidden detail row with reasons and
+    evidence (shown when printed).
 
     Built here rather than in the template because it is most of the page (thousands of
     rows); every value goes through `html.escape`, as autoescaping would.
     """
     out: list[str] = []
-    for row in nl.rows:
+    for row in rows:
         reasons = nl.reasons.get(row["_patient_id"], [])
         flags = "".join(
             f'<span class="flag">{label}</span>'
@@ -112,7 +114,7 @@ def patient_rows(nl: NeighbourhoodList) -> Markup:
             f' data-carehome="{_e(row["care_home_resident"])}">\n'
             f'<td class="num">{_e(row["rank"])}</td><td>{_e(row["nhs_number"])}</td>'
             f"<td>{_e(row['family_name'])}, {_e(row['given_name'])}</td>"
-            f"<td>{_e(row['date_of_birth'])}</td><td>{_e(row['practice_code'])}</td>"
+            f'<td class="date">{_e(row["date_of_birth"])}</td><td>{_e(row["practice_code"])}</td>'
             f'<td class="num">{float(row["risk_score"]):.2f}</td>'
             f'<td><span class="tier tier-{_e(row["risk_tier"])}">{_e(row["risk_tier"])}</span></td>'
             f'<td class="chg-{_e(row["change"])}">{_e(row["change"])}'
@@ -127,14 +129,14 @@ def patient_rows(nl: NeighbourhoodList) -> Markup:
             + f'</td><td class="num">{_num(row["hfrs"])}'
             + (f' <span class="muted">{_e(row["hfrs_band"])}</span>' if row["hfrs_band"] else "")
             + "</td>"
-            f'<td><button type="button" class="expand" aria-expanded="false">'
-            f"reasons ({len(reasons)})</button></td>\n</tr>\n"
+            f'<td class="col-reasons"><button type="button" class="expand"'
+            f' aria-expanded="false">reasons ({len(reasons)})</button></td>\n</tr>\n'
             '<tr class="detail" hidden><td colspan="12">\n'
         )
         if reasons:
             out.append('<ol class="reasons">\n')
             for reason in reasons:
-                out.append(f'<li><span class="reason">{_e(reason.text)}</span>\n')
+                out.append(f'<li><span class="reason">{_e(reason.text)}</span>')
                 if reason.evidence:
                     out.append(
                         '<table class="evidence"><tr><th>date</th><th>source</th>'
@@ -175,6 +177,7 @@ def render_page(nl: NeighbourhoodList) -> str:
         "left": len(nl.left),
         "profile": nl.profile,
     }
+    this_week, rest = this_week_first(nl.rows)
     template = environment().get_template("list.html")
     return template.render(
         nl=nl,
@@ -188,7 +191,10 @@ def render_page(nl: NeighbourhoodList) -> str:
         standard_weeks=weeks,
         column_notes=nl.column_notes,
         ranked_by=ranked_by(nl.model_version, nl.horizon_days),
-        patient_rows=patient_rows(nl),
+        this_week=patient_rows(nl, this_week),
+        n_this_week=len(this_week),
+        rest=patient_rows(nl, rest),
+        n_rest=len(rest),
         summary_json=json_for_script(summary),
     )
 

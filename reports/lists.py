@@ -244,6 +244,17 @@ def load_lists(
     return list(lists.values())
 
 
+def this_week_first(
+    rows: list[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The rows the team is asked to review this week (`this_week` true), then the others,
+    each in their given (rank) order. Without a `this_week` key, or with it empty on every
+    row (no capacity given), the first part is empty and the second is every row."""
+    this_week = [r for r in rows if str(r.get("this_week")).lower() == "true"]
+    rest = [r for r in rows if str(r.get("this_week")).lower() != "true"]
+    return this_week, rest
+
+
 def standards_summary(standards: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per standard over the 12 weeks: referrals, met and the share met (None when none)."""
     out: dict[str, dict[str, Any]] = {}

@@ -1,16 +1,17 @@
-"""Browser: the list page in headless Chromium shows rows, expands reasons, logs no errors."""
+"""Browser: the list page in headless Chromium opens on the patient table, shows rows, expands
+reasons, prints as a list with each patient's reasons, logs no errors."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
-from datetime import date
 from pathlib import Path
 
 import pytest
+from helpers.small_list import HOSTILE, small_list
 
 from reports.html_list import write_page
-from reports.lists import Evidence, ListReason, NeighbourhoodList, list_row
 
 pytestmark = pytest.mark.browser
 
@@ -25,7 +26,6 @@ LAUNCH_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-HOSTILE = '<script>alert("x")</script>'
 
 
 @pytest.fixture(scope="session")
@@ -39,60 +39,8 @@ def chromium() -> str:
     return CHROMIUM
 
 
-def _page(tmp_path: Path) -> Path:
-    nl = NeighbourhoodList(code="N1", name="North", as_of=date(2026, 11, 16), model_version="v1")
-    people = [
-        ("p1", "9434765919", "Ada", "Lovelace", 0.81, "very_high", "new"),
-        ("p2", "9434765854", HOSTILE, "=Smith", 0.55, "high", "up"),
-        ("p3", "9434765846", "Eve", "Moore", 0.12, "low", "same"),
-    ]
-    for rank, (pid, nhs, given, family, score, tier, change) in enumerate(people, start=1):
-        record = {
-            "rank": rank,
-            "nhs_number": nhs,
-            "given_name": given,
-            "family_name": family,
-            "date_of_birth": date(1930, 1, 2),
-            "practice_code": "P1",
-            "risk_score": score,
-            "risk_tier": tier,
-            "change": change,
-            "efi": 0.3,
-            "efi_category": "moderate",
-            "hfrs": 6.0,
-            "hfrs_band": "intermediate",
-            "in_hospital": rank == 2,
-            "on_caseload": False,
-            "model_version": "v1",
-            "is_care_home_resident": False,
-        }
-        reasons = [
-            ListReason(
-                "n_emergency_admissions_365d",
-                f"{rank} emergency admissions in the last 12 months",
-                0.8,
-                [Evidence("acute_spells", "2026-10-01", "I500", "Heart failure")],
-            ),
-            ListReason("age", "aged 90 years", 0.3),
-        ]
-        row = list_row(record, [r.text for r in reasons])
-        row["_patient_id"] = pid
-        row["_previous_rank"] = None
-        nl.rows.append(row)
-        nl.reasons[pid] = reasons
-    nl.left.append(
-        {
-            "nhs_number": "9434765838",
-            "given_name": "Fay",
-            "family_name": "Gone",
-            "date_of_birth": "1931-01-01",
-            "previous_rank": 2,
-            "previous_as_of": "2026-11-09",
-            "reason": "died",
-        }
-    )
-    nl.profile = {"tier": {"very_high": 1, "high": 1, "low": 1}, "frailty": {"moderate": 3}}
-    return write_page(nl, tmp_path / "proactive_care_list.html")
+def _page(tmp_path: Path, **kwargs) -> Path:
+    return write_page(small_list(**kwargs), tmp_path / "proactive_care_list.html")
 
 
 def test_list_page_shows_rows_expands_reasons_and_logs_no_errors(chromium, tmp_path):
@@ -131,3 +79,64 @@ def test_list_page_shows_rows_expands_reasons_and_logs_no_errors(chromium, tmp_p
             browser.close()
     assert errors == []
     assert all(u.startswith("file://") for u in requests)
+
+
+VIEWPORT = {"width": 1280, "height": 800}
+BANNER = "Data warning: 40% of the hospital admission records (acute_spells) were rejected."
+# A4 landscape in PDF points (297 x 210 mm), within a point of rounding.
+A4_LANDSCAPE = (841.9, 595.3)
+
+
+def _pdf_pages(pdf: bytes) -> list[tuple[float, float]]:
+    """Width and height of every page of a PDF, from its page objects' MediaBoxes."""
+    boxes = re.findall(rb"/MediaBox\s*\[\s*([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*\]", pdf)
+    return [(float(x1) - float(x0), float(y1) - float(y0)) for x0, y0, x1, y1 in boxes]
+
+
+def test_the_page_opens_on_this_weeks_patients_and_prints_them_with_their_reasons(
+    chromium, tmp_path
+):
+    from playwright.sync_api import sync_playwright
+
+    # Patient 2 was reviewed recently: patients 1 and 3 are this week's.
+    path = _page(tmp_path, this_week=["true", "false", "true"], banners=[BANNER])
+    shot, pdf_path = tmp_path / "first_viewport.png", tmp_path / "list.pdf"
+    seen = f"(screenshot {shot}, PDF {pdf_path})"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=LAUNCH_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            page.goto(path.as_uri())
+            page.screenshot(path=str(shot))
+            # The warning is on top, and the table of this week's patients still opens the page.
+            assert page.get_by_role("alert").first.inner_text() == BANNER
+            heading = page.locator("#list tbody#this-week tr.group")
+            assert heading.is_visible() and heading.inner_text().startswith("This week"), seen
+            first = page.locator("#list tbody tr.patient").first.bounding_box()
+            assert first is not None and first["y"] + first["height"] <= VIEWPORT["height"], seen
+            table_top = page.locator("#list").bounding_box()
+            summary_top = page.locator("section.summary").bounding_box()
+            assert table_top["y"] < summary_top["y"], seen
+            ranks = page.locator("#list tbody tr.patient td:first-child").all_inner_texts()
+            assert ranks == ["1", "3", "2"], seen
+            assert "Rest of the list" in page.locator("#list tbody#rest tr.group").inner_text()
+
+            page.emulate_media(media="print")
+            for control in ("#q", "#f-tier", "#f-hospital", "button.expand >> nth=0"):
+                assert not page.locator(control).is_visible(), f"{control} printed {seen}"
+            details = page.locator("#list tbody tr.detail")
+            assert details.count() == 3
+            for i, rank in enumerate(("1", "3", "2")):
+                detail = details.nth(i)
+                assert detail.is_visible(), f"reasons of rank {rank} not printed {seen}"
+                text = detail.inner_text()
+                assert f"{rank} emergency admissions in the last 12 months" in text, seen
+                assert f"aged {94 - int(rank)} years" in text, seen
+            # No paper size given here: the page's own print stylesheet (@page) decides it.
+            page.pdf(path=str(pdf_path), prefer_css_page_size=True)
+        finally:
+            browser.close()
+    pages = _pdf_pages(pdf_path.read_bytes())
+    assert 1 <= len(pages) <= 2, f"{len(pages)} pages {seen}"
+    for width, height in pages:
+        assert abs(width - A4_LANDSCAPE[0]) < 1 and abs(height - A4_LANDSCAPE[1]) < 1, seen

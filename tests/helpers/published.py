@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import csv
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import openpyxl
+
+from reports.lists import csv_cell
 
 # OUTPUTS.md 1.2, proactive_care_list.csv: the 1.1 columns in order, then those added in 1.2.
 CONTRACT_1_1 = (
@@ -71,3 +75,26 @@ def read_lists(out: Path, as_of: date | str) -> dict[str, list[dict[str, str]]]:
         with (folder / "proactive_care_list.csv").open(newline="", encoding="utf-8") as fh:
             lists[folder.name] = list(csv.DictReader(fh))
     return lists
+
+
+def csv_text(value: Any) -> str:
+    """A typed spreadsheet cell as the CSV writes the same value: a date `YYYY-MM-DD`, a flag
+    `true` / `false`, a number in its shortest form, nothing as empty text."""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return csv_cell(value)
+
+
+def xlsx_list(path: Path) -> tuple[list[str], list[list[str]]]:
+    """The list sheet (the first) of a published workbook as CSV text: its header row (found
+    by its first cell, `rank`, below any warnings) and the rows below it, every cell through
+    `csv_text`, the team's review columns included."""
+    book = openpyxl.load_workbook(path, read_only=True)
+    try:
+        rows = list(book.worksheets[0].iter_rows(values_only=True))
+    finally:
+        book.close()
+    head = next(i for i, row in enumerate(rows) if row and row[0] == "rank")
+    return [str(v) for v in rows[head]], [[csv_text(v) for v in row] for row in rows[head + 1 :]]

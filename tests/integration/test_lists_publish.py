@@ -13,7 +13,7 @@ import duckdb
 import numpy as np
 import openpyxl
 import pytest
-from helpers.published import CONTRACT_1_1
+from helpers.published import CONTRACT_1_1, xlsx_list
 
 from foundation.warehouse import build_model, connect
 from models.scoring import score_cohort
@@ -351,11 +351,11 @@ def test_hostile_names_are_not_formulas_and_excel_agrees_with_csv(published):
     hostile = next(r for r in rows if r["nhs_number"] == "9434765854")
     assert hostile["given_name"] == "'" + HOSTILE
     assert hostile["family_name"] == "'-Smith"
+    header, values = xlsx_list(final / "N2" / "proactive_care_list.xlsx")
+    assert header == [*rows[0], "review_outcome", "review_date"]
+    assert values == [[*r.values(), "", ""] for r in rows]
     wb = openpyxl.load_workbook(final / "N2" / "proactive_care_list.xlsx")
     ws = wb.worksheets[0]
-    values = [[("" if v is None else str(v)) for v in r] for r in ws.iter_rows(values_only=True)]
-    assert values[0] == list(rows[0])
-    assert values[1:] == [list(r.values()) for r in rows]
     for row in ws.iter_rows(min_row=2):
         for cell in row:
             assert cell.data_type != "f"
@@ -588,7 +588,8 @@ def test_fallback_ranking_and_a_data_warning_are_on_every_page_and_sheet(tmp_pat
         book = openpyxl.load_workbook(final / code / "proactive_care_list.xlsx")
         for sheet in book.worksheets:
             assert [sheet.cell(row=r, column=1).value for r in (1, 2)] == banners, sheet.title
-        table = [list(r) for r in book["List"].iter_rows(min_row=4, values_only=True)]
-        assert [str(v) for v in table[0]] == list(rows[0])
-        assert len(table) == len(rows) + 1
+        header, table = xlsx_list(final / code / "proactive_care_list.xlsx")
+        assert header[: len(rows[0])] == list(rows[0])
+        assert len(table) == len(rows)
         assert book["List"].freeze_panes == "A5"
+        assert book["List"].print_title_rows == "$4:$4"
