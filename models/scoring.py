@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from features.terms import evidence_in_words
 from models.explain import MAX_REASONS, collect_evidence, top_reasons
 
 log = logging.getLogger("casefinder.scoring")
@@ -429,10 +430,13 @@ def write_scored(
         con.execute("insert into scores.reasons by name select * from reason_rows")
         evidence = collect_evidence(con, as_of, "scores.reasons", dictionary=dictionary)
         if evidence is not None:
+            # The words lists and `explain` both show: ICD-10 codes dotted and described.
+            con.register("worded_evidence", evidence_in_words(evidence.to_arrow_table()))
             con.execute(
-                "insert into scores.evidence by name select ? as as_of, * from reason_evidence",
+                "insert into scores.evidence by name select ? as as_of, * from worded_evidence",
                 [as_of],
             )
+            con.unregister("worded_evidence")
         for view in ("score_rows", "contrib_rows", "reason_rows"):
             con.unregister(view)
     log.info(

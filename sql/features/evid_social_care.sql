@@ -34,7 +34,8 @@ final as (
         feature,
         'social_care_services' as source,
         start_date as event_date,
-        service_type as code,
+        -- no clinical code: the team or service is named in the term
+        cast(null as varchar) as code,
         replace(service_type, '_', ' ')
         || coalesce(', ' || cast(planned_hours_per_week as varchar) || ' hours a week', '') as term,
     from labelled
