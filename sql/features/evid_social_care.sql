@@ -36,8 +36,14 @@ final as (
         start_date as event_date,
         -- no clinical code: the team or service is named in the term
         cast(null as varchar) as code,
-        replace(service_type, '_', ' ')
-        || coalesce(', ' || cast(planned_hours_per_week as varchar) || ' hours a week', '') as term,
+        -- "Home care, 7.5 hours a week" (hours to one decimal, whole ones without it)
+        upper(left(service_type, 1)) || replace(substr(service_type, 2), '_', ' ')
+        || coalesce(
+            ', '
+            || regexp_replace(cast(round(planned_hours_per_week, 1) as varchar), '\.0$', '')
+            || ' hours a week',
+            ''
+        ) as term,
     from labelled
 )
 

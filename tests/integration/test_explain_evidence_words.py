@@ -20,6 +20,7 @@ from helpers.core_tables import (
 )
 
 from features.codelists import load_codelists
+from foundation.warehouse import query_model
 from models.explain import explain_patient
 from models.scoring import ScoredRows, write_scored
 from pipelines.commands.explain import render_html, render_text
@@ -192,3 +193,32 @@ def test_text_and_html_show_the_same_words_and_rounded_values(doc):
     assert "0.3055" not in text and "0.3055" not in page
     assert "Electronic Frailty Index (Clegg 2016)" in page
     assert ">0.31<" in page and ">12.3<" in page
+
+
+def test_a_social_care_package_is_named_in_words_without_a_code():
+    con = new_core_db()
+    add_patient(con, "p1")
+    insert(
+        con,
+        "core_social_care_services",
+        [
+            {
+                "patient_id": "p1",
+                "service_type": "home_care",
+                "start_date": "2026-01-01",
+                "planned_hours_per_week": 10.0,
+            },
+            {
+                "patient_id": "p1",
+                "service_type": "nursing_care",
+                "start_date": "2026-02-01",
+                "planned_hours_per_week": 7.5,
+            },
+        ],
+    )
+    con.execute("create table features.evidence_patients as select 'p1' as patient_id")
+    rows = query_model(con, "evid_social_care", {"as_of": AS_OF}).fetchall()
+    con.close()
+    found = {(r[2], r[5], r[6]) for r in rows}  # feature, code, term
+    assert ("has_home_care", None, "Home care, 10 hours a week") in found
+    assert ("has_care_home_placement", None, "Nursing care, 7.5 hours a week") in found
