@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from functools import lru_cache
 
 import pyarrow as pa
 
@@ -51,6 +52,7 @@ def icd10_dotted(code: str | None) -> str | None:
     return plain if len(plain) == 3 else f"{plain[:3]}.{plain[3:]}"
 
 
+@lru_cache(maxsize=65536)  # a week's evidence repeats a few thousand codes many times
 def icd10_description(code: str | None) -> str | None:
     """The WHO ICD-10 (2019) description of a code, or of its nearest parent the WHO
     classification has (UK 5th-character extensions such as `S72.00` read as `S72.0`);
@@ -81,6 +83,7 @@ def admission_words(kind: str, diagnosis: str | None) -> str:
     return f"{kind}: {words}" if words else kind
 
 
+@lru_cache(maxsize=65536)
 def evidence_words(source: str | None, code: str | None, term: str | None) -> tuple[str, str]:
     """One evidence row's `code` and `term` as people read them.
 

@@ -222,3 +222,27 @@ def test_a_social_care_package_is_named_in_words_without_a_code():
     found = {(r[2], r[5], r[6]) for r in rows}  # feature, code, term
     assert ("has_home_care", None, "Home care, 10 hours a week") in found
     assert ("has_care_home_placement", None, "Nursing care, 7.5 hours a week") in found
+
+
+def test_an_ae_accommodation_status_says_where_the_patient_lives():
+    con = new_core_db()
+    load_codelists(con)
+    add_patient(con, "p1")
+    insert(
+        con,
+        "core_ae_attendances",
+        [
+            {
+                "attendance_id": "a1",
+                "patient_id": "p1",
+                "arrival_datetime": "2026-10-01 10:00",
+                "accommodation_status_snomed": "160734000",
+            }
+        ],
+    )
+    con.execute("create table features.evidence_patients as select 'p1' as patient_id")
+    rows = query_model(con, "evid_gp_records", {"as_of": AS_OF}).fetchall()
+    con.close()
+    assert [(r[2], r[5], r[6]) for r in rows] == [
+        ("is_care_home_resident", "160734000", "A&E accommodation status: Lives in a nursing home")
+    ]
