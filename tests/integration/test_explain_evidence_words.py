@@ -38,6 +38,17 @@ NAMES = [
 VALUES = [2.0, 1.0, 2.0, 1.0, 11 / 36, 12.299999999999999]
 
 
+def _attendance(attendance_id: str, day: str, **columns: str) -> dict:
+    """One unplanned A&E attendance of p1 at 10:00 on `day`."""
+    return {
+        "attendance_id": attendance_id,
+        "patient_id": "p1",
+        "arrival_datetime": f"{day} 10:00",
+        "is_planned": False,
+        **columns,
+    }
+
+
 @pytest.fixture(scope="module")
 def doc():
     con = new_core_db()
@@ -90,20 +101,9 @@ def doc():
         con,
         "core_ae_attendances",
         [
-            {
-                "attendance_id": "a1",
-                "patient_id": "p1",
-                "arrival_datetime": "2026-10-01 10:00",
-                "is_planned": False,
-                "chief_complaint_snomed": "1912002",  # Fall: in the falls code list
-            },
-            {
-                "attendance_id": "a2",
-                "patient_id": "p1",
-                "arrival_datetime": "2026-08-01 10:00",
-                "is_planned": False,
-                "chief_complaint_snomed": "29857009",  # in no code list
-            },
+            # 1912002 Fall is in the falls code list; 29857009 is in none
+            _attendance("a1", "2026-10-01", chief_complaint_snomed="1912002"),
+            _attendance("a2", "2026-08-01", chief_complaint_snomed="29857009"),
         ],
     )
     insert(
@@ -231,14 +231,7 @@ def test_an_ae_accommodation_status_says_where_the_patient_lives():
     insert(
         con,
         "core_ae_attendances",
-        [
-            {
-                "attendance_id": "a1",
-                "patient_id": "p1",
-                "arrival_datetime": "2026-10-01 10:00",
-                "accommodation_status_snomed": "160734000",
-            }
-        ],
+        [_attendance("a1", "2026-10-01", accommodation_status_snomed="160734000")],
     )
     con.execute("create table features.evidence_patients as select 'p1' as patient_id")
     rows = query_model(con, "evid_gp_records", {"as_of": AS_OF}).fetchall()
