@@ -39,7 +39,8 @@ class Feature:
     `present` when only a true / non-zero value can be a reason, `any` otherwise. `evidence`
     names the `sql/features/evid_*.sql` model listing the dated records behind the value.
     `model` says whether the risk model uses the column; the others serve cohort selection,
-    lists or fairness reporting. `test` is the test that proves the feature.
+    lists or fairness reporting. `test` is the test that proves the feature. `decimals` is
+    how a float value is rounded for people (sentences, `explain`): eFI 0.31, HFRS 12.3.
     """
 
     name: str
@@ -54,11 +55,31 @@ class Feature:
     test: str = PIT_TEST
     risk_raising_when: str = "present"
     evidence: str | None = None
+    decimals: int = 2
 
     @property
     def sql_file(self) -> str:
         """The SQL file that computes the feature, relative to the repository root."""
         return f"sql/features/{self.sql}.sql"
+
+    def rounded(self, value: Any) -> Any:
+        """A number as people read it: whole numbers as integers, others to `decimals` places
+        (eFI 0.31, HFRS 12.3); anything else unchanged."""
+        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+            return value
+        if self.dtype == "int" or float(value).is_integer():
+            return round(value)
+        value = round(float(value), self.decimals)
+        return int(value) if value.is_integer() else value
+
+    def shown(self, value: Any) -> str:
+        """The value as a person reads it in `explain`: flags yes/no, numbers `rounded`,
+        empty when missing."""
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return ""
+        if self.dtype == "bool":
+            return "yes" if value else "no"
+        return str(self.rounded(value))
 
     def sentence(self, value: Any) -> str | None:
         """The plain-English reason for a value, or None when there is nothing to say."""
@@ -66,10 +87,7 @@ class Feature:
             return None
         if self.dtype == "bool":
             return self.template if bool(value) else None
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, float):
-            value = round(value, 2)
+        value = self.rounded(value)
         plural = "" if value == 1 else "s"
         return self.template.format(value=value, s=plural)
 
@@ -91,6 +109,9 @@ _EVIDENCE_BY_NAME = {
     "in_hospital": "evid_acute_spells",
     "on_caseload": None,
 }
+# Decimal places of a float feature when shown to people, by unit (default 2): the Clinical
+# Frailty Scale is whole, HFRS weights and hours have one decimal.
+_DECIMALS_BY_UNIT = {"0-1": 2, "points": 1, "hours/week": 1, "score 1-9": 0}
 # Features whose every value can be a reason (not only a true / non-zero one).
 _ANY_VALUE = frozenset(
     {
@@ -132,6 +153,7 @@ def _f(
         test,
         risk_raising_when,
         evidence,
+        _DECIMALS_BY_UNIT.get(unit, 2),
     )
 
 
@@ -717,6 +739,20 @@ def model_feature_names() -> list[str]:
 def get(name: str) -> Feature:
     """One feature by name (KeyError for an unknown name)."""
     return BY_NAME[name]
+
+
+def shown(name: str, value: Any) -> str:
+    """A feature's value as people read it (`Feature.shown`; as given for an unknown name)."""
+    feature = BY_NAME.get(name)
+    if feature is None:
+        return "" if value is None else str(value)
+    return feature.shown(value)
+
+
+def description(name: str) -> str:
+    """A feature's plain-English description (the name itself when unknown)."""
+    feature = BY_NAME.get(name)
+    return feature.description if feature else name
 
 
 def sentence(name: str, value: Any) -> str | None:

@@ -18,6 +18,10 @@ from foundation.warehouse import query_model
 # Reasons shown per patient, and dated records shown per reason.
 MAX_REASONS = 5
 EVIDENCE_PER_REASON = 5
+# Decimal places of a float feature value in the `explain` JSON: past them a stored value is
+# only float noise (eFI 0.3056 = 11/36), and people get the feature's own rounding
+# (`Feature.shown`) in the text and HTML.
+JSON_DECIMALS = 4
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,13 @@ def typed_value(dtype: str, value: Any) -> Any:
         return round(float(value))
     if dtype == "float":
         return float(value)
+    return value
+
+
+def json_value(value: Any) -> Any:
+    """A feature value for the `explain` JSON: a float rounded to `JSON_DECIMALS` places."""
+    if isinstance(value, float) and not math.isnan(value):
+        return round(value, JSON_DECIMALS)
     return value
 
 
@@ -238,7 +249,7 @@ def explain_patient(
         features.append(
             {
                 "name": name,
-                "value": typed_value(feat.dtype, value) if feat else value,
+                "value": json_value(typed_value(feat.dtype, value) if feat else value),
                 "contribution": float(contribution),
                 "description": feat.description if feat else "",
             }

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from features.build import feature_columns
+from features.terms import evidence_in_words
 from foundation.errors import CasefinderError
 from foundation.warehouse import apply_layer_ddl, transaction
 from models.explain import MAX_REASONS, collect_evidence, top_reasons
@@ -407,10 +408,13 @@ def write_scored(
         con.execute("insert into scores.reasons by name select * from reason_rows")
         evidence = collect_evidence(con, as_of, dictionary=dictionary)
         if evidence is not None:
+            # The words lists and `explain` both show: ICD-10 codes dotted and described.
+            con.register("worded_evidence", evidence_in_words(evidence.to_arrow_table()))
             con.execute(
-                "insert into scores.evidence by name select ? as as_of, * from reason_evidence",
+                "insert into scores.evidence by name select ? as as_of, * from worded_evidence",
                 [as_of],
             )
+            con.unregister("worded_evidence")
         for view in ("score_rows", "contrib_rows", "reason_rows"):
             con.unregister(view)
     log.info(

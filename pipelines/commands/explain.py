@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from features import dictionary
 from foundation.contract import nhs_number_is_valid
 from foundation.errors import CasefinderError, WarehouseBusyError
 from foundation.locking import run_in_progress
@@ -112,6 +113,21 @@ def explanation(warehouse: Path, nhs_number: str, as_of: date | None) -> dict[st
     return {"nhs_number": digits, **result}
 
 
+def feature_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The features as people read them, largest effect first: the dictionary description
+    (the name when it has none), the value rounded as the feature is (`Feature.shown`), the
+    name and the contribution."""
+    return [
+        {
+            "description": f["description"] or f["name"],
+            "name": f["name"],
+            "shown": dictionary.shown(f["name"], f["value"]),
+            "contribution": f["contribution"],
+        }
+        for f in doc["features"]
+    ]
+
+
 def render_text(doc: dict[str, Any]) -> str:
     """A plain-text explanation for the terminal."""
     lines = [
@@ -127,12 +143,15 @@ def render_text(doc: dict[str, Any]) -> str:
     for i, reason in enumerate(doc["reasons"], start=1):
         lines.append(f"  {i}. {reason['text']}")
         for e in reason["evidence"]:
-            lines.append(f"       {e['date']}  {e['source']}  {e['code']}  {e['term']}")
+            code = f"  {e['code']}" if e["code"] else ""
+            lines.append(f"       {e['date']}  {e['term']}  ({e['source']}{code})")
     if not doc["reasons"]:
         lines.append("  (no single factor stands out)")
-    lines += ["", "Features (largest effect first):"]
-    for f in doc["features"]:
-        lines.append(f"  {f['contribution']:+.4f}  {f['name']} = {f['value']}")
+    lines += ["", "Features (largest effect first; contribution, value, meaning):"]
+    for f in feature_rows(doc):
+        lines.append(
+            f"  {f['contribution']:+.4f}  {f['shown'] or '-':>6}  {f['description']} [{f['name']}]"
+        )
     lines += ["", "History:"]
     for h in doc["history"]:
         lines.append(f"  {h['as_of']}  risk {h['risk_score']:.3f}  rank {h['rank']}")
@@ -144,7 +163,9 @@ def render_html(doc: dict[str, Any]) -> str:
     # deferred: jinja2 (reports.html_list) is only needed for --format html
     from reports.html_list import environment
 
-    return environment().get_template("list_explain.html").render(doc=doc)
+    return (
+        environment().get_template("list_explain.html").render(doc=doc, features=feature_rows(doc))
+    )
 
 
 def run(args: argparse.Namespace) -> int:

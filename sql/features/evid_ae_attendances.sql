@@ -9,6 +9,24 @@ ae_attendances as (
     select * from core.core_ae_attendances
 ),
 
+misc_codes as (
+    select * from ref.snomed_misc
+),
+
+deficit_codes as (
+    select * from ref.efi_deficits_snomed
+),
+
+-- SNOMED CT terms from the code lists (EXTRACTS.md 1.1 gives A&E no term column): a chief
+-- complaint that a code list names is shown by its term, any other by its code
+snomed_terms as (
+    select code, min(term) as term from misc_codes group by code
+    union all
+    select code, min(term) as term from deficit_codes
+    where code not in (select code from misc_codes)
+    group by code
+),
+
 attendances as (
     select
         ae_attendances.*,
@@ -32,13 +50,19 @@ labelled as (
 
 final as (
     select
-        patient_id,
-        feature,
+        labelled.patient_id,
+        labelled.feature,
         'ae_attendances' as source,
-        arrival_date as event_date,
-        chief_complaint_snomed as code,
-        'Unplanned A&E attendance' as term,
+        labelled.arrival_date as event_date,
+        labelled.chief_complaint_snomed as code,
+        'Unplanned A&E attendance'
+        || coalesce(
+            ': ' || snomed_terms.term,
+            ': chief complaint ' || labelled.chief_complaint_snomed,
+            ''
+        ) as term,
     from labelled
+    left join snomed_terms on labelled.chief_complaint_snomed = snomed_terms.code
 )
 
 select

@@ -49,7 +49,8 @@ reablement_packages as (
         'n_reablement_episodes_365d' as feature,
         'social_care_services' as source,
         social_care.start_date as event_date,
-        social_care.service_type as code,
+        -- no clinical code: the team or service is named in the term
+        cast(null as varchar) as code,
         'Social care reablement package started' as term,
     from social_care
     inner join patients on social_care.patient_id = patients.patient_id
@@ -64,7 +65,8 @@ final as (
         feature,
         'community_contacts' as source,
         contact_date as event_date,
-        team_type as code,
+        -- no clinical code: the team or service is named in the term
+        cast(null as varchar) as code,
         'Community contact: ' || replace(team_type, '_', ' ') as term,
     from labelled
     union all

@@ -104,16 +104,21 @@ misc_records as (
     where misc_codes.category <> 'falls' or events_for_patients.event_date > $as_of - 365
 ),
 
--- A&E accommodation status (residence records)
+-- A&E accommodation status (residence records), with the code list's term where it has one
+misc_terms as (
+    select code, min(term) as term from misc_codes group by code
+),
+
 accommodation_records as (
     select
         ae_attendances.patient_id,
         'is_care_home_resident' as feature,
         ae_attendances.arrival_date as event_date,
         ae_attendances.accommodation_status_snomed as code,
-        'A&E accommodation status' as term,
+        'A&E accommodation status' || coalesce(': ' || misc_terms.term, '') as term,
     from ae_attendances
     inner join patients on ae_attendances.patient_id = patients.patient_id
+    left join misc_terms on ae_attendances.accommodation_status_snomed = misc_terms.code
     where ae_attendances.arrival_date <= $as_of
         and ae_attendances.accommodation_status_snomed is not null
 ),

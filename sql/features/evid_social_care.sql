@@ -34,9 +34,16 @@ final as (
         feature,
         'social_care_services' as source,
         start_date as event_date,
-        service_type as code,
-        replace(service_type, '_', ' ')
-        || coalesce(', ' || cast(planned_hours_per_week as varchar) || ' hours a week', '') as term,
+        -- no clinical code: the team or service is named in the term
+        cast(null as varchar) as code,
+        -- "Home care, 7.5 hours a week" (hours to one decimal, whole ones without it)
+        upper(left(service_type, 1)) || replace(substr(service_type, 2), '_', ' ')
+        || coalesce(
+            ', '
+            || regexp_replace(cast(round(planned_hours_per_week, 1) as varchar), '\.0$', '')
+            || ' hours a week',
+            ''
+        ) as term,
     from labelled
 )
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import html
 import json
+import re
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -19,7 +21,7 @@ from typing import Any
 
 import openpyxl
 import pytest
-from helpers.published import eligible_by_neighbourhood, xlsx_list
+from helpers.published import eligible_by_neighbourhood, query, xlsx_list
 
 pytestmark = pytest.mark.slow
 
@@ -209,7 +211,7 @@ def test_week_one_summary_and_audit(weeks):
 
 def test_explain_adds_up_for_a_listed_patient(weeks, capsys):
     out = weeks["root"] / "out"
-    hood = next(rows for rows in _lists(out, WEEK1).values() if rows)
+    code, hood = next((code, rows) for code, rows in _lists(out, WEEK1).items() if rows)
     nhs = hood[0]["nhs_number"]
     doc = json.loads(
         _run(
@@ -231,6 +233,30 @@ def test_explain_adds_up_for_a_listed_patient(weeks, capsys):
     assert total == pytest.approx(doc["raw_score"], abs=1e-6)
     assert doc["reasons"] and all("text" in r and "evidence" in r for r in doc["reasons"])
     assert any(r["evidence"] for r in doc["reasons"])
+    # The list says the same: its reasons, and on its page the same evidence words.
+    assert hood[0]["reasons"] == "; ".join(r["text"] for r in doc["reasons"])
+    page = (out / "lists" / WEEK1.isoformat() / code / "proactive_care_list.html").read_text()
+    for e in (e for r in doc["reasons"] for e in r["evidence"]):
+        row = f"<td>{html.escape(e['code'])}</td><td>{html.escape(e['term'])}</td>"
+        assert row in page, e
+
+
+def test_evidence_speaks_in_clinical_codes_and_words(weeks):
+    wh = weeks["root"] / "wh" / "warehouse.duckdb"
+    rows = query(wh, "select source, code, term from scores.evidence where as_of = ?", [WEEK1])
+    spells = [(c, t) for s, c, t in rows if s == "acute_spells" and "admission" in t]
+    assert spells
+    for code, term in spells:
+        # "Emergency admission: J18.9 Pneumonia, unspecified": the kind, then the ICD-10
+        # diagnosis (dotted) with its words; the code is that diagnosis.
+        assert re.fullmatch(
+            r"(Emergency|Elective|Maternity) admission: [A-Z]\d\d(\.\w+)? \S.*", term
+        )
+        assert term.split(": ", 1)[1].startswith(code + " ")
+    methods = {
+        r[0] for r in query(wh, "select distinct admission_method from core.core_acute_spells")
+    }
+    assert not methods & {c for _, c, _ in rows}
 
 
 def test_week_two_marks_changes_and_who_left(weeks, capsys):
