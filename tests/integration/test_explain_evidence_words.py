@@ -216,8 +216,7 @@ def test_a_social_care_package_is_named_in_words_without_a_code():
             },
         ],
     )
-    con.execute("create table features.evidence_patients as select 'p1' as patient_id")
-    rows = query_model(con, "evid_social_care", {"as_of": AS_OF}).fetchall()
+    rows = query_model(con, "evid_social_care", {"as_of": AS_OF, "patient_ids": ["p1"]}).fetchall()
     con.close()
     found = {(r[2], r[5], r[6]) for r in rows}  # feature, code, term
     assert ("has_home_care", None, "Home care, 10 hours a week") in found
@@ -233,8 +232,7 @@ def test_an_ae_accommodation_status_says_where_the_patient_lives():
         "core_ae_attendances",
         [_attendance("a1", "2026-10-01", accommodation_status_snomed="160734000")],
     )
-    con.execute("create table features.evidence_patients as select 'p1' as patient_id")
-    rows = query_model(con, "evid_gp_records", {"as_of": AS_OF}).fetchall()
+    rows = query_model(con, "evid_gp_records", {"as_of": AS_OF, "patient_ids": ["p1"]}).fetchall()
     con.close()
     assert [(r[2], r[5], r[6]) for r in rows] == [
         ("is_care_home_resident", "160734000", "A&E accommodation status: Lives in a nursing home")
