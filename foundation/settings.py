@@ -43,6 +43,11 @@ DEFAULT_MAX_REJECTED_SHARE = 0.5
 # anything else must be a scheduler address (tcp://host:8786, tls://..., inproc://...).
 DASK_LOCAL = "local"
 
+# A patient whose last review by the team (any outcome but died / moved_away) is this many
+# days old or newer is skipped in the weekly capacity cut unless their risk rose since
+# (docs/neighbourhood-lead.md, "This week"); CASEFINDER_REVIEW_WINDOW_DAYS.
+DEFAULT_REVIEW_WINDOW_DAYS = 84
+
 
 def check_dask_address(address: str) -> str:
     """`address` when it is `local` or a Dask scheduler address, else a one-line error."""
@@ -79,6 +84,10 @@ class Settings:
     opt_out_policy: dict[str, tuple[str, ...]] = field(
         default_factory=lambda: dict(DEFAULT_OPT_OUT_POLICY)
     )
+    # Weekly capacity CSV and the folder of returned lists (OUTPUTS.md "Weekly capacity").
+    capacity_file: Path | None = None
+    feedback_dir: Path | None = None
+    review_window_days: int = DEFAULT_REVIEW_WINDOW_DAYS
 
     def models_dir(self, warehouse: Path | None = None) -> Path:
         """Where the model registry's files live: `models/` beside the warehouse file."""
@@ -169,6 +178,8 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
     data_dir = path("DATA_DIR", base / "data")
     key_file = env.get(ENV_PREFIX + "KEY_FILE")
     log_file = env.get(ENV_PREFIX + "LOG_FILE")
+    capacity_file = env.get(ENV_PREFIX + "CAPACITY_FILE")
+    feedback_dir = env.get(ENV_PREFIX + "FEEDBACK_DIR")
     return Settings(
         data_dir=data_dir,
         warehouse=path("WAREHOUSE", data_dir / "warehouse.duckdb"),
@@ -188,6 +199,9 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         seed=_int_setting(env, "SEED", 42),
         max_rejected_share=_share_setting(env, "MAX_REJECTED_SHARE", DEFAULT_MAX_REJECTED_SHARE),
         opt_out_policy=_opt_out_policy_from(env),
+        capacity_file=Path(capacity_file).expanduser() if capacity_file else None,
+        feedback_dir=Path(feedback_dir).expanduser() if feedback_dir else None,
+        review_window_days=_int_setting(env, "REVIEW_WINDOW_DAYS", DEFAULT_REVIEW_WINDOW_DAYS),
     )
 
 

@@ -169,6 +169,17 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
         ) from None
 
 
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    """Whether the table `schema.name` exists on this connection."""
+    row = _first(
+        con.execute(
+            "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
+            [schema, name],
+        )
+    )
+    return bool(row and row[0])
+
+
 def sql_path(name: str) -> Path:
     """The file of a model: `core_patients` -> `sql/core/core_patients.sql`."""
     matches = sorted(SQL_DIR.glob(f"*/{name}.sql"))

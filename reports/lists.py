@@ -33,6 +33,9 @@ LIST_COLUMNS: tuple[str, ...] = (
     "in_hospital",
     "on_caseload",
     "model_version",
+    "this_week",
+    "last_review_date",
+    "last_review_outcome",
     "care_home_resident",
 )
 
@@ -56,6 +59,11 @@ COLUMN_NOTES: dict[str, str] = {
     "on_caseload": "true when already on an open proactive-care caseload",
     "model_version": "the registered model that scored this list; empty when the fallback "
     "points score ranked it (see the banner)",
+    "this_week": "true for the patients the team is asked to review this week (the weekly"
+    " capacity, highest ranked first, skipping recent reviews unless risk rose); empty when no"
+    " capacity was given",
+    "last_review_date": "date of the team's latest recorded review of this patient",
+    "last_review_outcome": "outcome of the team's latest recorded review of this patient",
     "care_home_resident": "true when the latest residence code is a care home",
 }
 
@@ -74,12 +82,22 @@ TEXT_COLUMNS = frozenset(
         "in_hospital",
         "on_caseload",
         "model_version",
+        "this_week",
+        "last_review_date",
+        "last_review_outcome",
         "care_home_resident",
     }
 )
 
 CHANGE_VALUES = ("new", "up", "down", "same")
-LEFT_REASONS = ("died", "moved", "no longer housebound", "opted out", "other")
+LEFT_REASONS = (
+    "died",
+    "moved",
+    "reported died/moved away by the team",
+    "no longer housebound",
+    "opted out",
+    "other",
+)
 
 
 @dataclass
@@ -130,6 +148,11 @@ def bool_text(value: Any) -> str:
     return "true" if value else "false"
 
 
+def iso_or_empty(value: Any) -> str:
+    """A date as YYYY-MM-DD; none as an empty cell."""
+    return value.isoformat() if isinstance(value, date) else ""
+
+
 def round_or_none(value: Any, digits: int) -> float | None:
     """A number rounded for the lists; None stays None (an empty cell)."""
     return None if value is None else round(float(value), digits)
@@ -156,6 +179,10 @@ def list_row(record: dict[str, Any], reason_texts: list[str]) -> dict[str, Any]:
         "in_hospital": bool_text(record.get("in_hospital")),
         "on_caseload": bool_text(record.get("on_caseload")),
         "model_version": record.get("model_version"),
+        # Weekly capacity and review feedback (lists.list_plan, reports/capacity.py).
+        "this_week": "" if record.get("this_week") is None else bool_text(record["this_week"]),
+        "last_review_date": iso_or_empty(record.get("last_review_date")),
+        "last_review_outcome": record.get("last_review_outcome") or "",
         "care_home_resident": bool_text(record.get("is_care_home_resident")),
     }
     for col in TEXT_COLUMNS:
@@ -251,9 +278,13 @@ def load_lists(
     for record in _records(
         con,
         """
-        select w.*, i.nhs_number, i.given_name, i.family_name, i.date_of_birth
+        select w.*, i.nhs_number, i.given_name, i.family_name, i.date_of_birth,
+            p.this_week, p.last_review_date, p.last_review_outcome
         from lists.list_week as w
         left join core.core_patient_identity as i on i.patient_id = w.patient_id
+        -- weekly capacity and review feedback (sql/lists/list_plan.sql)
+        left join lists.list_plan as p
+            on p.neighbourhood_code = w.neighbourhood_code and p.patient_id = w.patient_id
         order by w.neighbourhood_code, w.rank
         """,
         [],

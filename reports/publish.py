@@ -18,6 +18,7 @@ from foundation.errors import CasefinderError
 from foundation.provenance import code_version, sha256_file
 from foundation.staging import abandoned, create_held, discard, holding, owns, release
 from foundation.warehouse import build_model, transaction
+from reports.capacity import PlanSettings, build_plan, ensure_store
 from reports.excel_list import write_workbook
 from reports.html_list import write_page
 from reports.lists import load_lists, render_csv
@@ -173,10 +174,16 @@ def republished_warning(replaced: dict[str, Any]) -> Any:
     )
 
 
-def build_list_models(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, int]:
-    """Build this week's list tables (`sql/lists/*.sql`); rows per table."""
+def build_list_models(
+    con: duckdb.DuckDBPyConnection, as_of: date, plan: PlanSettings | None = None
+) -> dict[str, int]:
+    """Build this week's list tables (`sql/lists/*.sql`); rows per table. `lists.list_plan`
+    (this week's review cut and the last reviews) follows `list_week` with `plan`."""
     ensure_list_tables(con)
-    return {name: build_model(con, name, {"as_of": as_of}) for name in LIST_MODELS}
+    ensure_store(con)
+    built = {name: build_model(con, name, {"as_of": as_of}) for name in LIST_MODELS}
+    built["list_plan"] = build_plan(con, as_of, plan)
+    return built
 
 
 def _fsync(path: Path) -> None:

@@ -16,6 +16,7 @@ import jinja2
 import numpy as np
 
 from foundation.privacy import redact
+from reports.capacity import review_report
 from reports.drift import (
     PSI_FLAG,
     PSI_WATCH,
@@ -96,6 +97,8 @@ class ReportData:
     opt_outs: list[dict[str, Any]] = field(default_factory=list)
     data_docs: str | None = None
     notes: list[str] = field(default_factory=list)
+    # Review feedback: outcomes recorded, PPV in practice (reports/capacity.review_report).
+    reviews: dict[str, Any] = field(default_factory=dict)
 
 
 # --- reading the warehouse (every reader tolerates a missing table) -------------------------
@@ -479,6 +482,11 @@ def collect(
         )
     data.opt_outs = _opt_outs(con)
     data.data_docs = _data_docs(summary, out_path)
+    if _ISO_DATE.fullmatch(as_of):
+        data.reviews = review_report(con, date.fromisoformat(as_of))
+        data.reviews["this_week"] = {
+            code: info.get("this_week") for code, info in (summary.get("lists") or {}).items()
+        }
     return data
 
 
