@@ -9,19 +9,23 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from foundation.settings import load_settings
+from foundation.settings import DEFAULT_REVIEW_WINDOW_DAYS, load_settings
 from foundation.warehouse import connect
 from pipelines.flows.scaleout import dask_task_runner, stage_lists_distributed
 from reports import pseudonymised as pseudo
 from reports import publish as pub
+from reports.capacity import DEFAULT_RISE_THRESHOLD, PlanSettings
 from reports.run_report import Check
 
 
 @task(name="build-list-tables", cache_policy=NO_CACHE)
-def build_list_tables(warehouse: Path, as_of: date) -> dict[str, int]:
-    """Build `lists.list_week`, `list_left_week`, `list_profile`, `list_service_standards`."""
+def build_list_tables(
+    warehouse: Path, as_of: date, plan: PlanSettings | None = None
+) -> dict[str, int]:
+    """Build `lists.list_week`, `list_left_week`, `list_profile`, `list_service_standards`,
+    and `list_plan` (this week's review cut under `plan`)."""
     with connect(warehouse) as con:
-        return pub.build_list_models(con, as_of)
+        return pub.build_list_models(con, as_of, plan)
 
 
 @task(name="week-banners", cache_policy=NO_CACHE)
@@ -86,16 +90,30 @@ def publish(
     data_docs: str | None = None,
     dask_address: str | None = None,
     run_warnings: list[Check] | None = None,
+    capacity: dict[str, int] | None = None,
+    review_window_days: int = DEFAULT_REVIEW_WINDOW_DAYS,
+    rise_threshold: float = DEFAULT_RISE_THRESHOLD,
 ) -> dict[str, Any]:
     """Publish the lists of every neighbourhood at `as_of` under `out` (see OUTPUTS.md).
+
+    `capacity` (neighbourhood code -> weekly reviews; None: no capacity file) marks the
+    patients to review this week, skipping those reviewed less than `review_window_days` ago
+    unless their score rose by `rise_threshold` or their tier rose (reports/capacity.py).
 
     `data_docs` is the Great Expectations Data Docs index of the ingest, linked from the
     run report; `run_warnings` (a rejected retraining) head its list of warnings. With
     `dask_address` (default: CASEFINDER_DASK_ADDRESS) each neighbourhood's files are staged
     by its own task on Dask (pipelines/flows/scaleout.py).
     """
-    dask_address = dask_address or load_settings().dask_address
-    tables = build_list_tables(warehouse, as_of)
+    settings = load_settings()
+    dask_address = dask_address or settings.dask_address
+    plan = PlanSettings(
+        capacity=capacity,
+        review_window_days=review_window_days,
+        rise_threshold=rise_threshold,
+        tier_order=tuple(name for name, _ in settings.risk_tiers),
+    )
+    tables = build_list_tables(warehouse, as_of, plan)
     banners = week_banners(warehouse, as_of, out)
     try:
         if dask_address:
@@ -119,7 +137,15 @@ def publish(
         "listed": tables["list_week"],
         "left": tables["list_left_week"],
         "cohort": summary["cohort"],
-        "lists": {code: {"rows": m["rows"], "folder": m["folder"]} for code, m in manifest.items()},
+        "lists": {
+            code: {
+                "rows": m["rows"],
+                "this_week": summary["lists"][code]["this_week"],
+                "folder": m["folder"],
+            }
+            for code, m in manifest.items()
+        },
+        "feedback": summary["feedback"],
         # The run report's checks (`reports.run_report.Check`), for the caller's final state.
         "checks": checks,
     }

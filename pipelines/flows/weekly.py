@@ -10,7 +10,8 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from foundation.locking import warehouse_lock
-from foundation.warehouse import connect
+from foundation.settings import DEFAULT_REVIEW_WINDOW_DAYS, load_settings
+from foundation.warehouse import connect, connect_with_key
 from pipelines.flows.artifacts import (
     final_state,
     retraining_rejected,
@@ -21,7 +22,10 @@ from pipelines.flows.ingest import ingest
 from pipelines.flows.publish import publish, publish_pseudonymised
 from pipelines.flows.score import score
 from pipelines.flows.train import train
+from pipelines.ingest import capacity as capacity_mod
+from pipelines.ingest import feedback as feedback_mod
 from pipelines.notify import flow_run_hook
+from reports.capacity import DEFAULT_RISE_THRESHOLD, known_neighbourhoods
 from reports.publish import republished_warning
 
 
@@ -63,6 +67,36 @@ def check_publication(
         return check_republication(con, as_of, Path(out), snapshot_id, model, republish)
 
 
+@task(name="load-capacity", cache_policy=NO_CACHE)
+def load_capacity(warehouse: Path, capacity_file: Path | None) -> dict[str, int] | None:
+    """This week's capacity per neighbourhood (None without a file); a neighbourhood the
+    warehouse has never heard of stops the run (pipelines/ingest/capacity.py)."""
+    if capacity_file is None:
+        return None
+    rows = capacity_mod.read_capacity(capacity_file)
+    with connect(warehouse) as con:
+        capacity_mod.check_neighbourhoods(capacity_file, rows, known_neighbourhoods(con))
+    return capacity_mod.capacity_by_neighbourhood(rows)
+
+
+@task(name="record-feedback", cache_policy=NO_CACHE)
+def record_feedback(warehouse: Path, feedback: Path | None, as_of: date) -> dict[str, int]:
+    """Record the review outcomes of the lists returned into `feedback`, each once
+    (pipelines/ingest/feedback.py); counts only."""
+    if feedback is None:
+        return {"files": 0, "recorded": 0, "duplicates": 0, "rejected": 0, "already_read": 0}
+    settings = load_settings()
+    key_file = settings.key_path(warehouse)
+    with connect_with_key(warehouse, key_file, settings.pseudonym_key) as (con, key):
+        counts = feedback_mod.record_feedback(con, feedback, key, as_of)
+    get_run_logger().info(
+        "feedback: %(files)d new file(s), %(recorded)d review(s) recorded, %(rejected)d row(s)"
+        " rejected, %(duplicates)d already recorded, %(already_read)d file(s) read before",
+        counts,
+    )
+    return counts
+
+
 @task(name="keep-audit-copy", cache_policy=NO_CACHE)
 def keep_audit_copy(warehouse: Path) -> str:
     """Copy what `explain` reads of this publication beside the warehouse (audit_copy.py)."""
@@ -88,6 +122,10 @@ def weekly_run(
     pseudonymised: bool = False,
     dask_address: str | None = None,
     republish: bool = False,
+    capacity_file: Path | None = None,
+    feedback: Path | None = None,
+    review_window_days: int = DEFAULT_REVIEW_WINDOW_DAYS,
+    rise_threshold: float = DEFAULT_RISE_THRESHOLD,
 ) -> dict[str, Any]:
     """The weekly job. Training runs before the as-of features are built because it rebuilds
     `features.feat_patients` at its own index dates. Returns paths and counts only.
@@ -103,6 +141,10 @@ def weekly_run(
     (`already_published` in the result); from other inputs the run stops before publishing
     unless `republish` (OUTPUTS.md, "Publications are never silently replaced").
 
+    With `capacity_file` (neighbourhood_code,weekly_reviews) the lists mark the patients to
+    review this week; the lists returned into `feedback` are recorded first and shape the cut
+    (`review_window_days`, `rise_threshold`: OUTPUTS.md "Weekly capacity and review feedback").
+
     With `pseudonymised`, the publication is the analysts' pseudonymised file under
     `out/pseudonymised/<as_of>/` instead of the direct-care lists and run report.
     """
@@ -111,6 +153,8 @@ def weekly_run(
         clean_stale_staging(warehouse, out)
         ingested = ingest(extracts, warehouse, as_of=as_of)
         day = resolve_as_of(as_of, ingested["as_of"])
+        # A bad capacity file stops the run before anything is trained or published.
+        capacity = None if pseudonymised else load_capacity(warehouse, capacity_file)
         registered = registered_model(warehouse)
         trained, warnings, fallback_reason = None, [], None
         if retrain or registered is None:
@@ -138,6 +182,8 @@ def weekly_run(
                 }
             if decided and "replaces" in decided:
                 warnings.insert(0, republished_warning(decided["replaces"]))
+            # Before the lists are built: returned outcomes shape this week's cut.
+            record_feedback(warehouse, feedback, day)
         features = build_features(warehouse, [day])
         scored = score(warehouse, day, dask_address=dask_address, fallback_reason=fallback_reason)
         if pseudonymised:
@@ -161,6 +207,9 @@ def weekly_run(
             data_docs=ingested.get("data_docs"),
             dask_address=dask_address,
             run_warnings=warnings,
+            capacity=capacity,
+            review_window_days=review_window_days,
+            rise_threshold=rise_threshold,
         )
         # The run report's checks (the run's warnings first) decide the final state;
         # artifacts summarise the run.
