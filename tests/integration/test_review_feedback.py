@@ -15,9 +15,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import openpyxl
 import pytest
+from helpers.errors import one_line_error
 
-from foundation.errors import CasefinderError
 from foundation.warehouse import build_model, connect, patient_id_of
 from models.scoring import score_cohort
 from pipelines.ingest.feedback import record_feedback
@@ -276,9 +277,34 @@ def test_a_malformed_file_stops_before_anything_is_recorded(week1):
     folder = _feedback(week1)
     early = (WEEK1 - timedelta(days=1)).isoformat()
     _return_list(week1.out, WEEK1, "N3", folder / "n3.csv", {"N3-05": ("declined", early)})
-    with pytest.raises(CasefinderError) as caught:
-        record_feedback(con, folder, KEY, WEEK2, user="lead")
-    message = str(caught.value)
+    message = one_line_error(record_feedback, con, folder, KEY, WEEK2, "lead")
     assert message.startswith(f"feedback file {folder / 'n3.csv'}, row 6, column review_date:")
     assert nhs_of("N3-05") not in message and "N3-05" not in message
     assert con.execute("select count(*) from lists.list_review_outcomes").fetchone() == (0,)
+
+
+def test_a_returned_workbook_names_its_list_by_its_title(week1):
+    con, out = week1.con, week1.out
+    # Week 2 publishes N3 again with the same patients and ranks: a CSV could be either.
+    _week(con, WEEK2, out)
+    folder = week1.tmp / "feedback"
+    folder.mkdir()
+    book = openpyxl.load_workbook(
+        out / "lists" / WEEK1.isoformat() / "N3" / "proactive_care_list.xlsx"
+    )
+    sheet = book.worksheets[0]
+    header = [c.value for c in sheet[1]]
+    outcome_col = len(header) + 1
+    sheet.cell(row=1, column=outcome_col, value="review_outcome")
+    sheet.cell(row=3, column=outcome_col, value="already_under_care")
+    book.save(folder / "n3 returned.xlsx")
+    counts = record_feedback(con, folder, KEY, WEEK2, user="lead")
+    assert (counts["files"], counts["recorded"], counts["rejected"]) == (1, 1, 0)
+    assert con.execute(
+        "select publication_as_of, neighbourhood_code, matched_by from lists.list_feedback_files"
+    ).fetchall() == [(WEEK1, "N3", "workbook title")]
+    # The same list as a CSV matches both weeks equally: refused, naming the file.
+    (folder / "n3 returned.xlsx").unlink()
+    csv_copy = _return_list(out, WEEK1, "N3", folder / "n3.csv", {"N3-04": ("declined", "")})
+    message = one_line_error(record_feedback, con, folder, KEY, WEEK2, "lead")
+    assert message.startswith(f"feedback file {csv_copy} matches the lists of N3 {WEEK2}")
