@@ -77,30 +77,32 @@ def known_neighbourhoods(con: duckdb.DuckDBPyConnection) -> set[str]:
 def build_plan(
     con: duckdb.DuckDBPyConnection, as_of: date, plan: PlanSettings | None = None
 ) -> int:
-    """Build `lists.list_plan` (after `lists.list_week`); rows."""
+    """Build `lists.list_capacity` and `lists.list_plan` (after `lists.list_week`); rows of
+    the plan."""
     plan = plan or PlanSettings()
     capacity = dict(plan.capacity or {})
-    return build_model(
-        con,
-        "list_plan",
-        {
-            "as_of": as_of,
-            "capacity_neighbourhoods": list(capacity),
-            "capacity_reviews": [int(n) for n in capacity.values()],
-            "review_window_days": int(plan.review_window_days),
-            "rise_threshold": float(plan.rise_threshold),
-            "tier_order": list(plan.tier_order),
-        },
-    )
+    params = {
+        "as_of": as_of,
+        "capacity_neighbourhoods": list(capacity),
+        "capacity_reviews": [int(n) for n in capacity.values()],
+        "review_window_days": int(plan.review_window_days),
+        "rise_threshold": float(plan.rise_threshold),
+        "tier_order": list(plan.tier_order),
+    }
+    build_model(con, "list_capacity", params)
+    return build_model(con, "list_plan", params)
 
 
-def this_week_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int | None]:
-    """Per neighbourhood: patients with `this_week = true`; None when it had no capacity."""
+def this_week_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Per neighbourhood given a capacity: patients with `this_week = true` (0 for an empty
+    list). A neighbourhood missing here had no capacity: its count is null, not 0."""
     rows = con.execute(
-        "select neighbourhood_code, count(*) filter (where this_week),"
-        " count(this_week) from lists.list_plan group by 1"
+        "select c.neighbourhood_code, count(p.patient_id) filter (where p.this_week)"
+        " from lists.list_capacity c"
+        " left join lists.list_plan p on p.neighbourhood_code = c.neighbourhood_code"
+        " group by 1"
     ).fetchall()
-    return {code: (int(n) if given else None) for code, n, given in rows}
+    return {code: int(n) for code, n in rows}
 
 
 def feedback_block(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, int]:

@@ -1,6 +1,6 @@
 -- one row per listed patient at $as_of: whether the team is asked to review them this week, and their latest recorded review
 -- The weekly capacity cut (OUTPUTS.md "Weekly capacity and review feedback"): in a
--- neighbourhood with capacity N ($capacity_neighbourhoods / $capacity_reviews), the N
+-- neighbourhood with capacity N (lists.list_capacity), the N
 -- highest ranked eligible patients get this_week = true. A patient is skipped while their
 -- last review (any outcome but died / moved_away, which keep them off the list) is less
 -- than $review_window_days old, unless their risk rose since the list that review came
@@ -21,9 +21,7 @@ review_outcomes as (
 ),
 
 capacity as (
-    select
-        unnest(cast($capacity_neighbourhoods as varchar[])) as neighbourhood_code,
-        unnest(cast($capacity_reviews as integer[])) as weekly_reviews,
+    select * from lists.list_capacity
 ),
 
 reviews_so_far as (

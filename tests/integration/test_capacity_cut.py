@@ -99,9 +99,14 @@ def test_a_capacity_larger_than_the_eligible_marks_every_eligible_patient(con):
 def test_without_a_capacity_this_week_is_empty(con):
     plan = _plan(con, capacity={"N1": 2})
     assert plan["g"][0] is None and plan["h"][0] is None
-    assert this_week_counts(con) == {"N1": 2, "N2": None}
+    assert this_week_counts(con) == {"N1": 2}  # N2 had no capacity: no count
     plan = _plan(con)
     assert {v[0] for v in plan.values()} == {None}
+
+
+def test_a_capacity_for_a_neighbourhood_with_an_empty_list_counts_0(con):
+    _plan(con, capacity={"N1": 1, "N9": 4})
+    assert this_week_counts(con) == {"N1": 1, "N9": 0}
 
 
 def test_the_window_and_the_rise_are_settings(con):
