@@ -156,10 +156,10 @@ def build_run_summary(
             }
             for code, item in sorted(lists.items())
         },
-        "feedback": feedback_block(con, as_of),
         "snapshot_id": None if snapshot_id is None else str(snapshot_id),
         "changes": {k: int(v) for k, v in changes.items()},
         "left_list": {k: int(v) for k, v in left.items()},
+        "feedback": feedback_block(con, as_of),
     }
 
 
