@@ -56,6 +56,11 @@ DEFAULT_SEED = 42
 # anything else must be a scheduler address (tcp://host:8786, tls://..., inproc://...).
 DASK_LOCAL = "local"
 
+# A patient whose last review by the team (any outcome but died / moved_away) is this many
+# days old or newer is skipped in the weekly capacity cut unless their risk rose since
+# (docs/neighbourhood-lead.md, "This week"); CASEFINDER_REVIEW_WINDOW_DAYS.
+DEFAULT_REVIEW_WINDOW_DAYS = 84
+
 
 def check_dask_address(address: str) -> str:
     """`address` when it is `local` or a Dask scheduler address, else a one-line error."""
@@ -93,6 +98,10 @@ class Settings:
     opt_out_policy: dict[str, tuple[str, ...]] = field(
         default_factory=lambda: dict(DEFAULT_OPT_OUT_POLICY)
     )
+    # Weekly capacity CSV and the folder of returned lists (OUTPUTS.md "Weekly capacity").
+    capacity_file: Path | None = None
+    feedback_dir: Path | None = None
+    review_window_days: int = DEFAULT_REVIEW_WINDOW_DAYS
 
     def models_dir(self, warehouse: Path | None = None) -> Path:
         """Where the model registry's files live: `models/` beside the warehouse file."""
@@ -124,6 +133,7 @@ class Settings:
             dask_address=dask_address or self.dask_address,
             max_rejected_share=self.max_rejected_share,
             change_threshold=self.change_threshold,
+            review_window_days=self.review_window_days,
             risk_tiers=self.risk_tiers,
             opt_out_policy=dict(self.opt_out_policy),
             key_file=self.key_file,
@@ -143,6 +153,7 @@ class RunSettings:
     dask_address: str | None = None
     max_rejected_share: float = DEFAULT_MAX_REJECTED_SHARE
     change_threshold: float = DEFAULT_CHANGE_THRESHOLD
+    review_window_days: int = DEFAULT_REVIEW_WINDOW_DAYS
     risk_tiers: tuple[tuple[str, float], ...] = DEFAULT_RISK_TIERS
     opt_out_policy: dict[str, tuple[str, ...]] = field(
         default_factory=lambda: dict(DEFAULT_OPT_OUT_POLICY)
@@ -235,6 +246,8 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
     data_dir = path("DATA_DIR", base / "data")
     key_file = env.get(ENV_PREFIX + "KEY_FILE")
     log_file = env.get(ENV_PREFIX + "LOG_FILE")
+    capacity_file = env.get(ENV_PREFIX + "CAPACITY_FILE")
+    feedback_dir = env.get(ENV_PREFIX + "FEEDBACK_DIR")
     return Settings(
         data_dir=data_dir,
         warehouse=path("WAREHOUSE", data_dir / "warehouse.duckdb"),
@@ -255,6 +268,9 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         max_rejected_share=_share_setting(env, "MAX_REJECTED_SHARE", DEFAULT_MAX_REJECTED_SHARE),
         change_threshold=_share_setting(env, "CHANGE_THRESHOLD", DEFAULT_CHANGE_THRESHOLD),
         opt_out_policy=_opt_out_policy_from(env),
+        capacity_file=Path(capacity_file).expanduser() if capacity_file else None,
+        feedback_dir=Path(feedback_dir).expanduser() if feedback_dir else None,
+        review_window_days=_int_setting(env, "REVIEW_WINDOW_DAYS", DEFAULT_REVIEW_WINDOW_DAYS),
     )
 
 

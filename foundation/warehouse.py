@@ -306,6 +306,17 @@ def apply_layer_ddl(con: duckdb.DuckDBPyConnection, folder: str) -> None:
     apply_ddl(con, [n for n, f in sql_files().items() if f.is_ddl and f.path.parent.name == folder])
 
 
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    """Whether the table `schema.name` exists on this connection."""
+    row = _first(
+        con.execute(
+            "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
+            [schema, name],
+        )
+    )
+    return bool(row and row[0])
+
+
 def sql_path(name: str) -> Path:
     """The file of a model: `core_patients` -> `sql/core/core_patients.sql`."""
     found = sql_files().get(name)

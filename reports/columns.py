@@ -28,7 +28,8 @@ class Column:
     number), `date` (YYYY-MM-DD) or `bool` (`true` / `false`). `sql` is the expression that
     computes it, named `field` (default: `name`): in the `final` CTE of
     `sql/lists/list_week.sql`, or with `publication` in the query that joins the identity when
-    the list is published (`w` = `lists.list_week`, `i` = `core.core_patient_identity`), so
+    the list is published (`w` = `lists.list_week`, `i` = `core.core_patient_identity`, `p` =
+    `lists.list_plan`), so
     that no identifier enters the lists layer; None for the reasons (their sentences come
     from `scores.reasons`). `if_null` is what an empty value is written as: None for an empty
     cell, or a text such as `false`.
@@ -180,20 +181,23 @@ LIST: tuple[Column, ...] = (
         "this_week",
         "true for the patients the team is asked to review this week; empty without a weekly"
         " capacity",
-        "cast(null as boolean)",
+        "p.this_week",
         if_null=None,
+        publication=True,
     ),
     Column(
         "last_review_date",
         "the date of the team's latest recorded review of this patient (empty if none)",
         "date",
-        "cast(null as date)",
+        "p.last_review_date",
+        publication=True,
     ),
     Column(
         "last_review_outcome",
         "the outcome of the team's latest recorded review of this patient (empty if none)",
         "text",
-        "cast(null as varchar)",
+        "p.last_review_outcome",
+        publication=True,
     ),
     Column(
         "age",

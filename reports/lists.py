@@ -21,7 +21,14 @@ from reports.horizon import FALLBACK_SCORE_NOTE, FALLBACK_TAIL, model_horizon_da
 from reports.safety import escape_formula, folder_name
 
 CHANGE_VALUES = ("new", "up", "down", "same")
-LEFT_REASONS = ("died", "moved", "no longer housebound", "opted out", "other")
+LEFT_REASONS = (
+    "died",
+    "moved",
+    "reported died/moved away by the team",
+    "no longer housebound",
+    "opted out",
+    "other",
+)
 
 
 @dataclass
@@ -184,6 +191,9 @@ def load_lists(
         select w.*, {publication_select_list()}
         from lists.list_week as w
         left join core.core_patient_identity as i on i.patient_id = w.patient_id
+        -- weekly capacity and review feedback (sql/lists/list_plan.sql)
+        left join lists.list_plan as p
+            on p.neighbourhood_code = w.neighbourhood_code and p.patient_id = w.patient_id
         order by w.neighbourhood_code, w.rank
         """,
         [],

@@ -18,6 +18,7 @@ from foundation.provenance import code_version, sha256_file
 from foundation.settings import DEFAULT_CHANGE_THRESHOLD
 from foundation.staging import abandoned, create_held, discard, holding, owns, release
 from foundation.warehouse import apply_ddl, build_model, model_order, transaction
+from reports.capacity import PlanSettings, build_plan, ensure_store
 from reports.columns import week_select_lists
 from reports.data_docs import FOLDER, copy_offline
 from reports.excel_list import write_workbook
@@ -162,17 +163,22 @@ def build_list_models(
     con: duckdb.DuckDBPyConnection,
     as_of: date,
     change_threshold: float = DEFAULT_CHANGE_THRESHOLD,
+    plan: PlanSettings | None = None,
 ) -> dict[str, int]:
     """Build this week's list tables (`sql/lists/*.sql`); rows per table. A listed patient's
-    `change` is `up` / `down` when the tier changed or the score moved by `change_threshold`."""
+    `change` is `up` / `down` when the tier changed or the score moved by `change_threshold`;
+    `lists.list_plan` (this week's review cut and the last reviews) follows with `plan`."""
     ensure_list_tables(con)
+    ensure_store(con)
     params = {"as_of": as_of, "change_threshold": change_threshold}
-    return {
+    built = {
         name: build_model(
             con, name, params, select_lists=week_select_lists() if name == "list_week" else None
         )
         for name in model_order(LIST_MODELS, "lists")
     }
+    built["list_plan"] = build_plan(con, as_of, plan)
+    return built
 
 
 def _fsync(path: Path) -> None:

@@ -7,7 +7,7 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import numpy as np
 from features.dictionary import model_feature_names
 from foundation.privacy import redact
 from foundation.warehouse import apply_ddl
+from reports.capacity import review_report
 from reports.drift import (
     PSI_FLAG,
     PSI_WATCH,
@@ -95,6 +96,8 @@ class ReportData:
     opt_outs: list[dict[str, Any]] = field(default_factory=list)
     data_docs: str | None = None
     notes: list[str] = field(default_factory=list)
+    # Review feedback: outcomes recorded, PPV in practice (reports/capacity.review_report).
+    reviews: dict[str, Any] = field(default_factory=dict)
 
 
 # --- reading the warehouse (every reader tolerates a missing table) -------------------------
@@ -472,6 +475,11 @@ def collect(
         )
     data.opt_outs = _opt_outs(con)
     data.data_docs = _data_docs(summary, out_path)
+    if _ISO_DATE.fullmatch(as_of):
+        data.reviews = review_report(con, date.fromisoformat(as_of))
+        data.reviews["this_week"] = {
+            code: info.get("this_week") for code, info in (summary.get("lists") or {}).items()
+        }
     return data
 
 

@@ -12,6 +12,7 @@ import duckdb
 from foundation.audit import extracts_summary, latest_snapshot
 from foundation.provenance import code_version
 from models.scoring import ranking_of
+from reports.capacity import feedback_block, this_week_counts
 
 
 def latest_snapshot_id(con: duckdb.DuckDBPyConnection) -> Any:
@@ -64,14 +65,22 @@ def cohort_block(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, int]:
         [as_of],
     ).fetchone()
     listed = con.execute("select count(*) from lists.list_week").fetchone()
+    # Listed by the cohort but reported died / moved away by the team (off later lists):
+    # counted in excluded_other, and by the run report's review section.
+    reported = con.execute(
+        "select count(*) from scores.score_cohort c where c.as_of = ? and c.is_listed"
+        " and c.patient_id not in (select patient_id from lists.list_week)",
+        [as_of],
+    ).fetchone()
     alive = con.execute(
         "select count(*) from features.feat_patients where index_date = ?", [as_of]
     ).fetchone()
     housebound, opt_out, other = (int(x) for x in (row or (0, 0, 0)))
+    reported_gone = int(reported[0]) if reported else 0
     return {
         "housebound": housebound,
         "excluded_opt_out": opt_out,
-        "excluded_other": other,
+        "excluded_other": other + reported_gone,
         "listed": int(listed[0]) if listed else 0,
         "alive_and_registered": int(alive[0]) if alive else 0,
         "excluded_died_in_hospital": died_in_hospital_only(con, as_of),
@@ -98,6 +107,7 @@ def build_run_summary(
         ).fetchall()
     )
 
+    this_week = this_week_counts(con)
     return {
         "as_of": as_of.isoformat(),
         "model_version": (version[0] if version else None) or "",
@@ -106,12 +116,19 @@ def build_run_summary(
         "extracts": extracts_block(con, snapshot_id),
         "cohort": cohort_block(con, as_of),
         "lists": {
-            code: {"rows": item["rows"], "sha256": item["sha256"], "folder": item["folder"]}
+            code: {
+                "rows": item["rows"],
+                # null: no capacity for this neighbourhood this week (this_week empty)
+                "this_week": this_week.get(code),
+                "sha256": item["sha256"],
+                "folder": item["folder"],
+            }
             for code, item in sorted(lists.items())
         },
         "snapshot_id": None if snapshot_id is None else str(snapshot_id),
         "changes": {k: int(v) for k, v in changes.items()},
         "left_list": {k: int(v) for k, v in left.items()},
+        "feedback": feedback_block(con, as_of),
     }
 
 

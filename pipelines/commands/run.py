@@ -11,6 +11,7 @@ from typing import Any, TextIO
 from foundation.errors import CasefinderError
 from foundation.settings import load_settings
 from pipelines.commands.options import add_dask_address, iso_date
+from pipelines.ingest.capacity import read_capacity
 
 NAME = "run"
 HELP = (
@@ -63,6 +64,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             "replace the publication of an as-of that is already published from other "
             "extracts or another model (the replaced one stays in the audit trail and is "
             "named in the new run report); without it such a run stops before publishing"
+        ),
+    )
+    parser.add_argument(
+        "--capacity",
+        type=Path,
+        default=settings.capacity_file,
+        metavar="FILE.csv",
+        help=(
+            "this week's review capacity, columns neighbourhood_code,weekly_reviews: that many "
+            "patients per neighbourhood get this_week = true (default: "
+            "CASEFINDER_CAPACITY_FILE; without it this_week is empty)"
+        ),
+    )
+    parser.add_argument(
+        "--feedback",
+        type=Path,
+        default=settings.feedback_dir,
+        metavar="DIR",
+        help=(
+            "folder of published lists returned by the teams with review_outcome (and "
+            "review_date) filled in, recorded once (default: CASEFINDER_FEEDBACK_DIR)"
         ),
     )
     add_dask_address(
@@ -122,6 +144,8 @@ def weekly(
     pseudonymised: bool = False,
     dask_address: str | None = None,
     republish: bool = False,
+    capacity_file: Path | None = None,
+    feedback: Path | None = None,
 ) -> dict[str, Any]:
     """Run the weekly flow after checking the paths, with the settings resolved once here
     (`dask_address`: the --dask-address override)."""
@@ -130,6 +154,10 @@ def weekly(
 
     if not extracts.is_dir():
         raise CasefinderError(f"--extracts {extracts} is not a folder")
+    if capacity_file is not None:
+        read_capacity(capacity_file)  # a malformed file stops the run before it starts
+    if feedback is not None and not feedback.is_dir():
+        raise CasefinderError(f"--feedback {feedback} is not a folder")
     settings = load_settings()
     check_out_folder(out, pseudonymised, (warehouse, settings.key_path(warehouse)))
     return weekly_run(
@@ -141,6 +169,8 @@ def weekly(
         pseudonymised=pseudonymised,
         republish=republish,
         settings=settings.for_run(dask_address),
+        capacity_file=capacity_file,
+        feedback=feedback,
     )
 
 
@@ -180,7 +210,15 @@ def print_result(result: dict[str, Any], out: TextIO | None = None) -> None:
         f"neighbourhoods ({ranked_by(result)})\n"
     )
     for code, item in sorted(result["lists"].items()):
-        out.write(f"  {code}: {item['rows']} patients\n")
+        this_week = item.get("this_week")
+        asked = "" if this_week is None else f", {this_week} to review this week"
+        out.write(f"  {code}: {item['rows']} patients{asked}\n")
+    feedback = result.get("feedback") or {}
+    if feedback.get("files"):
+        out.write(
+            f"feedback: {feedback['files']} returned list(s), {feedback['recorded']} review(s)"
+            f" recorded, {feedback['rejected']} row(s) rejected (not on that list)\n"
+        )
     out.write(f"run summary and report: {result['reports_dir']}\n")
     out.write(f"lists: {result['lists_dir']}\n")
 
@@ -210,6 +248,8 @@ def run(args: argparse.Namespace) -> int:
         pseudonymised=args.pseudonymised,
         dask_address=args.dask_address,
         republish=args.republish,
+        capacity_file=args.capacity,
+        feedback=args.feedback,
     )
     if args.pseudonymised:
         print_pseudonymised_result(result)

@@ -9,20 +9,29 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from foundation.settings import DEFAULT_CHANGE_THRESHOLD, DEFAULT_OPT_OUT_POLICY
+from foundation.settings import (
+    DEFAULT_CHANGE_THRESHOLD,
+    DEFAULT_OPT_OUT_POLICY,
+    DEFAULT_REVIEW_WINDOW_DAYS,
+    DEFAULT_RISK_TIERS,
+)
 from foundation.warehouse import connect
 from pipelines.flows.scaleout import dask_task_runner, stage_lists_distributed
 from reports import banners as list_banners
 from reports import pseudonymised as pseudo
 from reports import publish as pub
+from reports.capacity import PlanSettings
 from reports.run_report import Check
 
 
 @task(name="build-list-tables", cache_policy=NO_CACHE)
-def build_list_tables(warehouse: Path, as_of: date, change_threshold: float) -> dict[str, int]:
-    """Build `lists.list_week`, `list_left_week`, `list_profile`, `list_service_standards`."""
+def build_list_tables(
+    warehouse: Path, as_of: date, change_threshold: float, plan: PlanSettings
+) -> dict[str, int]:
+    """Build `lists.list_week`, `list_left_week`, `list_profile`, `list_service_standards`,
+    and `list_plan` (this week's review cut under `plan`)."""
     with connect(warehouse) as con:
-        return pub.build_list_models(con, as_of, change_threshold)
+        return pub.build_list_models(con, as_of, change_threshold, plan)
 
 
 @task(name="week-banners", cache_policy=NO_CACHE)
@@ -86,8 +95,15 @@ def publish(
     dask_address: str | None = None,
     run_warnings: list[Check] | None = None,
     change_threshold: float = DEFAULT_CHANGE_THRESHOLD,
+    capacity: dict[str, int] | None = None,
+    review_window_days: int = DEFAULT_REVIEW_WINDOW_DAYS,
+    risk_tiers: tuple[tuple[str, float], ...] = DEFAULT_RISK_TIERS,
 ) -> dict[str, Any]:
     """Publish the lists of every neighbourhood at `as_of` under `out` (see OUTPUTS.md).
+
+    `capacity` (neighbourhood code -> weekly reviews; None: no capacity file) marks the
+    patients to review this week, skipping those reviewed less than `review_window_days` ago
+    unless their score rose by `rise_threshold` or their tier rose (reports/capacity.py).
 
     `data_docs` is the Great Expectations Data Docs index of the ingest, linked from the
     run report; `run_warnings` (a rejected retraining) head its list of warnings. With
@@ -95,7 +111,13 @@ def publish(
     (pipelines/flows/scaleout.py). `change_threshold` (CASEFINDER_CHANGE_THRESHOLD) is the score
     move that makes a listed patient `up` / `down`.
     """
-    tables = build_list_tables(warehouse, as_of, change_threshold)
+    plan = PlanSettings(
+        capacity=capacity,
+        review_window_days=review_window_days,
+        rise_threshold=change_threshold,
+        tier_order=tuple(name for name, _ in risk_tiers),
+    )
+    tables = build_list_tables(warehouse, as_of, change_threshold, plan)
     banners = week_banners(warehouse, as_of, out)
     try:
         if dask_address:
@@ -119,7 +141,15 @@ def publish(
         "listed": tables["list_week"],
         "left": tables["list_left_week"],
         "cohort": summary["cohort"],
-        "lists": {code: {"rows": m["rows"], "folder": m["folder"]} for code, m in manifest.items()},
+        "lists": {
+            code: {
+                "rows": m["rows"],
+                "this_week": summary["lists"][code]["this_week"],
+                "folder": m["folder"],
+            }
+            for code, m in manifest.items()
+        },
+        "feedback": summary["feedback"],
         # The run report's checks (`reports.run_report.Check`), for the caller's final state.
         "checks": checks,
     }

@@ -8,11 +8,12 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from pydantic import SecretStr
 
 from foundation.audit_copy import write_audit_copy
 from foundation.locking import warehouse_lock
-from foundation.settings import RunSettings
-from foundation.warehouse import connect
+from foundation.settings import RunSettings, key_path_for
+from foundation.warehouse import connect, connect_with_key
 from models import registry
 from pipelines.flows.artifacts import (
     final_state,
@@ -25,7 +26,10 @@ from pipelines.flows.ingest import ingest
 from pipelines.flows.publish import publish, publish_pseudonymised
 from pipelines.flows.score import score
 from pipelines.flows.train import train
+from pipelines.ingest import capacity as capacity_mod
+from pipelines.ingest import feedback as feedback_mod
 from reports import publish as pub
+from reports.capacity import known_neighbourhoods
 
 
 @task(name="resolve-as-of", cache_policy=NO_CACHE)
@@ -59,6 +63,41 @@ def check_publication(
         return pub.check_republication(con, as_of, Path(out), snapshot_id, model, republish)
 
 
+@task(name="load-capacity", cache_policy=NO_CACHE)
+def load_capacity(warehouse: Path, capacity_file: Path | None) -> dict[str, int] | None:
+    """This week's capacity per neighbourhood (None without a file); a neighbourhood the
+    warehouse has never heard of stops the run (pipelines/ingest/capacity.py)."""
+    if capacity_file is None:
+        return None
+    rows = capacity_mod.read_capacity(capacity_file)
+    with connect(warehouse) as con:
+        capacity_mod.check_neighbourhoods(capacity_file, rows, known_neighbourhoods(con))
+    return capacity_mod.capacity_by_neighbourhood(rows)
+
+
+@task(name="record-feedback", cache_policy=NO_CACHE)
+def record_feedback(
+    warehouse: Path,
+    feedback: Path | None,
+    as_of: date,
+    key_file: Path | None,
+    pseudonym_key: SecretStr | None,
+) -> dict[str, int]:
+    """Record the review outcomes of the lists returned into `feedback`, each once
+    (pipelines/ingest/feedback.py), with the warehouse's pseudonymisation key; counts only."""
+    if feedback is None:
+        return {"files": 0, "recorded": 0, "duplicates": 0, "rejected": 0, "already_read": 0}
+    key_hex = pseudonym_key.get_secret_value() if pseudonym_key else None
+    with connect_with_key(warehouse, key_path_for(warehouse, key_file), key_hex) as (con, key):
+        counts = feedback_mod.record_feedback(con, feedback, key, as_of)
+    get_run_logger().info(
+        "feedback: %(files)d new file(s), %(recorded)d review(s) recorded, %(rejected)d row(s)"
+        " rejected, %(duplicates)d already recorded, %(already_read)d file(s) read before",
+        counts,
+    )
+    return counts
+
+
 @task(name="keep-audit-copy", cache_policy=NO_CACHE)
 def keep_audit_copy(warehouse: Path) -> str:
     """Copy what `explain` reads of this publication beside the warehouse (audit_copy.py)."""
@@ -83,6 +122,8 @@ def weekly_run(
     pseudonymised: bool = False,
     republish: bool = False,
     settings: RunSettings | None = None,
+    capacity_file: Path | None = None,
+    feedback: Path | None = None,
 ) -> dict[str, Any]:
     """The weekly job. Training writes its own `features.feat_training_patients`, so it may run
     before or after the as-of features; they are built once the publication check has passed.
@@ -102,6 +143,10 @@ def weekly_run(
     (`already_published` in the result); from other inputs the run stops before publishing
     unless `republish` (OUTPUTS.md, "Publications are never silently replaced").
 
+    With `capacity_file` (neighbourhood_code,weekly_reviews) the lists mark the patients to
+    review this week; the lists returned into `feedback` are recorded first and shape the cut
+    (`review_window_days`, `rise_threshold`: OUTPUTS.md "Weekly capacity and review feedback").
+
     With `pseudonymised`, the publication is the analysts' pseudonymised file under
     `out/pseudonymised/<as_of>/` instead of the direct-care lists and run report.
     """
@@ -119,6 +164,8 @@ def weekly_run(
             pseudonym_key=settings.pseudonym_key,
         )
         day = resolve_as_of(as_of, ingested["as_of"])
+        # A bad capacity file stops the run before anything is trained or published.
+        capacity = None if pseudonymised else load_capacity(warehouse, capacity_file)
         registered = registered_model(warehouse)
         trained, warnings, fallback_reason = None, [], None
         if retrain or registered is None:
@@ -154,6 +201,8 @@ def weekly_run(
                 }
             if decided and "replaces" in decided:
                 warnings.insert(0, pub.republished_warning(decided["replaces"]))
+            # Before the lists are built: returned outcomes shape this week's cut.
+            record_feedback(warehouse, feedback, day, settings.key_file, settings.pseudonym_key)
         features = build_features(warehouse, [day])
         scored = score(
             warehouse,
@@ -187,6 +236,9 @@ def weekly_run(
             dask_address=settings.dask_address,
             run_warnings=warnings,
             change_threshold=settings.change_threshold,
+            capacity=capacity,
+            review_window_days=settings.review_window_days,
+            risk_tiers=settings.risk_tiers,
         )
         # The run report's checks (the run's warnings first) decide the final state;
         # artifacts summarise the run.

@@ -28,6 +28,17 @@ practices as (
     select * from core.core_practices
 ),
 
+review_outcomes as (
+    select * from lists.list_review_outcomes
+),
+
+reported_gone as (
+    select distinct patient_id
+    from review_outcomes
+    where review_outcome in ('died', 'moved_away')
+        and publication_as_of < $as_of
+),
+
 previous_publication as (
     select neighbourhood_code, max(as_of) as previous_as_of,
     from history
@@ -65,6 +76,8 @@ classified as (
                 or core_patients.registration_end_date <= $as_of
                 or practices.neighbourhood_code is distinct from left_list.neighbourhood_code
                 then 'moved'
+            when reported_gone.patient_id is not null
+                then 'reported died/moved away by the team'
             when cohort.exclusion_reason = 'opt_out' then 'opted out'
             when patients.patient_id is not null and not patients.housebound
                 then 'no longer housebound'
@@ -74,6 +87,7 @@ classified as (
     left join core_patients on core_patients.patient_id = left_list.patient_id
     left join practices on practices.practice_code = core_patients.practice_code
     left join cohort on cohort.patient_id = left_list.patient_id and cohort.as_of = $as_of
+    left join reported_gone on reported_gone.patient_id = left_list.patient_id
     left join patients
         on patients.patient_id = left_list.patient_id and patients.index_date = $as_of
 ),

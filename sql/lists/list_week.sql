@@ -20,12 +20,28 @@ history as (
     select * from lists.list_entries
 ),
 
+review_outcomes as (
+    select * from lists.list_review_outcomes
+),
+
 current_scores as (
     select * from scores where as_of = $as_of
 ),
 
+-- The team reported them died or moved away on an earlier list: off every later list until
+-- the records agree (then the records keep them off). Shown in list_left_week.
+reported_gone as (
+    select distinct patient_id
+    from review_outcomes
+    where review_outcome in ('died', 'moved_away')
+        and publication_as_of < $as_of
+),
+
 listed as (
-    select * from cohort where as_of = $as_of and is_listed
+    select cohort.*,
+    from cohort
+    anti join reported_gone on reported_gone.patient_id = cohort.patient_id
+    where cohort.as_of = $as_of and cohort.is_listed
 ),
 
 ranked as (
