@@ -156,7 +156,7 @@ def _outcome(path: Path, row: int, value: Any) -> str | None:
 def _table(path: Path) -> tuple[list[list[Any]], int, str | None]:
     """The file's rows from its header row on, the header's row number, and (XLSX) title."""
     if path.suffix.lower() == ".xlsx":
-        # Deferred: openpyxl is needed only when a team returns a workbook.
+        # deferred: openpyxl is needed only when a team returns a workbook
         import openpyxl
         from openpyxl.utils.exceptions import InvalidFileException
 

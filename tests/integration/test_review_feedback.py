@@ -98,9 +98,11 @@ def _warehouse(con) -> None:
     )
     con.execute(
         "create or replace table features.feat_patients (patient_id varchar, index_date date,"
-        " practice_code varchar, neighbourhood_code varchar, housebound boolean, efi double,"
+        " practice_code varchar, neighbourhood_code varchar, practice_name varchar,"
+        " caseload_team varchar, housebound boolean, efi double,"
         " efi_category varchar, hfrs double, hfrs_band varchar, in_hospital boolean,"
-        " on_caseload boolean, is_care_home_resident boolean)"
+        " on_caseload boolean, is_care_home_resident boolean, age integer, sex varchar,"
+        " imd_decile integer)"
     )
     for hood, size in SIZES.items():
         for n in range(1, size + 1):
@@ -125,13 +127,15 @@ def _week(con, as_of: date, out: Path, efi: dict[str, float] | None = None, capa
         hood = label.split("-")[0]
         value = (efi or {}).get(label, efi_of(label))
         con.execute(
-            "insert into features.feat_patients values (?, ?, ?, ?, true, ?, 'moderate', 6.0,"
-            " 'intermediate', false, false, false)",
+            "insert into features.feat_patients values (?, ?, ?, ?, null, null, true, ?,"
+            " 'moderate', 6.0,"
+            " 'intermediate', false, false, false, 85, '2', 3)",
             [pid, as_of, f"P{hood[1]}", hood, value],
         )
+    build_model(con, "feat_opt_outs")  # as the weekly feature build does
     build_model(con, "score_cohort", {"as_of": as_of, "opt_out_types": ["type1"]})
     score_cohort(con, OneFeatureModel(), as_of, TIERS, dictionary=DICTIONARY)
-    build_list_models(con, as_of, PlanSettings(capacity=capacity))
+    build_list_models(con, as_of, plan=PlanSettings(capacity=capacity))
     lists_staging, manifest = stage_lists(con, as_of, out)
     reports_staging, summary, _ = stage_reports(con, as_of, out, manifest)
     commit_publication(con, as_of, out, lists_staging, reports_staging, manifest)
@@ -294,8 +298,8 @@ def test_a_returned_workbook_names_its_list_by_its_title(week1):
     )
     sheet = book.worksheets[0]
     header = [c.value for c in sheet[1]]
-    outcome_col = len(header) + 1
-    sheet.cell(row=1, column=outcome_col, value="review_outcome")
+    # the workbook's own drop-down column, as a lead fills it in
+    outcome_col = header.index("review_outcome") + 1
     sheet.cell(row=3, column=outcome_col, value="already_under_care")
     book.save(folder / "n3 returned.xlsx")
     counts = record_feedback(con, folder, KEY, WEEK2, user="lead")
