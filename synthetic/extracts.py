@@ -377,30 +377,37 @@ class ChunkExtract:
         duration = np.where(attended, duration, 0)
         pidx = c["pidx"]
         has_ref = c["ref_day"] >= 0
-        referral = np.where(
-            c["referral"] >= 0,
-            np.char.zfill(c["referral"].astype(str), 3),
-            np.char.add("T", (-c["referral"] - 1).astype(str)),
-        )
-        person = np.char.zfill(self.pp.pid[pidx].astype(str), 7)
-        ref_id = np.char.add(np.char.add(np.char.add("RF", person), "-"), referral)
+        # Referral ids: RF<person>-<referral number>, or -T<team> for contacts without one.
+        referral = pl.Series(c["referral"])
+        ref_id = pl.select(
+            pl.concat_str(
+                [
+                    pl.lit("RF"),
+                    pl.Series(self.pp.pid[pidx]).cast(pl.Utf8).str.zfill(7),
+                    pl.lit("-"),
+                    pl.when(referral >= 0)
+                    .then(referral.cast(pl.Utf8).str.zfill(3))
+                    .otherwise(pl.concat_str([pl.lit("T"), (-referral - 1).cast(pl.Utf8)])),
+                ]
+            )
+        ).to_series()
         ref_dt = _datetime(np.where(has_ref, c["ref_day"], 0), c["ref_minute"], 9)
         return _frame(
             "community_contacts",
             {
                 "contact_id": _ids("CC", self.pp.pid[pidx], c["seq"], 5),
-                "submission_id": (months // 12 * 100 + months % 12 + 1).astype(str),
+                "submission_id": pl.Series(months // 12 * 100 + months % 12 + 1).cast(pl.Utf8),
                 "nhs_number": self.nhs(pidx, c["seq"] * 16 + v, 10),
                 "referral_id": ref_id,
                 "referral_received_datetime": pl.select(
                     pl.when(pl.Series(has_ref)).then(ref_dt).otherwise(None)
                 ).to_series(),
                 "contact_datetime": _datetime(c["day"], c["minute"], 11),
-                "team_type": np.array(TEAMS)[c["team"]],
-                "priority": np.array(PRIORITIES)[c["priority"]],
-                "attended": np.where(attended, "true", "false"),
-                "duration_minutes": duration.astype(str),
-                "location": np.array(LOCATIONS)[c["location"]],
+                "team_type": pick(TEAMS, c["team"]),
+                "priority": pick(PRIORITIES, c["priority"]),
+                "attended": pick(("false", "true"), attended),
+                "duration_minutes": pl.Series(duration).cast(pl.Utf8),
+                "location": pick(LOCATIONS, c["location"]),
             },
         )
 
