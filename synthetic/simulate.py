@@ -197,12 +197,13 @@ class _Sim:
             if meds is None:
                 continue
             sel = bits == b
+            who_b, day_b = pidx[sel], day[sel]
             for m in meds:
-                take = rng.random(int(sel.sum())) < self.ref.med_start_p[m]
-                who = pidx[sel][take]
+                take = rng.random(who_b.size) < self.ref.med_start_p[m]
+                who = who_b[take]
                 if who.size == 0:
                     continue
-                start = day[sel][take] + rng.integers(0, 45, who.size)
+                start = day_b[take] + rng.integers(0, 45, who.size)
                 self.add_meds(who, np.full(who.size, m), start, rng, chronic=True)
 
     def add_meds(self, who, med, start, rng, chronic: bool) -> None:
@@ -465,14 +466,16 @@ class _Sim:
         self.recent_adm[a[ei]] += 1.0
         self.phi[a[ei]] += params.PHI_JUMP_ADMISSION
         # After discharge: care home moves, temporary housebound, reablement.
-        to_ch = ei[np.isin(dest, (3, 4, 5)) & ~ch[ei]]
-        self._enter_care_home(a[to_ch], dis[np.isin(ei, to_ch)], rng)
-        tmp = ei[
+        # (Masks over `ei`, which holds each admitted person once, pick their discharges.)
+        to_ch_sel = ((dest == 3) | (dest == 4) | (dest == 5)) & ~ch[ei]
+        self._enter_care_home(a[ei[to_ch_sel]], dis[to_ch_sel], rng)
+        tmp_sel = (
             (age[ei] >= params.HOUSEBOUND_AFTER_ADMISSION_AGE)
             & ~hb[ei]
             & (rng.random(ei.size) < params.HOUSEBOUND_AFTER_ADMISSION)
-        ]
-        tmp_day = dis[np.isin(ei, tmp)] + rng.integers(1, 21, tmp.size)
+        )
+        tmp = ei[tmp_sel]
+        tmp_day = dis[tmp_sel] + rng.integers(1, 21, tmp.size)
         self.gp(a[tmp], tmp_day, np.full(tmp.size, ref.misc["housebound"][3]))
         self._become_housebound(a[tmp], tmp_day, rng, temporary=True)
         rb_sel = (
@@ -512,8 +515,9 @@ class _Sim:
             np.repeat(rb_dis, more),
             np.repeat(ref_min, more),
         )
-        srb = rb[rng.random(rb.size) < 0.3]
-        srb_start = dis[np.isin(ei, srb)] + rng.integers(1, 4, srb.size)
+        srb_sel = rng.random(rb.size) < 0.3
+        srb = rb[srb_sel]
+        srb_start = rb_dis[srb_sel] + rng.integers(1, 4, srb.size)
         self.social(a[srb], 1, srb_start, srb_start + 42, np.round(rng.uniform(5, 14, srb.size)))
 
         # A&E attendances that did not lead to admission (falls often go to A&E).
@@ -648,13 +652,13 @@ class _Sim:
         self._become_housebound(a[nh], nh_day, rng, temporary=False)
         rec_rates = [params.HOUSEBOUND_RECOVERY + 0.6 * t for t in (0.0, 1.0)]
         p_rec = _p_of(rec_rates, self.hb_temp[a].astype(np.int64), dt)
-        rc_ = np.flatnonzero(hb & ~ch & (rng.random(na) < p_rec) & ~dies)
+        recovers = hb & ~ch & (rng.random(na) < p_rec) & ~dies
+        rc_ = np.flatnonzero(recovers)
         self.gp(a[rc_], days(rc_.size), self.misc_code("no_longer_housebound", rc_.size, rng))
         self.hb[a[rc_]] = False
         self.hb_temp[a[rc_]] = False
         lam_ch = params.CARE_HOME_BASE + params.CARE_HOME_FRAIL * frail
-        nc = np.flatnonzero(hb & ~ch & (rng.random(na) < _p(lam_ch, dt)) & ~dies)
-        nc = nc[~np.isin(nc, rc_)]
+        nc = np.flatnonzero(hb & ~ch & (rng.random(na) < _p(lam_ch, dt)) & ~dies & ~recovers)
         self._enter_care_home(a[nc], days(nc.size), rng)
         hbr = np.flatnonzero(self.hb[a] & (rng.random(na) < _p(0.5, dt)))
         self.gp(a[hbr], days(hbr.size), np.full(hbr.size, ref.misc["housebound"][7]))
