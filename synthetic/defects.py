@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date
 
 import numpy as np
 import polars as pl
@@ -82,7 +82,7 @@ def _corrupt_nhs(value: str, rng: np.random.Generator) -> str:
 
 def _bad_date(value: str, is_datetime: bool, rng: np.random.Generator) -> str:
     text = value.replace("T", " ")
-    parsed = datetime.strptime(text[:10], "%Y-%m-%d")
+    parsed = date(int(text[:4]), int(text[5:7]), int(text[8:10]))  # written YYYY-MM-DD
     fmt = BAD_DATE_FORMATS[rng.integers(0, len(BAD_DATE_FORMATS))]
     out = parsed.strftime(fmt)
     if is_datetime:
@@ -107,43 +107,41 @@ def inject_rows(
     total = min(sum(counts), n)
     chosen = rng.permutation(n)[:total]
     bounds = np.cumsum([0, *counts])
-    updates: dict[str, tuple[list[int], list[str]]] = {}
-    marks: dict[int, tuple[str, str]] = {}
-    dup_rows: set[int] = set()
-
-    def put(col: str, row: int, value: str) -> None:
-        rows_, values_ = updates.setdefault(col, ([], []))
-        rows_.append(row)
-        values_.append(value)
-
+    updates: dict[str, tuple[np.ndarray, list[str]]] = {}
+    marked: list[tuple[np.ndarray, str, str]] = []  # rows, column, kind
+    dups = np.zeros(0, dtype=np.int64)
+    # Kind by kind, row by row in row order: each corrupted value draws from `rng` in turn.
     for k, kind in enumerate(kinds):
-        for row in sorted(int(r) for r in chosen[bounds[k] : bounds[k + 1]]):
-            if kind == INVALID_NHS_NUMBER:
-                put("nhs_number", row, _corrupt_nhs(df["nhs_number"][row], rng))
-                marks[row] = ("nhs_number", kind)
-            elif kind == UNPARSEABLE_DATE:
-                col = DATE_COLUMN[name]
-                is_dt = FILES[name].column(col).type == ColumnType.DATETIME
-                put(col, row, _bad_date(df[col][row], is_dt, rng))
-                marks[row] = (col, kind)
-            elif kind == UNKNOWN_PRACTICE_CODE:
-                put("practice_code", row, unknown_practice)
-                marks[row] = ("practice_code", kind)
-            else:
-                dup_rows.add(row)
+        rows = np.sort(chosen[bounds[k] : bounds[k + 1]]).astype(np.int64)
+        if kind == DUPLICATE_ROW:
+            dups = rows
+            continue
+        if rows.size == 0:
+            continue
+        if kind == INVALID_NHS_NUMBER:
+            col = "nhs_number"
+            values = [_corrupt_nhs(v, rng) for v in df.get_column(col).gather(rows).to_list()]
+        elif kind == UNPARSEABLE_DATE:
+            col = DATE_COLUMN[name]
+            is_dt = FILES[name].column(col).type == ColumnType.DATETIME
+            values = [_bad_date(v, is_dt, rng) for v in df.get_column(col).gather(rows).to_list()]
+        else:  # UNKNOWN_PRACTICE_CODE
+            col = "practice_code"
+            values = [unknown_practice] * rows.size
+        updates[col] = (rows, values)
+        marked.append((rows, col, kind))
     out = df.with_columns(
         [df.get_column(col).scatter(rows_, values_) for col, (rows_, values_) in updates.items()]
     )
     defects: list[Defect] = []
-    dups = np.array(sorted(dup_rows), dtype=np.int64)
     if dups.size:
         index = np.sort(np.concatenate([np.arange(n), dups]), kind="stable")
         out = out.select(pl.all().gather(index))
         copy_pos = dups + np.arange(dups.size) + 1  # 0-based position of each copy
         defects.extend(Defect(name, int(p) + 1, "", DUPLICATE_ROW) for p in copy_pos)
-    for row, (col, kind) in marks.items():
-        new_pos = row + int(np.searchsorted(dups, row, side="left"))
-        defects.append(Defect(name, new_pos + 1, col, kind))
+    for rows, col, kind in marked:
+        new_pos = rows + np.searchsorted(dups, rows, side="left")
+        defects.extend(Defect(name, int(p) + 1, col, kind) for p in new_pos)
     defects.sort(key=lambda d: (d.row or 0, d.kind))
     return out, defects
 

@@ -50,6 +50,32 @@ def unit_hash(*keys: np.ndarray | int) -> np.ndarray:
     return (np.asarray(h) >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
+def _rank(key: np.ndarray) -> np.ndarray:
+    """Non-negative integers in the order of `key` (equal values equal; NaN after numbers)."""
+    if key.dtype.kind == "f":
+        numbers = ~np.isnan(key)
+        distinct, inverse = np.unique(key[numbers], return_inverse=True)
+        rank = np.full(key.size, distinct.size, dtype=np.int64)
+        rank[numbers] = inverse
+        return rank
+    return key.astype(np.int64) - key.min()
+
+
+def lexsort(keys: tuple[np.ndarray, ...]) -> np.ndarray:
+    """`np.lexsort(keys)` (the last key sorts first), done as one stable sort of the keys'
+    ranks packed into an int64 when they fit in 63 bits: faster for millions of rows."""
+    if keys[0].size == 0:
+        return np.lexsort(keys)
+    ranks = [_rank(np.asarray(k)) for k in reversed(keys)]
+    widths = [int(r.max()).bit_length() for r in ranks]
+    if sum(widths) > 63:
+        return np.lexsort(keys)
+    packed = np.zeros(keys[0].size, dtype=np.int64)
+    for rank, width in zip(ranks, widths, strict=True):
+        packed = (packed << width) | rank
+    return np.argsort(packed, kind="stable")
+
+
 def _text(values: np.ndarray) -> pl.Series:
     """Text (None = null) from a numpy array of str/object."""
     return pl.Series(values.tolist(), dtype=pl.Utf8)
@@ -137,15 +163,17 @@ def nhs_text(numbers: np.ndarray, key: np.ndarray | int, salt: int) -> pl.Series
 
 
 def _number_text(values: np.ndarray) -> pl.Series:
-    v = pl.Series(np.asarray(values, dtype=float))
-    integral = (v == v.round(0)) & v.is_not_nan()
-    return pl.select(
-        pl.when(v.is_nan())
-        .then(None)
-        .when(integral)
-        .then(v.fill_nan(0).cast(pl.Int64).cast(pl.Utf8))
+    """Numbers as text (whole numbers without a decimal point, others to 1 decimal place);
+    NaN is null. Only the numbers present are formatted."""
+    values = np.asarray(values, dtype=float)
+    present = np.flatnonzero(~np.isnan(values))
+    v = pl.Series(values[present])
+    text = pl.select(
+        pl.when(v == v.round(0))
+        .then(v.cast(pl.Int64).cast(pl.Utf8))
         .otherwise(v.round(1).cast(pl.Utf8))
     ).to_series()
+    return pl.repeat(None, values.size, dtype=pl.Utf8, eager=True).scatter(present, text)
 
 
 def _ids(prefix: str, pid: np.ndarray, seq: np.ndarray, width: int) -> pl.Series:
@@ -215,7 +243,7 @@ class ChunkExtract:
         t = self.ev.tables["gp"]
         keep = self._alive_rows(t["pidx"], t["day"])
         pidx, day, code, value = (t[k][keep] for k in ("pidx", "day", "code", "value"))
-        order = np.lexsort((value, code, day, pidx))
+        order = lexsort((value, code, day, pidx))
         pidx, day, code, value = pidx[order], day[order], code[order], value[order]
         same = np.zeros(pidx.size, dtype=bool)
         same[1:] = (
@@ -257,7 +285,7 @@ class ChunkExtract:
         ok = (day > w0) & (day <= last[rows]) & (day >= start[rows])
         rows, day = rows[ok], day[ok]
         p, m = pidx[rows], med[rows]
-        order = np.lexsort((m, day, p))
+        order = lexsort((m, day, p))
         p, m, day = p[order], m[order], day[order]
         same = np.zeros(p.size, dtype=bool)
         same[1:] = (p[1:] == p[:-1]) & (m[1:] == m[:-1]) & (day[1:] == day[:-1])
@@ -340,7 +368,7 @@ class ChunkExtract:
         ok = sub_start <= self.cut_day
         rows, v, months = rows[ok], v[ok], months[ok]
         c = {k: x[rows] for k, x in c.items()}
-        order = np.lexsort((months, c["seq"], c["pidx"]))
+        order = lexsort((months, c["seq"], c["pidx"]))
         c = {k: x[order] for k, x in c.items()}
         v, months = v[order], months[order]
         resubmitted = v > 0
@@ -349,30 +377,37 @@ class ChunkExtract:
         duration = np.where(attended, duration, 0)
         pidx = c["pidx"]
         has_ref = c["ref_day"] >= 0
-        referral = np.where(
-            c["referral"] >= 0,
-            np.char.zfill(c["referral"].astype(str), 3),
-            np.char.add("T", (-c["referral"] - 1).astype(str)),
-        )
-        person = np.char.zfill(self.pp.pid[pidx].astype(str), 7)
-        ref_id = np.char.add(np.char.add(np.char.add("RF", person), "-"), referral)
+        # Referral ids: RF<person>-<referral number>, or -T<team> for contacts without one.
+        referral = pl.Series(c["referral"])
+        ref_id = pl.select(
+            pl.concat_str(
+                [
+                    pl.lit("RF"),
+                    pl.Series(self.pp.pid[pidx]).cast(pl.Utf8).str.zfill(7),
+                    pl.lit("-"),
+                    pl.when(referral >= 0)
+                    .then(referral.cast(pl.Utf8).str.zfill(3))
+                    .otherwise(pl.concat_str([pl.lit("T"), (-referral - 1).cast(pl.Utf8)])),
+                ]
+            )
+        ).to_series()
         ref_dt = _datetime(np.where(has_ref, c["ref_day"], 0), c["ref_minute"], 9)
         return _frame(
             "community_contacts",
             {
                 "contact_id": _ids("CC", self.pp.pid[pidx], c["seq"], 5),
-                "submission_id": (months // 12 * 100 + months % 12 + 1).astype(str),
+                "submission_id": pl.Series(months // 12 * 100 + months % 12 + 1).cast(pl.Utf8),
                 "nhs_number": self.nhs(pidx, c["seq"] * 16 + v, 10),
                 "referral_id": ref_id,
                 "referral_received_datetime": pl.select(
                     pl.when(pl.Series(has_ref)).then(ref_dt).otherwise(None)
                 ).to_series(),
                 "contact_datetime": _datetime(c["day"], c["minute"], 11),
-                "team_type": np.array(TEAMS)[c["team"]],
-                "priority": np.array(PRIORITIES)[c["priority"]],
-                "attended": np.where(attended, "true", "false"),
-                "duration_minutes": duration.astype(str),
-                "location": np.array(LOCATIONS)[c["location"]],
+                "team_type": pick(TEAMS, c["team"]),
+                "priority": pick(PRIORITIES, c["priority"]),
+                "attended": pick(("false", "true"), attended),
+                "duration_minutes": pl.Series(duration).cast(pl.Utf8),
+                "location": pick(LOCATIONS, c["location"]),
             },
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -86,22 +87,38 @@ class _Writer:
             self._pq = pq.ParquetWriter(path, schema, compression="zstd")
 
     def write(self, df: pl.DataFrame) -> None:
-        if self.extra:
-            df = df.with_columns(pl.lit("casefinder-synth").alias(EXTRA_COLUMN_NAME))
-        self.rows += df.height
-        if df.height == 0:
+        self.write_part(_encode(df, self.fmt, self.extra), df.height)
+
+    def write_part(self, part: pl.DataFrame | bytes, rows: int) -> None:
+        """Append a chunk made by `_encode` (`rows` rows)."""
+        self.rows += rows
+        if rows == 0:
             return
-        if self._fh is not None:
-            df.write_csv(self._fh, include_header=False)
+        if isinstance(part, bytes):
+            assert self._fh is not None
+            self._fh.write(part)
         else:
             assert self._pq is not None
-            self._pq.write_table(df.to_arrow().cast(self._pq.schema))
+            self._pq.write_table(part.to_arrow().cast(self._pq.schema))
 
     def close(self) -> None:
         if self._fh is not None:
             self._fh.close()
         if self._pq is not None:
             self._pq.close()
+
+
+def _encode(df: pl.DataFrame, fmt: str, extra: bool) -> pl.DataFrame | bytes:
+    """A chunk of one file ready for its writer: CSV text without a header, made where the
+    chunk was made so that only bytes cross between processes, or the frame for Parquet."""
+    if extra:
+        df = df.with_columns(pl.lit("casefinder-synth").alias(EXTRA_COLUMN_NAME))
+    if fmt != "csv":
+        return df
+    buffer = io.BytesIO()
+    if df.height:
+        df.write_csv(buffer, include_header=False)
+    return buffer.getvalue()
 
 
 @dataclass(frozen=True)
@@ -115,11 +132,14 @@ class _ChunkJob:
     seed: int
     extract_day: int
     defect_rate: float
+    fmt: str
+    extra_files: frozenset[str]
 
 
 @dataclass
 class _ChunkOutput:
-    frames: dict[str, pl.DataFrame]
+    parts: dict[str, pl.DataFrame | bytes]  # see `_encode`
+    rows: dict[str, int]
     defects: dict[str, list[Defect]]
     truth: pl.DataFrame
 
@@ -132,12 +152,14 @@ def _chunk_job(job: _ChunkJob) -> _ChunkOutput:
     events = simulate_chunk(people, ref, job.seed, job.chunk, job.extract_day)
     cut = Cut(extract_day=job.extract_day)
     extract = ChunkExtract(events, job.geo, ref, cut)
-    out = _ChunkOutput(frames={}, defects={}, truth=extract.truth())
+    out = _ChunkOutput(parts={}, rows={}, defects={}, truth=extract.truth())
     for file_no, name in enumerate(PER_PERSON_FILES):
         rng = np.random.default_rng(np.random.SeedSequence([job.seed, job.chunk, 4, file_no]))
-        out.frames[name], out.defects[name] = inject_rows(
+        frame, out.defects[name] = inject_rows(
             name, getattr(extract, name)(), job.defect_rate, rng, UNKNOWN_PRACTICE_CODE
         )
+        out.parts[name] = _encode(frame, job.fmt, name in job.extra_files)
+        out.rows[name] = frame.height
     return out
 
 
@@ -248,6 +270,8 @@ def generate(
                 seed=seed,
                 extract_day=extract_day,
                 defect_rate=defect_rate,
+                fmt=fmt,
+                extra_files=frozenset(extra_files),
             )
             for c in range(n_chunks)
         )
@@ -258,7 +282,7 @@ def generate(
                     Defect(d.file, (d.row or 0) + offset, d.column, d.kind)
                     for d in out.defects[name]
                 ]
-                writers[name].write(out.frames[name])
+                writers[name].write_part(out.parts[name], out.rows[name])
             truth_frames.append(out.truth)
             log.info("synthetic chunk %d of %d written", done, n_chunks)
     finally:

@@ -43,6 +43,15 @@ LOCATIONS = ("home", "care_home", "clinic", "other")
 SOCIAL_TYPES = ("home_care", "reablement", "residential_care", "nursing_care", "equipment")
 CASELOAD_TEAMS = ("community_matron", "frailty_mdt", "proactive_care")
 N_DIAG = 20
+ROUTINE_VALUE_KINDS = (
+    "systolic_bp",
+    "diastolic_bp",
+    "weight_kg",
+    "bmi",
+    "height_cm",
+    "creatinine",
+    "cholesterol",
+)
 
 
 class Table:
@@ -106,6 +115,11 @@ def _p(rate: np.ndarray | float, dt: float) -> np.ndarray:
     return 1.0 - np.exp(-np.asarray(rate) * dt)
 
 
+def _p_of(rates: list[float], which: np.ndarray, dt: float) -> np.ndarray:
+    """`_p(rates[which], dt)`, with one exponential per distinct rate instead of per person."""
+    return _p(np.array(rates), dt)[which]
+
+
 class _Sim:
     """One chunk's state and output tables; `run` steps it to the end day."""
 
@@ -146,6 +160,9 @@ class _Sim:
             [i for i, ind in enumerate(ref.med_indication) if ind != "acute"], dtype=np.int64
         )
         self.deficit_cum = np.cumsum(ref.deficit_weights) / ref.deficit_weights.sum()
+        kind_index = {k: i for i, k in enumerate(ROUTINE_VALUE_KINDS)}
+        self.routine_kind = np.array([kind_index.get(k, -1) for k in ref.routine_kind])
+        self.fall_hidden = np.exp(0.3 * people.hidden)  # the fall hazard's personal factor
 
     # ---- helpers that emit rows -------------------------------------------------------
     def gp(self, pidx: np.ndarray, day: np.ndarray, code: np.ndarray, value=None) -> None:
@@ -180,12 +197,13 @@ class _Sim:
             if meds is None:
                 continue
             sel = bits == b
+            who_b, day_b = pidx[sel], day[sel]
             for m in meds:
-                take = rng.random(int(sel.sum())) < self.ref.med_start_p[m]
-                who = pidx[sel][take]
+                take = rng.random(who_b.size) < self.ref.med_start_p[m]
+                who = who_b[take]
                 if who.size == 0:
                     continue
-                start = day[sel][take] + rng.integers(0, 45, who.size)
+                start = day_b[take] + rng.integers(0, 45, who.size)
                 self.add_meds(who, np.full(who.size, m), start, rng, chronic=True)
 
     def add_meds(self, who, med, start, rng, chronic: bool) -> None:
@@ -356,9 +374,10 @@ class _Sim:
             return rng.integers(lo, hi, k)
 
         conditions = np.zeros(na)
+        mask = self.defmask[a]
         for slug, weight in params.EMERGENCY_CONDITION_WEIGHTS.items():
             bit = np.uint64(self.slug_bit[slug])
-            conditions += weight * ((self.defmask[a] >> bit) & np.uint64(1)).astype(np.float64)
+            conditions += weight * ((mask >> bit) & np.uint64(1)).astype(np.float64)
         base_em = saturate(
             np.exp(
                 params.EMERGENCY_LOG_INTERCEPT
@@ -389,7 +408,7 @@ class _Sim:
 
         # Falls.
         fall = rng.random(na) < _p(
-            params.FALL_BASE + params.FALL_FRAIL * frail * np.exp(0.3 * hidden), dt
+            params.FALL_BASE + params.FALL_FRAIL * frail * self.fall_hidden[a], dt
         )
         fall_day = days()
         fi = np.flatnonzero(fall)
@@ -447,14 +466,16 @@ class _Sim:
         self.recent_adm[a[ei]] += 1.0
         self.phi[a[ei]] += params.PHI_JUMP_ADMISSION
         # After discharge: care home moves, temporary housebound, reablement.
-        to_ch = ei[np.isin(dest, (3, 4, 5)) & ~ch[ei]]
-        self._enter_care_home(a[to_ch], dis[np.isin(ei, to_ch)], rng)
-        tmp = ei[
+        # (Masks over `ei`, which holds each admitted person once, pick their discharges.)
+        to_ch_sel = ((dest == 3) | (dest == 4) | (dest == 5)) & ~ch[ei]
+        self._enter_care_home(a[ei[to_ch_sel]], dis[to_ch_sel], rng)
+        tmp_sel = (
             (age[ei] >= params.HOUSEBOUND_AFTER_ADMISSION_AGE)
             & ~hb[ei]
             & (rng.random(ei.size) < params.HOUSEBOUND_AFTER_ADMISSION)
-        ]
-        tmp_day = dis[np.isin(ei, tmp)] + rng.integers(1, 21, tmp.size)
+        )
+        tmp = ei[tmp_sel]
+        tmp_day = dis[tmp_sel] + rng.integers(1, 21, tmp.size)
         self.gp(a[tmp], tmp_day, np.full(tmp.size, ref.misc["housebound"][3]))
         self._become_housebound(a[tmp], tmp_day, rng, temporary=True)
         rb_sel = (
@@ -494,8 +515,9 @@ class _Sim:
             np.repeat(rb_dis, more),
             np.repeat(ref_min, more),
         )
-        srb = rb[rng.random(rb.size) < 0.3]
-        srb_start = dis[np.isin(ei, srb)] + rng.integers(1, 4, srb.size)
+        srb_sel = rng.random(rb.size) < 0.3
+        srb = rb[srb_sel]
+        srb_start = rb_dis[srb_sel] + rng.integers(1, 4, srb.size)
         self.social(a[srb], 1, srb_start, srb_start + 42, np.round(rng.uniform(5, 14, srb.size)))
 
         # A&E attendances that did not lead to admission (falls often go to A&E).
@@ -628,14 +650,15 @@ class _Sim:
         nh_day = days(nh.size)
         self.gp(a[nh], nh_day, self.misc_code("housebound", nh.size, rng, skew=3.0))
         self._become_housebound(a[nh], nh_day, rng, temporary=False)
-        rec_rate = params.HOUSEBOUND_RECOVERY + 0.6 * self.hb_temp[a]
-        rc_ = np.flatnonzero(hb & ~ch & (rng.random(na) < _p(rec_rate, dt)) & ~dies)
+        rec_rates = [params.HOUSEBOUND_RECOVERY + 0.6 * t for t in (0.0, 1.0)]
+        p_rec = _p_of(rec_rates, self.hb_temp[a].astype(np.int64), dt)
+        recovers = hb & ~ch & (rng.random(na) < p_rec) & ~dies
+        rc_ = np.flatnonzero(recovers)
         self.gp(a[rc_], days(rc_.size), self.misc_code("no_longer_housebound", rc_.size, rng))
         self.hb[a[rc_]] = False
         self.hb_temp[a[rc_]] = False
         lam_ch = params.CARE_HOME_BASE + params.CARE_HOME_FRAIL * frail
-        nc = np.flatnonzero(hb & ~ch & (rng.random(na) < _p(lam_ch, dt)) & ~dies)
-        nc = nc[~np.isin(nc, rc_)]
+        nc = np.flatnonzero(hb & ~ch & (rng.random(na) < _p(lam_ch, dt)) & ~dies & ~recovers)
         self._enter_care_home(a[nc], days(nc.size), rng)
         hbr = np.flatnonzero(self.hb[a] & (rng.random(na) < _p(0.5, dt)))
         self.gp(a[hbr], days(hbr.size), np.full(hbr.size, ref.misc["housebound"][7]))
@@ -772,7 +795,7 @@ class _Sim:
         )
 
     def _routine_values(self, which, age, frail, rng) -> np.ndarray:
-        kinds = np.array(self.ref.routine_kind)[which]
+        kinds = self.routine_kind[which]
         n = which.size
         v = np.full(n, np.nan)
         draws = {
@@ -785,9 +808,9 @@ class _Sim:
             "cholesterol": np.round(np.clip(rng.normal(5.0, 1.0, n), 2.0, 10.0), 1),
         }
         for kind, values in draws.items():
-            sel = kinds == kind
+            sel = kinds == ROUTINE_VALUE_KINDS.index(kind)
             v[sel] = values[sel]
-        v[np.isin(kinds, list(draws)) & (age < 16)] = np.nan
+        v[(kinds >= 0) & (age < 16)] = np.nan
         return v
 
     def _observations(self, a, age, frail, hb, days, rng, dt) -> None:
@@ -799,27 +822,31 @@ class _Sim:
             return ((mask >> np.uint64(self.slug_bit[slug])) & np.uint64(1)) == 1
 
         ckd, anaemia, diabetes = has("ckd"), has("anaemia"), has("diabetes")
-        rate = np.where((age >= 50) | ckd, 0.5 + 1.0 * ckd + 0.5 * diabetes, 0.0)
-        i = np.flatnonzero(rng.random(na) < _p(rate, dt))
+        # rate: 0 under 50 without CKD, else 0.5 + 1.0 * ckd + 0.5 * diabetes
+        rates = [0.0] + [0.5 + 1.0 * c + 0.5 * d for d in (0, 1) for c in (0, 1)]
+        which = np.where((age >= 50) | ckd, 1 + ckd + 2 * diabetes, 0)
+        i = np.flatnonzero(rng.random(na) < _p_of(rates, which, dt))
         egfr = 102 - 0.8 * np.maximum(age[i] - 30, 0) - 35 * frail[i] + rng.normal(0, 8, i.size)
         egfr = np.where(ckd[i], np.minimum(egfr, rng.normal(48, 9, i.size)), egfr)
         self.gp(
             a[i], days(i.size), np.full(i.size, ref.obs["egfr"]), np.rint(np.clip(egfr, 5, 130))
         )
-        rate = np.where(age >= 40, 0.4 + 0.8 * anaemia, 0.05)
-        i = np.flatnonzero(rng.random(na) < _p(rate, dt))
+        rates = [0.05, 0.4 + 0.8 * 0.0, 0.4 + 0.8 * 1.0]  # under 40; 40+ (anaemia or not)
+        i = np.flatnonzero(rng.random(na) < _p_of(rates, np.where(age >= 40, 1 + anaemia, 0), dt))
         male = self.pp.sex[a[i]] == 0
         hb_v = np.where(male, 146, 133) - 25 * frail[i] - 22 * anaemia[i] + rng.normal(0, 9, i.size)
         hb_v = np.rint(np.clip(hb_v, 50, 190))
         gdl = rng.random(i.size) < 0.03
         hb_v = np.where(gdl, np.round(hb_v / 10, 1), hb_v)
         self.gp(a[i], days(i.size), np.full(i.size, ref.obs["haemoglobin"]), hb_v)
-        rate = np.where(hb, 0.8, np.where(frail > 0.2, 0.3, 0.0))
-        i = np.flatnonzero(rng.random(na) < _p(rate, dt))
+        which = np.where(hb, 2, (frail > 0.2).astype(np.int64))  # rate 0.8 / 0.3 / 0.0
+        i = np.flatnonzero(rng.random(na) < _p_of([0.0, 0.3, 0.8], which, dt))
         barthel = np.clip(np.rint(20 - 30 * (frail[i] - 0.1) + rng.normal(0, 2, i.size)), 0, 20)
         self.gp(a[i], days(i.size), np.full(i.size, ref.obs["barthel_index"]), barthel)
-        rate = np.where(age >= 65, 0.1 + 0.8 * hb + 0.5 * (frail > 0.25), 0.0)
-        i = np.flatnonzero(rng.random(na) < _p(rate, dt))
+        # rate: 0 under 65, else 0.1 + 0.8 * housebound + 0.5 * (frail > 0.25)
+        rates = [0.0] + [0.1 + 0.8 * h + 0.5 * f for f in (0, 1) for h in (0, 1)]
+        which = np.where(age >= 65, 1 + hb + 2 * (frail > 0.25), 0)
+        i = np.flatnonzero(rng.random(na) < _p_of(rates, which, dt))
         cfs = np.clip(np.rint(1.8 + 14 * frail[i] + rng.normal(0, 0.8, i.size)), 1, 9)
         self.gp(a[i], days(i.size), np.full(i.size, ref.obs["clinical_frailty_scale"]), cfs)
         rate = np.where(age >= 65, 0.3, 0.0)

@@ -19,7 +19,7 @@ from synthetic.defects import (
     inject_rows,
     row_defect_kinds,
 )
-from synthetic.extracts import _icd10_text, nhs_text
+from synthetic.extracts import _icd10_text, _number_text, lexsort, nhs_text
 from synthetic.population import build_geography, check_digits, nhs_numbers
 from synthetic.reference import load_reference
 from synthetic.simulate import housebound_rate, personal_uniforms, saturate
@@ -169,3 +169,20 @@ def test_becoming_housebound_is_for_the_frail_and_more_so_with_age() -> None:
     rate = housebound_rate(phi, age)
     assert rate[0] < rate[1] < rate[3] and rate[2] < rate[3]
     assert np.all(rate <= params.HOUSEBOUND_MAX)
+
+
+def test_packed_lexsort_orders_rows_exactly_as_numpy_lexsort() -> None:
+    rng = np.random.default_rng(11)
+    for n in (0, 1, 7, 500):
+        value = rng.choice([np.nan, 0.0, -0.0, 1.5, -2.0, 7.25], n)
+        day = rng.integers(-30, 30, n)
+        person = rng.integers(0, 4, n)
+        assert lexsort((value, day, person)).tolist() == np.lexsort((value, day, person)).tolist()
+    wide = rng.integers(0, 2**40, (2, 300))  # 80 bits: too wide to pack, still right
+    assert lexsort((wide[0], wide[1])).tolist() == np.lexsort((wide[0], wide[1])).tolist()
+
+
+def test_numbers_are_written_whole_or_to_one_decimal_and_nan_is_empty() -> None:
+    values = np.array([3.0, 2.5, np.nan, 118.04, -0.0, 72.0])
+    assert _number_text(values).to_list() == ["3", "2.5", None, "118.0", "0", "72"]
+    assert _number_text(np.array([np.nan, np.nan])).to_list() == [None, None]
