@@ -103,7 +103,17 @@ def patient_rows(nl: NeighbourhoodList, rows: list[dict[str, Any]]) -> Markup:
             )
             if row[key] == "true"
         )
+        if row.get("caseload_team"):
+            flags += f'<span class="muted">{_e(row["caseload_team"])}</span>'
+        if row.get("last_review_outcome"):
+            flags += (
+                f'<span class="flag">reviewed {_e(row.get("last_review_date") or "")}:'
+                f" {_e(str(row['last_review_outcome']).replace('_', ' '))}</span>"
+            )
         was = row.get("_previous_rank")
+        moved = row.get("score_change")  # None when new
+        age = row.get("age")
+        practice = row.get("practice_name") or row["practice_code"]
         name = f"{row['family_name']} {row['given_name']}".lower()
         out.append(
             f'<tr class="patient" data-rank="{_e(row["rank"])}" data-name="{_e(name)}"'
@@ -114,11 +124,14 @@ def patient_rows(nl: NeighbourhoodList, rows: list[dict[str, Any]]) -> Markup:
             f' data-carehome="{_e(row["care_home_resident"])}">\n'
             f'<td class="num">{_e(row["rank"])}</td><td>{_e(row["nhs_number"])}</td>'
             f"<td>{_e(row['family_name'])}, {_e(row['given_name'])}</td>"
-            f'<td class="date">{_e(row["date_of_birth"])}</td><td>{_e(row["practice_code"])}</td>'
+            f'<td class="date">{_e(row["date_of_birth"])}'
+            + (f' <span class="muted">({_e(age)})</span>' if age not in (None, "") else "")
+            + f'</td><td title="{_e(row["practice_code"])}">{_e(practice)}</td>'
             f'<td class="num">{float(row["risk_score"]):.2f}</td>'
             f'<td><span class="tier tier-{_e(row["risk_tier"])}">{_e(row["risk_tier"])}</span></td>'
             f'<td class="chg-{_e(row["change"])}">{_e(row["change"])}'
             + (f' <span class="muted">(was {_e(was)})</span>' if was else "")
+            + (f' <span class="muted">{float(moved):+.2f}</span>' if moved is not None else "")
             + f"</td><td>{flags}</td>"
             f'<td class="num">{_num(row["efi"])}'
             + (
