@@ -134,6 +134,8 @@ class Settings:
             max_rejected_share=self.max_rejected_share,
             change_threshold=self.change_threshold,
             review_window_days=self.review_window_days,
+            capacity_file=self.capacity_file,
+            feedback_dir=self.feedback_dir,
             risk_tiers=self.risk_tiers,
             opt_out_policy=dict(self.opt_out_policy),
             key_file=self.key_file,
@@ -154,6 +156,9 @@ class RunSettings:
     max_rejected_share: float = DEFAULT_MAX_REJECTED_SHARE
     change_threshold: float = DEFAULT_CHANGE_THRESHOLD
     review_window_days: int = DEFAULT_REVIEW_WINDOW_DAYS
+    # CASEFINDER_CAPACITY_FILE / CASEFINDER_FEEDBACK_DIR, for a run with no command line
+    capacity_file: Path | None = None
+    feedback_dir: Path | None = None
     risk_tiers: tuple[tuple[str, float], ...] = DEFAULT_RISK_TIERS
     opt_out_policy: dict[str, tuple[str, ...]] = field(
         default_factory=lambda: dict(DEFAULT_OPT_OUT_POLICY)

@@ -151,6 +151,9 @@ def weekly_run(
     `out/pseudonymised/<as_of>/` instead of the direct-care lists and run report.
     """
     settings = settings or scheduled_settings()
+    # The command line passes its --capacity / --feedback; a scheduled run has the settings'.
+    capacity_file = capacity_file if capacity_file is not None else settings.capacity_file
+    feedback = feedback if feedback is not None else settings.feedback_dir
     policy = settings.opt_out_policy
     # A second run on the same warehouse fails here at once (re-entrant under the CLI).
     with warehouse_lock(warehouse):

@@ -100,3 +100,22 @@ def test_the_pseudonym_key_of_a_run_is_a_secret(tmp_path: Path) -> None:
     assert run.pseudonym_key is not None
     assert "ab" * 32 not in repr(run)
     assert run.pseudonym_key.get_secret_value() == "ab" * 32
+
+
+def test_a_scheduled_run_gets_the_capacity_feedback_and_plan_settings(tmp_path: Path) -> None:
+    # A deployment's run has no command line: RunSettings carries what `run` takes as options.
+    run = load_settings(
+        {
+            "CASEFINDER_CAPACITY_FILE": str(tmp_path / "capacity.csv"),
+            "CASEFINDER_FEEDBACK_DIR": str(tmp_path / "returned"),
+            "CASEFINDER_REVIEW_WINDOW_DAYS": "28",
+            "CASEFINDER_CHANGE_THRESHOLD": "0.1",
+        },
+        cwd=tmp_path,
+    ).for_run()
+    assert run.capacity_file == tmp_path / "capacity.csv"
+    assert run.feedback_dir == tmp_path / "returned"
+    assert (run.review_window_days, run.change_threshold) == (28, 0.1)
+    default = load_settings({}, cwd=tmp_path).for_run()
+    assert (default.capacity_file, default.feedback_dir) == (None, None)
+    assert (default.review_window_days, default.change_threshold) == (84, 0.05)
