@@ -68,7 +68,11 @@ def plot_roc(curves: dict[str, Any], path: Path, cohort: str = "housebound") -> 
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
     ax.set_title(f"ROC, {cohort} hold-out")
-    ax.legend(loc="lower right")
+    if not ax.get_legend_handles_labels()[0]:
+        # e.g. a small site's hold-out with outcomes of one kind only: no curve to draw
+        ax.text(0.5, 0.5, "not estimable on this hold-out", ha="center", va="center")
+    else:
+        ax.legend(loc="lower right")
     fig.savefig(path)
 
 

@@ -75,4 +75,4 @@ def test_a_users_own_prefect_logging_file_is_kept(tmp_path: Path) -> None:
 
 def test_the_logging_file_ships_inside_the_package() -> None:
     assert PREFECT_LOGGING_CONFIG.is_file()
-    assert PREFECT_LOGGING_CONFIG.parent.name == "pipelines"
+    assert PREFECT_LOGGING_CONFIG.parent.name == "foundation"  # beside the settings module
