@@ -35,9 +35,14 @@ demo: $(STAMP) ## generate a synthetic ICS and run the weekly job on it (outputs
 	$(BIN)/casefinder demo --out $(DATA)/demo
 
 .PHONY: test
+# Two pytest workers (pytest-xdist), a test file each at a time: the suite is mostly waiting on
+# subprocesses and Prefect servers, so two workers on two cores take two thirds of the time.
+# TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
+
 test: $(STAMP) ## lint, then run the tests (unit, integration, e2e, browser; not `heavy`)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest tests -m "not heavy"
+	$(BIN)/python -m pytest tests -m "not heavy" -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 .PHONY: test-heavy
 test-heavy: $(STAMP) ## the heavy tests: kill -9 at every stage, the hostile input corpus (long)

@@ -6,7 +6,9 @@
 -- features.feat_training_patients is feat_patients.sql built at the training index dates
 -- (features.build.TRAINING_FEATURES), so training never overwrites the feat_patients scores read.
 -- `person_key` stands for the person in training (folds, sample, row order): a hash of all their
--- rows without the pseudonym, so the same extracts train the same model whatever the key.
+-- rows without the pseudonym, so the same extracts train the same model whatever the key. The
+-- lists' attributes (practice_name, caseload_team) are left out too: they are no model input, and
+-- a list column added must not reshuffle the training rows.
 with
 
 patients as (
@@ -88,7 +90,9 @@ final as (
     select
         *,
         cast(
-            bit_xor(hash(*columns(* exclude (patient_id)))) over (partition by patient_id)
+            bit_xor(
+                hash(*columns(* exclude (patient_id, practice_name, caseload_team)))
+            ) over (partition by patient_id)
             as varchar
         ) as person_key,
     from sample
