@@ -20,7 +20,8 @@ def con() -> duckdb.DuckDBPyConnection:
     create_core_tables(con)
     con.execute(
         "create table features.feat_training_patients (patient_id varchar, index_date date, "
-        "practice_code varchar, neighbourhood_code varchar, age integer, housebound boolean, "
+        "practice_code varchar, neighbourhood_code varchar, practice_name varchar, "
+        "caseload_team varchar, age integer, housebound boolean, "
         "efi double)"
     )
     yield con
@@ -30,7 +31,8 @@ def con() -> duckdb.DuckDBPyConnection:
 def _person(con, pid: str, age: int = 80, housebound: bool = False, **core) -> None:
     add_patient(con, pid, **core)
     con.execute(
-        "insert into features.feat_training_patients values (?, ?, 'A81001', 'N1', ?, ?, 0.1)",
+        "insert into features.feat_training_patients"
+        " values (?, ?, 'A81001', 'N1', 'Practice', null, ?, ?, 0.1)",
         [pid, D, age, housebound],
     )
 

@@ -37,6 +37,8 @@ def _training_set(key: str) -> duckdb.DuckDBPyConnection:
         "index_date": "date",
         "practice_code": "varchar",
         "neighbourhood_code": "varchar",
+        "practice_name": "varchar",
+        "caseload_team": "varchar",
         "age": "integer",
         "housebound": "boolean",
         "efi": "double",
@@ -50,7 +52,7 @@ def _training_set(key: str) -> duckdb.DuckDBPyConnection:
         for k, day in enumerate(DATES):
             con.execute(
                 "insert into features.feat_training_patients"
-                " values (?, ?, 'A81001', 'N1', ?, ?, ?, ?)",
+                " values (?, ?, 'A81001', 'N1', 'Practice', null, ?, ?, ?, ?)",
                 [pid, day, age + k, housebound, efi, 10 * efi + k],
             )
         if admitted:
