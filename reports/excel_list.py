@@ -10,6 +10,7 @@ from typing import Any
 import xlsxwriter
 from xlsxwriter.utility import xl_range
 
+from reports.capacity import REVIEW_OUTCOMES
 from reports.columns import LIST
 from reports.lists import (
     CHANGE_VALUES,
@@ -29,17 +30,8 @@ TIER_COLOURS = {
     "low": "#D9EAD3",
 }
 
-# The review outcomes a team records on its returned copy (OUTPUTS.md "Weekly capacity and
-# review feedback"), offered as the drop-down of the `review_outcome` column.
-REVIEW_OUTCOMES = (
-    "reviewed_plan_updated",
-    "reviewed_no_action",
-    "already_under_care",
-    "not_appropriate",
-    "declined",
-    "died",
-    "moved_away",
-)
+# The review outcomes a team records on its returned copy (reports/capacity.py, OUTPUTS.md
+# "Weekly capacity and review feedback") are the drop-down of the `review_outcome` column.
 # Two empty columns after the list's own for the team to fill in; the feedback reader finds
 # them by these header names.
 REVIEW_COLUMNS = ("review_outcome", "review_date")
