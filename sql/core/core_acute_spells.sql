@@ -2,7 +2,7 @@
 with
 
 accepted as (
-    select * from raw.accepted_patient_rows($snapshot_id, 'acute_spells')
+    select * from raw.accepted_patient_rows('acute_spells')
 ),
 
 final as (

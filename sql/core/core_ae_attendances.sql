@@ -2,7 +2,7 @@
 with
 
 accepted as (
-    select * from raw.accepted_patient_rows($snapshot_id, 'ae_attendances')
+    select * from raw.accepted_patient_rows('ae_attendances')
 ),
 
 parsed as (

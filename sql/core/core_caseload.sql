@@ -2,7 +2,7 @@
 with
 
 accepted as (
-    select * from raw.accepted_patient_rows($snapshot_id, 'caseload')
+    select * from raw.accepted_patient_rows('caseload')
 ),
 
 final as (

@@ -3,7 +3,7 @@
 with
 
 accepted as (
-    select * from raw.accepted_patient_rows($snapshot_id, 'community_contacts')
+    select * from raw.accepted_patient_rows('community_contacts')
 ),
 
 typed as (

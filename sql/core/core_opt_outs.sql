@@ -2,7 +2,7 @@
 with
 
 accepted as (
-    select * from raw.accepted_patient_rows($snapshot_id, 'opt_outs')
+    select * from raw.accepted_patient_rows('opt_outs')
 ),
 
 final as (

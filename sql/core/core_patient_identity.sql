@@ -2,7 +2,7 @@
 with
 
 accepted as (
-    select * from raw.accepted_patient_rows($snapshot_id, 'gp_patients')
+    select * from raw.accepted_patient_rows('gp_patients')
 ),
 
 final as (

@@ -4,11 +4,11 @@
 with
 
 accepted as (
-    select * from raw.accepted_patient_rows($snapshot_id, 'gp_patients')
+    select * from raw.accepted_patient_rows('gp_patients')
 ),
 
 accepted_spells as (
-    select * from raw.accepted_rows($snapshot_id, 'acute_spells')
+    select * from raw.accepted_rows('acute_spells')
 ),
 
 -- GP records learn of a hospital death days or weeks late: the discharge dates it

@@ -2,7 +2,7 @@
 with
 
 accepted as (
-    select * from raw.accepted_patient_rows($snapshot_id, 'social_care_services')
+    select * from raw.accepted_patient_rows('social_care_services')
 ),
 
 final as (
