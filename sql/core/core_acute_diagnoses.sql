@@ -9,7 +9,7 @@ spells as (
     select
         trim(spell_id) as spell_id,
         patient_id,
-        raw.parse_date(admission_date) as admission_date,
+        admission_date__date as admission_date,
         columns('^diag_[0-9]{2}$'),
     from accepted
 ),

@@ -6,7 +6,7 @@ accepted as (
 ),
 
 parsed as (
-    select * replace (raw.parse_datetime(arrival_datetime) as arrival_datetime)
+    select * replace (arrival_datetime__datetime as arrival_datetime)
     from accepted
 ),
 

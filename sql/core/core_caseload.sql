@@ -9,8 +9,8 @@ final as (
     select
         patient_id,
         raw.blank_to_null(team) as team,
-        raw.parse_date(start_date) as start_date,
-        raw.parse_date(end_date) as end_date,
+        start_date__date as start_date,
+        end_date__date as end_date,
     from accepted
 )
 

@@ -9,7 +9,7 @@ final as (
     select
         patient_id,
         trim(opt_out_type) as opt_out_type,
-        raw.parse_date(recorded_date) as recorded_date,
+        recorded_date__date as recorded_date,
     from accepted
 )
 
