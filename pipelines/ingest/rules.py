@@ -43,7 +43,7 @@ _FORMAT_CHECKS: dict[ColumnType, tuple[str, str]] = {
     ColumnType.INTEGER: ("not raw.is_integer({c})", "is a whole number"),
     ColumnType.BOOLEAN: ("raw.parse_boolean({c}) is null", "is true or false"),
     ColumnType.SNOMED: (
-        "not regexp_full_match(trim({c}), '[0-9]{{6,18}}')",
+        "not regexp_full_match(raw.trimmed({c}), '[0-9]{{6,18}}')",
         "is a SNOMED CT concept id (6-18 digits)",
     ),
     ColumnType.ICD10: (
@@ -51,7 +51,7 @@ _FORMAT_CHECKS: dict[ColumnType, tuple[str, str]] = {
         "is an ICD-10 code",
     ),
     ColumnType.BNF: (
-        "not regexp_full_match(trim({c}), '[0-9A-Za-z]{{15}}')",
+        "not regexp_full_match(raw.trimmed({c}), '[0-9A-Za-z]{{15}}')",
         "is a 15-character BNF presentation code",
     ),
 }
@@ -164,7 +164,7 @@ def _quote(value: str) -> str:
 
 
 def _present(column: str) -> str:
-    return f"raw.blank_to_null({column}) is not null"
+    return f"raw.is_present({column})"
 
 
 def rules_for(spec: ExtractFile, as_of: date, load_ids: dict[str, int]) -> tuple[Rule, ...]:
@@ -200,7 +200,7 @@ def rules_for(spec: ExtractFile, as_of: date, load_ids: dict[str, int]) -> tuple
                     f"{c}_in_vocabulary",
                     c,
                     f"{c} is one of the contract's codes ({', '.join(col.vocabulary)})",
-                    f"{_present(c)} and trim({c}) not in ({values})",
+                    f"{_present(c)} and raw.trimmed({c}) not in ({values})",
                 )
             )
         elif col.type is ColumnType.STRING:
@@ -257,7 +257,7 @@ def _file_rules(spec: ExtractFile, load_ids: dict[str, int]) -> list[Rule]:
                 "imd_decile_range",
                 "imd_decile",
                 "imd_decile is between 1 and 10",
-                "raw.is_integer(imd_decile) and try_cast(trim(imd_decile) as bigint)"
+                "raw.is_integer(imd_decile) and try_cast(raw.trimmed(imd_decile) as bigint)"
                 " not between 1 and 10",
             )
         )
