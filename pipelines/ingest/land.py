@@ -78,10 +78,15 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     ensure_raw_views(con)
 
 
+ROW_HASH = "_row_hash"
+
+
 def _parsed_select(spec: ExtractFile) -> str:
-    """`, <parsed> as <name>` for the first layer of parsed columns every rule reads."""
+    """`, <parsed> as <name>` for the first layer of parsed columns every rule reads, and the
+    hash of the row's text that exact duplicates are found by (computed in the same scan)."""
     first, _second = parsed_columns(spec)
-    return "".join(f", {expression} as {name}" for name, expression in first.items())
+    parsed = "".join(f", {expression} as {name}" for name, expression in first.items())
+    return f"{parsed}, hash({', '.join(spec.column_names)}) as {ROW_HASH}"
 
 
 def drop_staged(con: duckdb.DuckDBPyConnection, file: str) -> None:

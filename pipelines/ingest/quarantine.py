@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import duckdb
 
 from foundation.contract import FILES
-from pipelines.ingest.land import Landed, rows_view
+from pipelines.ingest.land import ROW_HASH, Landed, rows_view
 from pipelines.ingest.rules import Rule, checked_relation, key_expression
 
 _FAIL = "_cf_fail"
@@ -84,13 +84,16 @@ def find_failures(
 
 
 def find_duplicates(con: duckdb.DuckDBPyConnection, file: str) -> int:
-    """Mark exact duplicate rows (all landed values equal); leaves temp table `_cf_dups`."""
+    """Mark exact duplicate rows (all landed values equal); leaves temp table `_cf_dups`.
+
+    Rows are grouped by the hash of their text (made by the scan that staged the file), and
+    only rows whose hash repeats are compared value by value."""
     columns = FILES[file].column_names
     col_list = ", ".join(columns)
     rows = rows_view(file)
     con.execute(
         f"create or replace temp table {_DUPS} as "
-        f"with hashed as (select _row_number, hash({col_list}) as h from {rows}), "
+        f"with hashed as (select _row_number, {ROW_HASH} as h from {rows}), "
         "repeated as (select h from hashed group by h having count(*) > 1), "
         "candidate_rows as (select _row_number from hashed semi join repeated using (h)), "
         f"candidates as (select r.* from {rows} r "
