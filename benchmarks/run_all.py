@@ -70,12 +70,15 @@ LABELS = {
     "run-train": "whole weekly run, with training",
     "run": "whole weekly run, model registered",
 }
-# Issue 8's budgets at 1,000,000 patients on 2 cores / 24 GB.
+# Issue 21's budgets at 1,000,000 patients on 2 cores / 24 GB (issue 8's were 900 s, 300 s,
+# 12 GB and ingest at most 3x the raw read). Ingest: at most 6x DuckDB's bare read of the
+# same files, measured in the same run, plus 10 s (at every size).
 BUDGETS = {
-    "run_train_s": 15 * 60,
-    "run_s": 5 * 60,
-    "peak_mb": 12 * 1024,
-    "ingest_over_raw": 3.0,
+    "run_train_s": 240,
+    "run_s": 120,
+    "peak_mb": 6 * 1024,
+    "ingest_over_raw": 6.0,
+    "ingest_plus_s": 10.0,
     "hfrs_speedup_12": 2.0,
 }
 
@@ -680,9 +683,11 @@ def to_markdown(runs: dict[int, dict[str, Any]]) -> str:
             ),
             ("peak memory of the stages measured (MB)", BUDGETS["peak_mb"], peak, "max"),
             (
-                "ingest / DuckDB raw read",
-                BUDGETS["ingest_over_raw"],
-                ingest["wall_s"] / raw["wall_s"] if ingest and raw else None,
+                "ingest (s), at most 6 x DuckDB raw read + 10 s",
+                BUDGETS["ingest_over_raw"] * raw["wall_s"] + BUDGETS["ingest_plus_s"]
+                if raw
+                else math.nan,
+                ingest["wall_s"] if ingest else None,
                 "max",
             ),
             (

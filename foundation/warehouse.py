@@ -29,13 +29,33 @@ SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 LAYERS = ("raw", "quarantine", "ref", "core", "features", "scores", "lists", "audit", "registry")
 
 # Bumped when the warehouse layout changes; `audit.warehouse_meta` records the version.
-WAREHOUSE_SCHEMA_VERSION = 1
+# 2 (2026-12-07): `raw` became views over the raw store; the text tables of version 1 are kept
+# as `raw.<file>_landed` and `audit.loads` records each load's `raw_query`.
+WAREHOUSE_SCHEMA_VERSION = 2
 # How long a writer waits for a reader (`explain`) to let go of the file.
 READER_WAIT_SECONDS = 5.0
 
 # Migrations: MIGRATIONS[n] brings a version-n warehouse to version n + 1, in one transaction.
 # A version with no entry cannot be migrated and is refused with a clear message.
-MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {}
+
+
+def _raw_tables_to_landed(con: duckdb.DuckDBPyConnection) -> None:
+    """Version 1 -> 2: keep each `raw.<file>` text table as `raw.<file>_landed` (the views
+    that replace it read it) and give `audit.loads` its `raw_query` column."""
+    tables = con.execute(
+        "select table_name from duckdb_tables() where schema_name = 'raw' and not temporary"
+    ).fetchall()
+    for (table,) in tables:
+        if not table.endswith("_landed"):
+            con.execute(f'alter table raw."{table}" rename to "{table}_landed"')
+    loads = con.execute(
+        "select count(*) from duckdb_tables() where schema_name = 'audit' and table_name = 'loads'"
+    ).fetchone()
+    if loads and loads[0]:
+        con.execute("alter table audit.loads add column if not exists raw_query varchar")
+
+
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _raw_tables_to_landed}
 
 _PARAM = re.compile(r"(?<![\w$:])\$([A-Za-z_][A-Za-z0-9_]*)")
 

@@ -42,6 +42,12 @@ class ExtractFileInfo:
     control_total: int | None = None
     source_types: dict[str, str] = field(default_factory=dict)
     bare_carriage_returns: bool = False  # a CSV with a CR that does not end a line
+    original_name: str = ""  # the file's name in the extract set, once read from a copy
+
+    @property
+    def source_name(self) -> str:
+        """The file's name as the extract set has it (what messages and the audit name)."""
+        return self.original_name or self.path.name
 
     @property
     def spec(self) -> ExtractFile:

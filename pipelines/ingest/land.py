@@ -1,10 +1,17 @@
-"""Landing one extract file in `raw.<file>` as text, with load id, source file and row number.
+"""Staging one extract file: one parallel scan into a temporary table, its `raw` record kept.
 
-CSV is read by DuckDB (`read_csv`, strict RFC 4180, every column as text, BOM handled);
-lines DuckDB cannot parse are kept aside (`store_rejects`) and come back as quarantined rows,
-so no line vanishes; lines with a carriage return outside a quoted value (which stop DuckDB's
-reader altogether) are marked in a temporary copy first. Parquet is read with `read_parquet`
-and each column cast to text. A file is written to `raw` once, straight from the reader.
+CSV is read by DuckDB (`read_csv`, strict RFC 4180, every column as text, BOM handled) in one
+parallel, order-keeping scan into `_cf_staged_<file>`, which adds the parsed columns every rule
+reads (`rules.parsed_columns`); a row's number is its position (`rowid`) there, so no window
+numbers the rows one by one. Lines DuckDB cannot parse are kept aside (`store_rejects`) and
+come back as quarantined rows, so no line vanishes; such a file is read again carefully, its
+rows numbered around the rejected lines. Lines with a carriage return outside a quoted value
+(which stop DuckDB's reader altogether) are marked in a temporary copy first. Parquet is read
+with `read_parquet` and each column cast to text.
+
+`_cf_rows_<file>` (a temporary view) is what the rules, the quarantine and `sql/core` read:
+the staged rows with `_load_id` and `_row_number`. The file's `raw` record is its stored copy
+(`pipelines.ingest.store`); `audit.loads.raw_query` reads it back as `raw.<file>` shows it.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from foundation.contract import FILES, ColumnType, ExtractFile
 from foundation.errors import ExtractError
 from foundation.warehouse import apply_ddl
 from pipelines.ingest.extracts import ExtractFileInfo
+from pipelines.ingest.rules import parsed_columns
+from pipelines.ingest.store import ensure_raw_views, keep_file, rows_path, sql_text, write_rows
 
 log = logging.getLogger("casefinder.ingest")
 
@@ -39,12 +48,24 @@ INGEST_TABLES = (
 )
 
 
+def staged_table(file: str) -> str:
+    """The temporary table one file's rows are scanned into."""
+    return f"_cf_staged_{file}"
+
+
+def rows_view(file: str) -> str:
+    """The temporary view of one file's staged rows with `_load_id` and `_row_number`."""
+    return f"_cf_rows_{file}"
+
+
 @dataclass(frozen=True)
 class Landed:
-    """What landing one file produced: rows in `raw`, and CSV lines that could not be parsed."""
+    """What landing one file produced: rows staged, CSV lines that could not be parsed, and
+    the query that reads the load back from the raw store (`audit.loads.raw_query`)."""
 
     rows_landed: int
     csv_rejects: tuple[tuple[int, str, str, str], ...]  # row_number, column, error, csv_line
+    raw_query: str | None = None
 
     @property
     def rows_read(self) -> int:
@@ -52,18 +73,51 @@ class Landed:
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create every `raw`, `quarantine` and `audit` table ingest writes, if missing.
-
-    The `raw` tables are made from the contract (one text column per contract column, plus
-    the load's columns); the others are files of `sql/`.
-    """
-    for spec in FILES.values():
-        columns = ", ".join(f"{c} varchar" for c in spec.column_names)
-        con.execute(
-            f"create table if not exists raw.{spec.name} ({columns}, "
-            "_load_id bigint, _source_file varchar, _row_number bigint)"
-        )
+    """Create every `quarantine` and `audit` table ingest writes and the `raw` views, if missing."""
     apply_ddl(con, INGEST_TABLES)
+    ensure_raw_views(con)
+
+
+ROW_HASH = "_row_hash"
+
+
+def _parsed_select(spec: ExtractFile) -> str:
+    """`, <parsed> as <name>` for the first layer of parsed columns every rule reads, and the
+    hash of the row's text that exact duplicates are found by (computed in the same scan)."""
+    first, _second = parsed_columns(spec)
+    parsed = "".join(f", {expression} as {name}" for name, expression in first.items())
+    return f"{parsed}, hash({', '.join(spec.column_names)}) as {ROW_HASH}"
+
+
+def drop_staged(con: duckdb.DuckDBPyConnection, file: str) -> None:
+    """Drop one file's staged rows (and the views over them)."""
+    con.execute(f"drop view if exists {rows_view(file)}")
+    con.execute(f"drop table if exists {staged_table(file)}")
+
+
+def stage_empty(con: duckdb.DuckDBPyConnection, file: str) -> None:
+    """Stage no rows for a file absent from the set (its `core` tables come out empty)."""
+    spec = FILES[file]
+    texts = ", ".join(f"cast(null as varchar) as {c}" for c in spec.column_names)
+    con.execute(
+        f"create or replace temp table {staged_table(file)} as "
+        f"select *{_parsed_select(spec)}, cast(null as bigint) as _row_number "
+        f"from (select {texts}) where false"
+    )
+    _create_rows_view(con, file, 0, "_row_number")
+
+
+def _create_rows_view(
+    con: duckdb.DuckDBPyConnection, file: str, load_id: int, row_number: str
+) -> None:
+    """`_cf_rows_<file>`: the staged rows, their load and row number (`row_number`: an
+    expression over the staged table, or its own `_row_number` column)."""
+    rows = "* exclude (_row_number)" if row_number == "_row_number" else "*"
+    con.execute(
+        f"create or replace temp view {rows_view(file)} as select {rows}, "
+        f"cast({int(load_id)} as bigint) as _load_id, {row_number} as _row_number "
+        f"from {staged_table(file)}"
+    )
 
 
 def _csv_select(info: ExtractFileInfo, spec: ExtractFile) -> tuple[str, str]:
@@ -97,11 +151,21 @@ def _parquet_expression(source: str, source_type: str, column_type: ColumnType) 
     return f"cast({quoted} as varchar)"
 
 
-def land_file(con: duckdb.DuckDBPyConnection, info: ExtractFileInfo, load_id: int) -> Landed:
-    """Append one file's rows to `raw.<file>` (all text) and return what was landed."""
+def land_file(
+    con: duckdb.DuckDBPyConnection, info: ExtractFileInfo, load_id: int, store: Path | None
+) -> Landed:
+    """Keep the file in the raw store and stage its rows for checking; return what landed.
+
+    Without a store (`casefinder check`, whose connection is thrown away) the file is read
+    where it is and nothing is kept.
+    """
+    if store is not None:
+        stored = keep_file(info.path, info.sha256, store)
+        info = replace(info, path=stored, original_name=info.source_name)
+    drop_staged(con, info.name)
     if info.format == "parquet":
         return _land_parquet(con, info, load_id)
-    return _land_csv(con, info, load_id)
+    return _land_csv(con, info, load_id, store)
 
 
 def _run_reading(
@@ -115,9 +179,9 @@ def _run_reading(
         return con.execute(sql, params)
     except duckdb.Error as exc:
         # DuckDB's message can quote the offending line: keep it out of the error.
-        log.debug("reading %s failed: %s", info.path.name, type(exc).__name__)
+        log.debug("reading %s failed: %s", info.source_name, type(exc).__name__)
         kind = "RFC 4180 CSV" if info.format == "csv" else "Parquet"
-        raise ExtractError(f"{info.path.name} cannot be read as {kind}") from None
+        raise ExtractError(f"{info.source_name} cannot be read as {kind}") from None
 
 
 def _read(con: duckdb.DuckDBPyConnection, sql: str, path: Path, info: ExtractFileInfo) -> None:
@@ -127,25 +191,9 @@ def _read(con: duckdb.DuckDBPyConnection, sql: str, path: Path, info: ExtractFil
     _run_reading(con, sql, {"path": str(path)}, info)
 
 
-def _append_raw(
-    con: duckdb.DuckDBPyConnection,
-    info: ExtractFileInfo,
-    load_id: int,
-    row_number: str,
-    before_row: int | None = None,
-    source: str = _LAND,
-) -> int:
-    """Insert the landed rows (those numbered below `before_row`, when given) into raw."""
-    columns = ", ".join(f"{_LAND}.{c}" for c in info.spec.column_names)
-    keep = "" if before_row is None else f" where {row_number} < {int(before_row)}"
-    inserted = con.execute(
-        f"insert into raw.{info.name} ({', '.join(info.spec.column_names)}, _load_id, "
-        f"_source_file, _row_number) "
-        f"select {columns}, $load_id, $source, {row_number} from {source}{keep}",
-        {"load_id": load_id, "source": info.path.name},
-    ).fetchone()
-    con.execute(f"drop table if exists {_LAND}")
-    return int(inserted[0]) if inserted else 0
+def _staged_count(con: duckdb.DuckDBPyConnection, file: str) -> int:
+    row = con.execute(f"select count(*) from {staged_table(file)}").fetchone()
+    return int(row[0]) if row else 0
 
 
 def _land_parquet(con: duckdb.DuckDBPyConnection, info: ExtractFileInfo, load_id: int) -> Landed:
@@ -156,13 +204,38 @@ def _land_parquet(con: duckdb.DuckDBPyConnection, info: ExtractFileInfo, load_id
         else f"cast(null as varchar) as {c.name}"
         for c in info.spec.columns
     )
-    select = (
-        f"select {projection}, file_row_number + 1 from read_parquet($path, file_row_number = true)"
+    rows = (
+        f"select {projection}, file_row_number + 1 as _row_number "
+        f"from read_parquet('{sql_text(str(info.path))}', file_row_number = true)"
     )
-    return Landed(rows_landed=_insert_raw(con, info, load_id, select), csv_rejects=())
+    _run_reading(
+        con,
+        f"create temp table {staged_table(info.name)} as "
+        f"select *{_parsed_select(info.spec)} from ({rows})",
+        {},
+        info,
+    )
+    _create_rows_view(con, info.name, load_id, "_row_number")
+    return Landed(
+        rows_landed=_staged_count(con, info.name),
+        csv_rejects=(),
+        raw_query=_raw_query(rows, load_id, info, "_row_number"),
+    )
 
 
-def _land_csv(con: duckdb.DuckDBPyConnection, info: ExtractFileInfo, load_id: int) -> Landed:
+def _raw_query(rows: str, load_id: int, info: ExtractFileInfo, row_number: str) -> str:
+    """What `raw.<file>` reads for one load: its text columns, load, source file and row."""
+    columns = ", ".join(info.spec.column_names)
+    return (
+        f"select {columns}, cast({int(load_id)} as bigint) as _load_id, "
+        f"'{sql_text(info.source_name)}' as _source_file, {row_number} as _row_number "
+        f"from ({rows})"
+    )
+
+
+def _land_csv(
+    con: duckdb.DuckDBPyConnection, info: ExtractFileInfo, load_id: int, store: Path | None
+) -> Landed:
     """Land a CSV file; one with bare carriage returns through a copy with those lines marked.
 
     DuckDB's strict reader gives up on a whole file when a value holds a carriage return that
@@ -172,14 +245,14 @@ def _land_csv(con: duckdb.DuckDBPyConnection, info: ExtractFileInfo, load_id: in
     back the original line and a reason of its own.
     """
     if not info.bare_carriage_returns:
-        return _land_csv_file(con, info, load_id)
+        return _land_csv_file(con, info, load_id, store)
     with tempfile.TemporaryDirectory(prefix="casefinder-ingest-") as scratch:
-        copy = Path(scratch) / info.path.name
+        copy = Path(scratch) / info.source_name
         originals = mark_bare_cr_lines(info.path, copy)
         if not originals:  # every such CR was inside a quoted value
-            return _land_csv_file(con, info, load_id)
-        landed = _land_csv_file(con, replace(info, path=copy), load_id)
-    return restore_bare_cr_lines(landed, originals, info.path.name)
+            return _land_csv_file(con, info, load_id, store)
+        landed = _land_csv_file(con, replace(info, path=copy), load_id, store)
+    return restore_bare_cr_lines(landed, originals, info.source_name)
 
 
 _BARE_CR_MARKER = "casefinder-bare-carriage-return-line-"
@@ -246,57 +319,63 @@ def restore_bare_cr_lines(landed: Landed, originals: list[str], file_name: str) 
             len(originals) - restored,
             len(originals),
         )
-    return Landed(rows_landed=landed.rows_landed, csv_rejects=tuple(rejects))
+    return replace(landed, csv_rejects=tuple(rejects))
 
 
-def _land_csv_file(con: duckdb.DuckDBPyConnection, info: ExtractFileInfo, load_id: int) -> Landed:
-    """Read a CSV file straight into `raw`; if DuckDB rejected lines, land it again carefully.
+def _land_csv_file(
+    con: duckdb.DuckDBPyConnection, info: ExtractFileInfo, load_id: int, store: Path | None
+) -> Landed:
+    """Scan a CSV file into its staged table; if DuckDB rejected lines, stage it carefully.
 
-    A clean file (the usual case) is written once: `row_number() over ()` numbers the rows
-    in file order (DuckDB keeps the order of a scan under an empty OVER clause). When lines
-    were rejected, those numbers skip them, so the rows go and the file is landed by
-    `_land_csv_with_rejects`, which numbers rows around the rejected lines.
+    A clean file (the usual case) is read once, in parallel: DuckDB keeps the order of the
+    scan (`preserve_insertion_order`), so a row's number is its `rowid` less the first one
+    (rowids of uncommitted rows start at a large offset). When lines were rejected, positions
+    skip them, so the file is staged again by `_land_csv_with_rejects`, which numbers rows
+    around the rejected lines and keeps them in the raw store as Parquet.
     """
     projection, struct = _csv_select(info, info.spec)
     reader = _csv_reader(struct)
     for table in (_REJECTS, _REJECT_SCANS):
         con.execute(f"drop table if exists {table}")
-    landed = _insert_raw(
+    staged = staged_table(info.name)
+    _run_reading(
         con,
+        f"create temp table {staged} as "
+        f"select *{_parsed_select(info.spec)} from (select {projection} from {reader})",
+        {"path": str(info.path)},
         info,
-        load_id,
-        f"select {projection}, row_number() over () from {reader}",
     )
     rejects, _ = _collect_rejects(con, info.path)
     if not rejects:
-        return Landed(rows_landed=landed, csv_rejects=())
-    con.execute(f"delete from raw.{info.name} where _load_id = ?", [load_id])
-    return _land_csv_with_rejects(con, info, load_id, projection, reader)
+        base = con.execute(f"select coalesce(min(rowid), 0) from {staged}").fetchone()
+        _create_rows_view(con, info.name, load_id, f"(rowid - {int(base[0]) if base else 0} + 1)")
+        rows = f"select {projection} from {_csv_reader(struct, keep_rejects=False, path=info.path)}"
+        return Landed(
+            rows_landed=_staged_count(con, info.name),
+            csv_rejects=(),
+            raw_query=_raw_query(rows, load_id, info, "row_number() over ()"),
+        )
+    con.execute(f"drop table {staged}")
+    return _land_csv_with_rejects(con, info, load_id, projection, reader, store)
 
 
-def _csv_reader(struct: str) -> str:
-    """DuckDB's strict RFC 4180 reader over `$path`, every column text, rejects kept aside."""
+def _csv_reader(struct: str, keep_rejects: bool = True, path: Path | None = None) -> str:
+    """DuckDB's strict RFC 4180 reader over `$path` (or `path`), every column text.
+
+    Lines it cannot parse are kept aside in `_cf_rejects` (for the load) or skipped (for
+    reading a load back: they are in quarantine).
+    """
+    source = "$path" if path is None else f"'{sql_text(str(path))}'"
+    rejects = (
+        f"store_rejects = true, rejects_table = '{_REJECTS}', rejects_scan = '{_REJECT_SCANS}'"
+        if keep_rejects
+        else "ignore_errors = true"
+    )
     return (
-        f"read_csv($path, header = true, auto_detect = false, columns = {struct}, "
-        "delim = ',', quote = '\"', escape = '\"', strict_mode = true, store_rejects = true, "
-        f"rejects_table = '{_REJECTS}', rejects_scan = '{_REJECT_SCANS}', "
+        f"read_csv({source}, header = true, auto_detect = false, columns = {struct}, "
+        f"delim = ',', quote = '\"', escape = '\"', strict_mode = true, {rejects}, "
         "max_line_size = 10000000, parallel = true)"
     )
-
-
-def _insert_raw(
-    con: duckdb.DuckDBPyConnection, info: ExtractFileInfo, load_id: int, select: str
-) -> int:
-    """Run `insert into raw.<file> <select>` (contract columns, then the row number)."""
-    columns = ", ".join(info.spec.column_names)
-    inserted = _run_reading(
-        con,
-        f"insert into raw.{info.name} ({columns}, _row_number, _load_id, _source_file) "
-        f"select *, $load_id, $source from ({select})",
-        {"path": str(info.path), "load_id": load_id, "source": info.path.name},
-        info,
-    ).fetchone()
-    return int(inserted[0]) if inserted else 0
 
 
 def _land_csv_with_rejects(
@@ -305,15 +384,23 @@ def _land_csv_with_rejects(
     load_id: int,
     projection: str,
     reader: str,
+    store: Path | None,
 ) -> Landed:
     """Read a CSV file with rejected lines in one pass, or in segments when a quote runs away.
 
     An unbalanced quote makes every RFC 4180 reader swallow the rest of the file into one
     field. When DuckDB reports that, the physical line holding the quote is quarantined and
     reading resumes on the next line (header + remainder in a temporary file), so the lines
-    after it are neither lost nor merged.
+    after it are neither lost nor merged. The staged rows (text) are kept in the raw store as
+    Parquet, since reading the file again would not number them the same way.
     """
     sql = f"create temp table {_LAND} as select {projection} from {reader}"
+    columns = ", ".join(info.spec.column_names)
+    staged = staged_table(info.name)
+    con.execute(
+        f"create temp table {staged} as select *{_parsed_select(info.spec)}, "
+        f"cast(null as bigint) as _row_number from ({_empty_text_select(info.spec)})"
+    )
     header_line = _first_line(info.path)
     path, offset, landed = info.path, 0, 0
     all_rejects: list[tuple[int, str, str, str]] = []
@@ -325,9 +412,15 @@ def _land_csv_with_rejects(
             # After a runaway quote DuckDB resynchronises somewhere later: the rows it kept
             # past that line are read again from the remainder, so they are dropped here.
             cut = rejects[-1][0] if resume_at is not None else None
-            landed += _append_raw(
-                con, info, load_id, f"({row_number}) + {offset}", cut and cut + offset, source
-            )
+            keep = "" if cut is None else f" where ({row_number}) < {int(cut)}"
+            texts = ", ".join(f"{_LAND}.{c}" for c in info.spec.column_names)
+            inserted = con.execute(
+                f"insert into {staged} select * exclude (_pos){_parsed_select(info.spec)}, "
+                f"_pos + {offset} "
+                f"from (select {texts}, {row_number} as _pos from {source}{keep})"
+            ).fetchone()
+            landed += int(inserted[0]) if inserted else 0
+            con.execute(f"drop table if exists {_LAND}")
             all_rejects.extend((row + offset, *rest) for row, *rest in rejects)
             if resume_at is None:
                 break
@@ -336,8 +429,23 @@ def _land_csv_with_rejects(
             _write_remainder(path, resume_at, header_line, remainder)
             path = remainder
         else:
-            raise ExtractError(f"{info.path.name}: too many unbalanced quotes to read")
-    return Landed(rows_landed=landed, csv_rejects=tuple(all_rejects))
+            raise ExtractError(f"{info.source_name}: too many unbalanced quotes to read")
+    _create_rows_view(con, info.name, load_id, "_row_number")
+    if store is None:
+        return Landed(rows_landed=landed, csv_rejects=tuple(all_rejects))
+    kept = rows_path(info.sha256, store)
+    write_rows(con, f"select {columns}, _row_number from {staged} order by _row_number", kept)
+    rows = f"select * from read_parquet('{sql_text(str(kept))}')"
+    return Landed(
+        rows_landed=landed,
+        csv_rejects=tuple(all_rejects),
+        raw_query=_raw_query(rows, load_id, info, "_row_number"),
+    )
+
+
+def _empty_text_select(spec: ExtractFile) -> str:
+    texts = ", ".join(f"cast(null as varchar) as {c}" for c in spec.column_names)
+    return f"select {texts} where false"
 
 
 def _first_line(path: Path) -> bytes:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import duckdb
 
 from foundation.contract import FILES
-from pipelines.ingest.land import Landed
+from pipelines.ingest.land import ROW_HASH, Landed, rows_view
 from pipelines.ingest.rules import Rule, checked_relation, key_expression
 
 _FAIL = "_cf_fail"
@@ -51,11 +51,12 @@ def _original_values(columns: tuple[str, ...]) -> str:
 
 
 def find_failures(
-    con: duckdb.DuckDBPyConnection, file: str, load_id: int, rules: tuple[Rule, ...]
+    con: duckdb.DuckDBPyConnection, file: str, rules: tuple[Rule, ...]
 ) -> dict[str, int]:
-    """Evaluate every rule over every landed row in one pass; return failing rows per rule.
+    """Evaluate every rule over every staged row in one pass; return, per rule, the rows
+    that fail it and are not exact duplicates (the rows the quarantine reports for it).
 
-    Leaves temp table `_cf_fail(row_number, rule_index)`.
+    Leaves temp table `_cf_fail(row_number, rule_index)`; runs after `find_duplicates`.
     """
     con.execute(f"create or replace temp table {_FAIL} (row_number bigint, rule_index integer)")
     # Each condition is evaluated once per row into a bit mask; only failing rows are expanded.
@@ -69,33 +70,37 @@ def find_failures(
         con.execute(
             f"insert into {_FAIL} with masks as materialized ("
             f"select _row_number as row_number, ({bits}) as mask "
-            f"from ({checked_relation(FILES[file], load_id)})) "
+            f"from ({checked_relation(FILES[file], rows_view(file))})) "
             f"select m.row_number, b.bit + {start} from (select * from masks where mask <> 0) m "
             f"join range({len(chunk)}) b(bit) on (m.mask >> b.bit) & 1 = 1"
         )
     counts = dict(
-        con.execute(f"select rule_index, count(*) from {_FAIL} group by rule_index").fetchall()
+        con.execute(
+            f"select rule_index, count(*) from {_FAIL} f "
+            f"anti join {_DUPS} d on d.row_number = f.row_number group by rule_index"
+        ).fetchall()
     )
     return {r.name: int(counts.get(i, 0)) for i, r in enumerate(rules)}
 
 
-def find_duplicates(con: duckdb.DuckDBPyConnection, file: str, load_id: int) -> int:
-    """Mark exact duplicate rows (all landed values equal); leaves temp table `_cf_dups`."""
+def find_duplicates(con: duckdb.DuckDBPyConnection, file: str) -> int:
+    """Mark exact duplicate rows (all landed values equal); leaves temp table `_cf_dups`.
+
+    Rows are grouped by the hash of their text (made by the scan that staged the file), and
+    only rows whose hash repeats are compared value by value."""
     columns = FILES[file].column_names
     col_list = ", ".join(columns)
+    rows = rows_view(file)
     con.execute(
         f"create or replace temp table {_DUPS} as "
-        f"with hashed as (select _row_number, hash({col_list}) as h from raw.{file} "
-        "where _load_id = $load_id), "
+        f"with hashed as (select _row_number, {ROW_HASH} as h from {rows}), "
         "repeated as (select h from hashed group by h having count(*) > 1), "
         "candidate_rows as (select _row_number from hashed semi join repeated using (h)), "
-        f"candidates as (select r.* from raw.{file} r "
-        "semi join candidate_rows k on r._row_number = k._row_number "
-        "where r._load_id = $load_id), "
+        f"candidates as (select r.* from {rows} r "
+        "semi join candidate_rows k on r._row_number = k._row_number), "
         "grouped as (select _row_number as row_number, "
         f"min(_row_number) over (partition by {col_list}) as duplicate_of from candidates) "
-        "select row_number, duplicate_of from grouped where row_number <> duplicate_of",
-        {"load_id": load_id},
+        "select row_number, duplicate_of from grouped where row_number <> duplicate_of"
     )
     found = con.execute(f"select count(*) from {_DUPS}").fetchone()
     return int(found[0]) if found else 0
@@ -124,7 +129,7 @@ def write_quarantine(
             "insert into quarantine.rejected_rows select $load_id, $file, f.row_number, "
             f"q.column_name, q.rule, q.reason, {_original_values(spec.column_names)} "
             f"from {_FAIL} f join _cf_rules q using (rule_index) "
-            f"join raw.{file} r on r._load_id = $load_id and r._row_number = f.row_number "
+            f"join {rows_view(file)} r on r._row_number = f.row_number "
             f"anti join {_DUPS} d on d.row_number = f.row_number where q.rejects_row",
             params,
         )
@@ -160,10 +165,9 @@ def write_quarantine(
             "as original_values, "
             f"row_number() over (partition by {key} "
             "order by r._row_number) as nth "
-            f"from raw.{file} r "
+            f"from {rows_view(file)} r "
             f"anti join ({_FAILED_ROWS}) f on f.row_number = r._row_number "
-            f"anti join {_DUPS} d on d.row_number = r._row_number "
-            "where r._load_id = $load_id) where nth > 1",
+            f"anti join {_DUPS} d on d.row_number = r._row_number) where nth > 1",
             {
                 **params,
                 "key_columns": ",".join(spec.key),
@@ -191,10 +195,31 @@ def _write_rejected_diagnoses(
         "raw.blank_to_null(r.spell_id), cast(right(q.column_name, 2) as integer), "
         f"q.column_name, q.rule, q.reason, {value} "
         f"from {_FAIL} f join _cf_rules q using (rule_index) "
-        f"join raw.{file} r on r._load_id = $load_id and r._row_number = f.row_number "
+        f"join {rows_view(file)} r on r._row_number = f.row_number "
         f"anti join {_DUPS} d on d.row_number = f.row_number where not q.rejects_row",
         {"load_id": load_id, "file": file},
     )
+
+
+def accepted_rows(file: str) -> str:
+    """The staged rows of one file's load that are neither quarantined nor duplicates, as a
+    query over `$load_id` (what `sql/core` builds from)."""
+    return (
+        f"(select r.* from {rows_view(file)} r anti join ("
+        "select row_number from quarantine.rejected_rows where load_id = $load_id "
+        "union all select row_number from quarantine.duplicate_rows where load_id = $load_id"
+        ") e on r._row_number = e.row_number)"
+    )
+
+
+def create_accepted_view(con: duckdb.DuckDBPyConnection, file: str, load_id: int) -> None:
+    """`_cf_accepted_<file>`: the load's accepted rows, which `raw.accepted_rows` reads."""
+    query = accepted_rows(file).replace("$load_id", str(int(load_id)))
+    con.execute(f"create or replace temp view {accepted_view(file)} as select * from {query}")
+
+
+def accepted_view(file: str) -> str:
+    return f"_cf_accepted_{file}"
 
 
 def _json_line(csv_line: str) -> str:
@@ -213,15 +238,9 @@ def count_load(
     duplicates = con.execute(
         "select count(*) from quarantine.duplicate_rows where load_id = $load_id", params
     ).fetchone()
-    # Rows in `raw` that are neither quarantined nor duplicates (a hash anti join: the
-    # excluded rows are few, the landed rows many).
-    loaded = con.execute(
-        "with excluded as (select row_number from quarantine.rejected_rows "
-        "where load_id = $load_id union select row_number from quarantine.duplicate_rows "
-        f"where load_id = $load_id) select count(*) from raw.{file} r "
-        "anti join excluded e on r._row_number = e.row_number where r._load_id = $load_id",
-        params,
-    ).fetchone()
+    # Staged rows that are neither quarantined nor duplicates (a hash anti join: the
+    # excluded rows are few, the staged rows many).
+    loaded = con.execute(f"select count(*) from {accepted_rows(file)}", params).fetchone()
     return FileCounts(
         read=landed.rows_read,
         loaded=int(loaded[0]) if loaded else 0,

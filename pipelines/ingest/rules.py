@@ -43,7 +43,7 @@ _FORMAT_CHECKS: dict[ColumnType, tuple[str, str]] = {
     ColumnType.INTEGER: ("not raw.is_integer({c})", "is a whole number"),
     ColumnType.BOOLEAN: ("raw.parse_boolean({c}) is null", "is true or false"),
     ColumnType.SNOMED: (
-        "not regexp_full_match(trim({c}), '[0-9]{{6,18}}')",
+        "not regexp_full_match(raw.trimmed({c}), '[0-9]{{6,18}}')",
         "is a SNOMED CT concept id (6-18 digits)",
     ),
     ColumnType.ICD10: (
@@ -51,7 +51,7 @@ _FORMAT_CHECKS: dict[ColumnType, tuple[str, str]] = {
         "is an ICD-10 code",
     ),
     ColumnType.BNF: (
-        "not regexp_full_match(trim({c}), '[0-9A-Za-z]{{15}}')",
+        "not regexp_full_match(raw.trimmed({c}), '[0-9A-Za-z]{{15}}')",
         "is a 15-character BNF presentation code",
     ),
 }
@@ -82,21 +82,18 @@ def parsed_columns(spec: ExtractFile) -> tuple[dict[str, str], dict[str, str]]:
     return first, second
 
 
-def checked_relation(spec: ExtractFile, load_id: int) -> str:
-    """One load's `raw` rows with their parsed columns: what every rule is evaluated over.
+def checked_relation(spec: ExtractFile, rows: str) -> str:
+    """One load's staged rows with their parsed columns: what every rule is evaluated over.
 
-    The second layer (an NHS number's check digit) is computed once per distinct number and
-    joined back: a file names each patient many times (9M GP events, 0.3M numbers), and the
-    check digit costs three times the join.
+    `rows` already holds the first layer (`parsed_columns`, computed in the scan that staged
+    the file). The second layer (an NHS number's check digit) is computed once per distinct
+    number and joined back: a file names each patient many times (9M GP events, 0.3M
+    numbers), and the check digit costs three times the join.
     """
-    first, second = parsed_columns(spec)
-    rows = f"select * from raw.{spec.name} where _load_id = {int(load_id)}"
-    if first:
-        added = ", ".join(f"{expression} as {name}" for name, expression in first.items())
-        rows = f"select *, {added} from ({rows})"
+    _first, second = parsed_columns(spec)
     if not second:
-        return rows
-    ctes, joins, picks = [f"parsed as ({rows})"], [], []
+        return f"select * from {rows}"
+    ctes, joins, picks = [f"parsed as (select * from {rows})"], [], []
     for i, (name, expression) in enumerate(second.items()):
         key = name.removesuffix("__valid") + "__digits"
         ctes.append(
@@ -105,11 +102,35 @@ def checked_relation(spec: ExtractFile, load_id: int) -> str:
         )
         joins.append(f"left join checked_{i} on checked_{i}.{key} = parsed.{key}")
         picks.append(f"coalesce(checked_{i}.{name}, false) as {name}")
-    # Wrapped in a select: GX takes a query asset only when it starts with one.
     return (
-        f"select * from (with {', '.join(ctes)} "
-        f"select parsed.*, {', '.join(picks)} from parsed {' '.join(joins)})"
+        f"with {', '.join(ctes)} select parsed.*, {', '.join(picks)} from parsed {' '.join(joins)}"
     )
+
+
+# Reference values of the set's earlier files that the referential rules read (temporary
+# tables made by `known_values` once the file is staged).
+KNOWN_PRACTICES = "_cf_known_practices"
+KNOWN_PATIENTS = "_cf_known_patients"
+
+
+def known_values(con: duckdb.DuckDBPyConnection, file: str, rows: str) -> None:
+    """Keep what later files' referential rules look up: practice codes, patients' numbers.
+
+    Every row of the load counts, quarantined or not (a row's reference is checked against
+    the file as supplied; its own defects are reported on its own line).
+    """
+    if file == "practices":
+        con.execute(
+            f"create or replace temp table {KNOWN_PRACTICES} as "
+            f"select distinct upper(trim(practice_code)) as practice_code from {rows} "
+            "where raw.blank_to_null(practice_code) is not null"
+        )
+    elif file == "gp_patients":
+        con.execute(
+            f"create or replace temp table {KNOWN_PATIENTS} as "
+            "select distinct nhs_number__digits from "
+            f"({checked_relation(FILES['gp_patients'], rows)}) where nhs_number__valid"
+        )
 
 
 # Control characters other than tab, line feed and carriage return, as an RE2 class (escapes
@@ -143,7 +164,7 @@ def _quote(value: str) -> str:
 
 
 def _present(column: str) -> str:
-    return f"raw.blank_to_null({column}) is not null"
+    return f"raw.is_present({column})"
 
 
 def rules_for(spec: ExtractFile, as_of: date, load_ids: dict[str, int]) -> tuple[Rule, ...]:
@@ -179,7 +200,7 @@ def rules_for(spec: ExtractFile, as_of: date, load_ids: dict[str, int]) -> tuple
                     f"{c}_in_vocabulary",
                     c,
                     f"{c} is one of the contract's codes ({', '.join(col.vocabulary)})",
-                    f"{_present(c)} and trim({c}) not in ({values})",
+                    f"{_present(c)} and raw.trimmed({c}) not in ({values})",
                 )
             )
         elif col.type is ColumnType.STRING:
@@ -236,7 +257,7 @@ def _file_rules(spec: ExtractFile, load_ids: dict[str, int]) -> list[Rule]:
                 "imd_decile_range",
                 "imd_decile",
                 "imd_decile is between 1 and 10",
-                "raw.is_integer(imd_decile) and try_cast(trim(imd_decile) as bigint)"
+                "raw.is_integer(imd_decile) and try_cast(raw.trimmed(imd_decile) as bigint)"
                 " not between 1 and 10",
             )
         )
@@ -256,9 +277,7 @@ def _file_rules(spec: ExtractFile, load_ids: dict[str, int]) -> list[Rule]:
                 "practice_code",
                 "practice_code exists in practices",
                 f"{_present('practice_code')} and upper(trim(practice_code)) not in ("
-                "select upper(trim(practice_code)) from raw.practices"
-                f" where _load_id = {int(load_ids['practices'])}"
-                " and raw.blank_to_null(practice_code) is not null)",
+                f"select practice_code from {KNOWN_PRACTICES})",
             )
         )
     if spec.name in PATIENT_EXISTS_FILES and "gp_patients" in load_ids:
@@ -268,9 +287,7 @@ def _file_rules(spec: ExtractFile, load_ids: dict[str, int]) -> list[Rule]:
                 "nhs_number",
                 "nhs_number belongs to a patient in gp_patients",
                 "nhs_number__valid and nhs_number__digits not in ("
-                "select nhs_number__digits from ("
-                f"{checked_relation(FILES['gp_patients'], load_ids['gp_patients'])})"
-                " where nhs_number__valid)",
+                f"select nhs_number__digits from {KNOWN_PATIENTS})",
             )
         )
     return rules

@@ -14,4 +14,6 @@ create table if not exists audit.loads (
     status varchar,
     source_file varchar,
     extra_columns varchar[],
+    -- how `raw.<file>` reads this load back from the raw store (a select over the stored file)
+    raw_query varchar,
 )

@@ -2,14 +2,14 @@
 with
 
 accepted as (
-    select * from raw.accepted_patient_rows($snapshot_id, 'acute_spells')
+    select * from raw.accepted_patient_rows('acute_spells')
 ),
 
 spells as (
     select
         trim(spell_id) as spell_id,
         patient_id,
-        raw.parse_date(admission_date) as admission_date,
+        admission_date__date as admission_date,
         columns('^diag_[0-9]{2}$'),
     from accepted
 ),

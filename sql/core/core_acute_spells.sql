@@ -2,7 +2,7 @@
 with
 
 accepted as (
-    select * from raw.accepted_patient_rows($snapshot_id, 'acute_spells')
+    select * from raw.accepted_patient_rows('acute_spells')
 ),
 
 final as (
@@ -10,13 +10,13 @@ final as (
         trim(spell_id) as spell_id,
         patient_id,
         upper(raw.blank_to_null(provider_code)) as provider_code,
-        raw.parse_date(admission_date) as admission_date,
-        raw.parse_date(discharge_date) as discharge_date,
+        admission_date__date as admission_date,
+        discharge_date__date as discharge_date,
         trim(admission_method) as admission_method,
         list_contains($emergency_admission_methods, trim(admission_method)) as is_emergency,
         list_contains($elective_admission_methods, trim(admission_method)) as is_elective,
         raw.blank_to_null(discharge_destination) as discharge_destination,
-        raw.icd10_normalise(diag_01) as primary_diagnosis,
+        diag_01__icd10 as primary_diagnosis,
     from accepted
 )
 

@@ -2,11 +2,11 @@
 with
 
 accepted as (
-    select * from raw.accepted_patient_rows($snapshot_id, 'ae_attendances')
+    select * from raw.accepted_patient_rows('ae_attendances')
 ),
 
 parsed as (
-    select * replace (raw.parse_datetime(arrival_datetime) as arrival_datetime)
+    select * replace (arrival_datetime__datetime as arrival_datetime)
     from accepted
 ),
 

@@ -2,15 +2,15 @@
 with
 
 accepted as (
-    select * from raw.accepted_patient_rows($snapshot_id, 'caseload')
+    select * from raw.accepted_patient_rows('caseload')
 ),
 
 final as (
     select
         patient_id,
         raw.blank_to_null(team) as team,
-        raw.parse_date(start_date) as start_date,
-        raw.parse_date(end_date) as end_date,
+        start_date__date as start_date,
+        end_date__date as end_date,
     from accepted
 )
 

@@ -3,7 +3,7 @@
 with
 
 accepted as (
-    select * from raw.accepted_patient_rows($snapshot_id, 'community_contacts')
+    select * from raw.accepted_patient_rows('community_contacts')
 ),
 
 typed as (
@@ -12,8 +12,8 @@ typed as (
         cast(trim(submission_id) as bigint) as submission_id,
         patient_id,
         raw.blank_to_null(referral_id) as referral_id,
-        raw.parse_datetime(referral_received_datetime) as referral_received_datetime,
-        raw.parse_datetime(contact_datetime) as contact_datetime,
+        referral_received_datetime__datetime as referral_received_datetime,
+        contact_datetime__datetime as contact_datetime,
         trim(team_type) as team_type,
         raw.blank_to_null(priority) as priority,
         raw.parse_boolean(attended) as is_attended,

@@ -2,13 +2,13 @@
 with
 
 accepted as (
-    select * from raw.accepted_patient_rows($snapshot_id, 'gp_events')
+    select * from raw.accepted_patient_rows('gp_events')
 ),
 
 final as (
     select
         patient_id,
-        raw.parse_date(event_date) as event_date,
+        event_date__date as event_date,
         trim(snomed_code) as snomed_code,
         cast(raw.blank_to_null(numeric_value) as double) as numeric_value,
     from accepted

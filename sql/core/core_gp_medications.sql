@@ -2,13 +2,13 @@
 with
 
 accepted as (
-    select * from raw.accepted_patient_rows($snapshot_id, 'gp_medications')
+    select * from raw.accepted_patient_rows('gp_medications')
 ),
 
 final as (
     select
         patient_id,
-        raw.parse_date(issue_date) as issue_date,
+        issue_date__date as issue_date,
         raw.blank_to_null(dmd_code) as dmd_code,
         upper(trim(bnf_code)) as bnf_code,
         left(upper(trim(bnf_code)), 9) as bnf_chemical_substance,

@@ -2,7 +2,7 @@
 with
 
 accepted as (
-    select * from raw.accepted_rows($snapshot_id, 'lsoa_imd')
+    select * from raw.accepted_rows('lsoa_imd')
 ),
 
 final as (

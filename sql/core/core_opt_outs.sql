@@ -2,14 +2,14 @@
 with
 
 accepted as (
-    select * from raw.accepted_patient_rows($snapshot_id, 'opt_outs')
+    select * from raw.accepted_patient_rows('opt_outs')
 ),
 
 final as (
     select
         patient_id,
         trim(opt_out_type) as opt_out_type,
-        raw.parse_date(recorded_date) as recorded_date,
+        recorded_date__date as recorded_date,
     from accepted
 )
 

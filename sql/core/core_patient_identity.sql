@@ -2,7 +2,7 @@
 with
 
 accepted as (
-    select * from raw.accepted_patient_rows($snapshot_id, 'gp_patients')
+    select * from raw.accepted_patient_rows('gp_patients')
 ),
 
 final as (
@@ -11,7 +11,7 @@ final as (
         nhs_number_digits as nhs_number,
         raw.blank_to_null(given_name) as given_name,
         raw.blank_to_null(family_name) as family_name,
-        raw.parse_date(date_of_birth) as date_of_birth,
+        date_of_birth__date as date_of_birth,
     from accepted
 )
 

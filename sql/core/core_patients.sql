@@ -4,21 +4,21 @@
 with
 
 accepted as (
-    select * from raw.accepted_patient_rows($snapshot_id, 'gp_patients')
+    select * from raw.accepted_patient_rows('gp_patients')
 ),
 
 accepted_spells as (
-    select * from raw.accepted_rows($snapshot_id, 'acute_spells')
+    select * from raw.accepted_rows('acute_spells')
 ),
 
 -- GP records learn of a hospital death days or weeks late: the discharge dates it
 hospital_deaths as (
     select
-        raw.nhs_digits(nhs_number) as nhs_number_digits,
-        min(raw.parse_date(discharge_date)) as hospital_death_date,
+        nhs_number__digits as nhs_number_digits,
+        min(discharge_date__date) as hospital_death_date,
     from accepted_spells
     where raw.blank_to_null(discharge_destination) = $died_discharge_destination
-    group by raw.nhs_digits(nhs_number)
+    group by nhs_number__digits
 ),
 
 patients as (
@@ -33,19 +33,19 @@ patients as (
 final as (
     select
         patient_id,
-        cast(date_trunc('month', raw.parse_date(date_of_birth)) as date) as birth_month,
+        cast(date_trunc('month', date_of_birth__date) as date) as birth_month,
         trim(sex) as sex,
         raw.blank_to_null(ethnic_category) as ethnic_category,
         upper(raw.blank_to_null(lsoa_code)) as lsoa_code,
         upper(trim(practice_code)) as practice_code,
-        raw.parse_date(registration_start_date) as registration_start_date,
-        raw.parse_date(registration_end_date) as registration_end_date,
+        registration_start_date__date as registration_start_date,
+        registration_end_date__date as registration_end_date,
         -- least() skips nulls: whichever of the two dates is known and earlier
-        least(raw.parse_date(date_of_death), hospital_death_date) as date_of_death,
+        least(date_of_death__date, hospital_death_date) as date_of_death,
         case
-            when raw.parse_date(date_of_death) <= hospital_death_date
+            when date_of_death__date <= hospital_death_date
                 or hospital_death_date is null
-                then if(raw.parse_date(date_of_death) is null, null, 'gp')
+                then if(date_of_death__date is null, null, 'gp')
             else 'hospital'
         end as death_source,
     from patients

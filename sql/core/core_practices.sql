@@ -2,7 +2,7 @@
 with
 
 accepted as (
-    select * from raw.accepted_rows($snapshot_id, 'practices')
+    select * from raw.accepted_rows('practices')
 ),
 
 final as (

@@ -2,15 +2,15 @@
 with
 
 accepted as (
-    select * from raw.accepted_patient_rows($snapshot_id, 'social_care_services')
+    select * from raw.accepted_patient_rows('social_care_services')
 ),
 
 final as (
     select
         patient_id,
         trim(service_type) as service_type,
-        raw.parse_date(start_date) as start_date,
-        raw.parse_date(end_date) as end_date,
+        start_date__date as start_date,
+        end_date__date as end_date,
         cast(raw.blank_to_null(planned_hours_per_week) as double) as planned_hours_per_week,
     from accepted
 )

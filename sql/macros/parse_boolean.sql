@@ -1,3 +1,3 @@
 -- macro: a true/false text (any case) as a boolean, or null
-create or replace macro raw.parse_boolean(x) as case lower(trim(x))
+create or replace macro raw.parse_boolean(x) as case lower(raw.trimmed(x))
     when 'true' then true when 'false' then false end

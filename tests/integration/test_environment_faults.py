@@ -220,9 +220,8 @@ def test_newer_and_older_warehouses_are_refused_and_left_untouched(
     newer = _versioned_warehouse(
         tmp_path / "newer" / "warehouse.duckdb", str(wh.WAREHOUSE_SCHEMA_VERSION + 1)
     )
-    older = _versioned_warehouse(
-        tmp_path / "older" / "warehouse.duckdb", str(wh.WAREHOUSE_SCHEMA_VERSION - 1)
-    )
+    # version 0 predates every migration (version 1 is migrated: test_raw_store)
+    older = _versioned_warehouse(tmp_path / "older" / "warehouse.duckdb", "0")
     before = {newer: _sha(newer), older: _sha(older)}
     results = run_many(
         [("newer", _ingest(extracts, newer)), ("older", _ingest(extracts, older))],

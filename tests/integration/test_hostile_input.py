@@ -58,9 +58,12 @@ class CaseRun:
 
 
 def _table_exists(warehouse: Path, schema: str, table: str) -> bool:
+    """Whether a table (or, for `raw`, a view over the raw store) exists."""
     rows = query(
         warehouse,
-        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
+        "select count(*) from (select schema_name, table_name from duckdb_tables() "
+        "union all select schema_name, view_name from duckdb_views()) "
+        "where schema_name = ? and table_name = ?",
         [schema, table],
     )
     return rows[0][0] > 0

@@ -264,12 +264,14 @@ def test_quarantine_keeps_the_row_as_landed(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_gx_counts_every_rule_like_the_quarantine_in_one_query_per_file(
+def test_gx_counts_every_rule_like_the_quarantine_in_one_query(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The GX suites, run over the same defects, count exactly what the quarantine counted.
+    """The GX suites, run over the same defects, count exactly what the quarantine counted,
+    and find no row of `core` breaking a typed check.
 
-    Every case's rule is counted at least once, and GX bundles a file's rules into one scan.
+    Every case's rule is counted at least once; GX bundles every file's rules into one query
+    of the quarantine, and every `core` table's checks into one more.
     """
     import logging
 
@@ -309,5 +311,35 @@ def test_gx_counts_every_rule_like_the_quarantine_in_one_query_per_file(
     assert all(gx[(file, rule)] >= 1 for file, _i, _c, _v, rule in CASES)
     assert diagnoses == {"diag_02_format": 1, "diag_04_format": 1}
     assert {rule: gx[("acute_spells", rule)] for rule in diagnoses} == diagnoses
+    assert files_with_rules == {file for file, _rule in gx}
+    assert report.typed["core_gp_events"] == {
+        "patient_id_present": 0,
+        "event_date_present": 0,
+        "event_date_in_range": 0,
+        "snomed_code_present": 0,
+    }
     bundles = [r for r in caplog.records if r.name == engine_log and "computed" in r.message]
-    assert len(bundles) == len(files_with_rules)
+    assert len(bundles) == 2
+
+
+@pytest.mark.slow
+def test_gx_reports_a_core_row_that_breaks_a_typed_check(tmp_path: Path) -> None:
+    """A `core` row outside the contract (a date before 1900 written after the load) is a
+    mismatch GX reports by table, check and count, and its expectation fails."""
+    from pipelines.ingest.validation import validate_snapshot
+
+    write_extract_set(tmp_path / "set")
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        ensure_layers(con)
+        load_extract_set(con, discover(tmp_path / "set"), KEY)
+        con.execute(
+            "update core.core_gp_events set event_date = date '1850-01-01' "
+            "where rowid in (select rowid from core.core_gp_events limit 2)"
+        )
+    report = validate_snapshot(warehouse, 1, date(2026, 11, 16), tmp_path / "docs")
+    assert report.mismatches == ("core.core_gp_events.event_date_in_range: 2 rows break it",)
+    assert report.typed["core_gp_events"]["event_date_in_range"] == 2
+    assert report.docs_index is not None
+    pages = list((tmp_path / "docs").rglob("validations/**/*.html"))
+    assert any("Failed" in page.read_text(encoding="utf-8") for page in pages)
