@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import threading
 from datetime import date
@@ -142,8 +141,9 @@ def start_prefect_server() -> threading.Thread | None:
     are imported (each takes seconds before a run's first task); the thread to join before
     the flow runs, or None when Prefect has a server (PREFECT_API_URL).
 
-    It is the server Prefect itself would start for the flow (one per process): when this
-    start fails, the flow's own start tries again and reports the error as it always has.
+    It is the server Prefect itself would start for the flow (one per process). When this
+    start fails, its process is stopped and forgotten: the flow's own start then tries from
+    scratch and reports the error as it always has.
     """
     # deferred: prefect's server module is only needed when the weekly run starts
     from prefect.server.api.server import SubprocessASGIServer
@@ -154,8 +154,10 @@ def start_prefect_server() -> threading.Thread | None:
     server = SubprocessASGIServer()
 
     def start() -> None:
-        with contextlib.suppress(Exception):
+        try:
             server.start()
+        except Exception:  # noqa: BLE001 - the flow's own start tries again and reports it
+            server.stop()
 
     thread = threading.Thread(target=start, name="prefect-server-start", daemon=True)
     thread.start()
