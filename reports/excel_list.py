@@ -87,12 +87,31 @@ class Formats:
     def __init__(self, wb: Any) -> None:
         self._wb = wb
         self._made: dict[tuple[tuple[str, Any], ...], Any] = {}
+        self._cells: dict[tuple[Any, ...], Any] = {}
 
     def __call__(self, **props: Any) -> Any:
         key = tuple(sorted((k, v) for k, v in props.items() if v is not None))
         if key not in self._made:
             self._made[key] = self._wb.add_format(dict(key)) if key else None
         return self._made[key]
+
+    def cell(self, name: str, as_text: bool, colour: str | None = None) -> Any:
+        """The format of a cell of column `name`: its wrap and (unless `as_text`) its number
+        or date format, on `colour`. Looked up once per kind of cell (a list writes hundreds
+        of thousands), made at its first use as before, so the file's formats keep their
+        order."""
+        key = (name, as_text, colour)
+        found = self._cells.get(key)
+        if found is None and key not in self._cells:
+            props: dict[str, Any] = {"bg_color": colour}
+            if name in WRAP_COLUMNS:
+                props.update(text_wrap=True, valign="top")
+            if not as_text and name in DATE_COLUMNS:
+                props["num_format"] = DATE_FORMAT
+            elif not as_text and name in NUMBER_FORMATS:
+                props["num_format"] = NUMBER_FORMATS[name]
+            found = self._cells[key] = self(**props)
+        return found
 
 
 def _text(ws: Any, row: int, col: int, value: Any, fmt: Any = None) -> None:
@@ -142,37 +161,33 @@ def display_width(name: str, value: Any) -> int:
     return len(str(value))
 
 
-def _write_cell(ws: Any, r: int, c: int, name: str, value: Any, fmt: Formats, **props: Any) -> None:
-    """Write one value typed by its column: date, flag, formatted number or (escaped) text.
+def _write_cell(
+    ws: Any, r: int, c: int, name: str, value: Any, fmt: Formats, bg_color: str | None = None
+) -> None:
+    """Write one value typed by its column: date, flag, formatted number or (escaped) text,
+    on `bg_color`.
 
     A value that does not read as its column's type is written as text, so nothing is lost.
     """
-    if name in WRAP_COLUMNS:
-        props = {**props, "text_wrap": True, "valign": "top"}
-    if name in DATE_COLUMNS:
-        props = {**props, "num_format": DATE_FORMAT}
-    elif name in NUMBER_FORMATS:
-        props = {**props, "num_format": NUMBER_FORMATS[name]}
     if value is None or value == "":
-        ws.write_blank(r, c, None, fmt(**props))
+        ws.write_blank(r, c, None, fmt.cell(name, False, bg_color))
         return
     if name in DATE_COLUMNS:
         day = _as_date(value)
         if day is not None:
-            ws.write_datetime(r, c, datetime.combine(day, time()), fmt(**props))
+            ws.write_datetime(r, c, datetime.combine(day, time()), fmt.cell(name, False, bg_color))
             return
     if name in FLAG_COLUMNS:
         flag = _as_flag(value)
         if flag is not None:
-            ws.write_boolean(r, c, flag, fmt(**props))
+            ws.write_boolean(r, c, flag, fmt.cell(name, False, bg_color))
             return
     if name in NUMBER_FORMATS or (isinstance(value, int | float) and not isinstance(value, bool)):
         number = _as_number(value)
         if number is not None:
-            ws.write_number(r, c, number, fmt(**props))
+            ws.write_number(r, c, number, fmt.cell(name, False, bg_color))
             return
-    props.pop("num_format", None)
-    _text(ws, r, c, value, fmt(**props))
+    _text(ws, r, c, value, fmt.cell(name, True, bg_color))
 
 
 def _fit_columns(ws: Any, columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:

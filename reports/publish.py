@@ -27,6 +27,7 @@ from reports.lists import load_lists, render_csv
 from reports.run_report import (
     Check,
     build_run_report,
+    drift_profiles,
     previous_summary_for,
     record_drift_profiles,
 )
@@ -401,6 +402,8 @@ def commit_publication(
     version = (version_row[0] if version_row else None) or ""
     final_lists = out_dir / "lists" / as_of.isoformat()
     final_reports = out_dir / "reports" / as_of.isoformat()
+    # Read before the transaction, which then only writes (a million patients' features).
+    profiles = drift_profiles(con, as_of.isoformat(), version or None)
     try:
         with transaction(con):
             # A publication replaced (`--republish`) stays in the audit trail.
@@ -438,7 +441,7 @@ def commit_publication(
                         item["html_sha256"],
                     ],
                 )
-            record_drift_profiles(con, as_of.isoformat(), version or None)
+            record_drift_profiles(con, as_of.isoformat(), profiles)
             _swap_in(reports_staging, final_reports)
             _swap_in(lists_staging, final_lists)
     except BaseException:

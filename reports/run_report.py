@@ -551,14 +551,11 @@ def drift_profiles(
 
 
 def record_drift_profiles(
-    con: duckdb.DuckDBPyConnection,
-    as_of: str,
-    version: str | None,
-    features: list[str] | None = None,
+    con: duckdb.DuckDBPyConnection, as_of: str, profiles: dict[tuple[str, str], Profile]
 ) -> None:
-    """Keep the run's distributions in `audit.drift_profiles` (the publication records them
-    with the lists, so only a published run is next week's comparison)."""
-    profiles = drift_profiles(con, as_of, version, features)
+    """Keep the run's distributions (`drift_profiles`) in `audit.drift_profiles` (the
+    publication records them with the lists, so only a published run is next week's
+    comparison)."""
     if profiles:
         _save_profiles(con, as_of, profiles)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
@@ -135,6 +136,34 @@ def check_out_folder(out: Path, pseudonymised: bool, identifiable: tuple[Path, .
         )
 
 
+def start_prefect_server() -> threading.Thread | None:
+    """Start Prefect's temporary server in the background, so that it boots while the flows
+    are imported (each takes seconds before a run's first task); the thread to join before
+    the flow runs, or None when Prefect has a server (PREFECT_API_URL).
+
+    It is the server Prefect itself would start for the flow (one per process). When this
+    start fails, its process is stopped and forgotten: the flow's own start then tries from
+    scratch and reports the error as it always has.
+    """
+    # deferred: prefect's server module is only needed when the weekly run starts
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value():
+        return None
+    server = SubprocessASGIServer()
+
+    def start() -> None:
+        try:
+            server.start()
+        except Exception:  # noqa: BLE001 - the flow's own start tries again and reports it
+            server.stop()
+
+    thread = threading.Thread(target=start, name="prefect-server-start", daemon=True)
+    thread.start()
+    return thread
+
+
 def weekly(
     extracts: Path,
     warehouse: Path,
@@ -149,9 +178,6 @@ def weekly(
 ) -> dict[str, Any]:
     """Run the weekly flow after checking the paths, with the settings resolved once here
     (`dask_address`: the --dask-address override)."""
-    # deferred: prefect and the flows are only needed when the weekly run starts
-    from pipelines.flows.weekly import weekly_run
-
     if not extracts.is_dir():
         raise CasefinderError(f"--extracts {extracts} is not a folder")
     if capacity_file is not None:
@@ -160,6 +186,12 @@ def weekly(
         raise CasefinderError(f"--feedback {feedback} is not a folder")
     settings = load_settings()
     check_out_folder(out, pseudonymised, (warehouse, settings.key_path(warehouse)))
+    server = start_prefect_server()
+    # deferred: prefect and the flows are only needed when the weekly run starts
+    from pipelines.flows.weekly import weekly_run
+
+    if server is not None:
+        server.join()
     return weekly_run(
         extracts=extracts,
         warehouse=warehouse,

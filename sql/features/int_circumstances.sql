@@ -9,7 +9,8 @@ index_dates as (
     select index_date from features.feat_index_dates
 ),
 
-gp_events as (
+-- not materialized: read twice below, and a copy of every GP event costs more than two scans
+gp_events as not materialized (
     select * from core.core_gp_events
 ),
 

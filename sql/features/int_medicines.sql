@@ -16,6 +16,8 @@ medications as (
     select * from core.core_gp_medications
 ),
 
+-- Only issues inside some index date's 12 months can count: an older issue is never in a
+-- window, and dropping it changes no later issue's `lead` (that looks forward only).
 issue_days as (
     select distinct
         patient_id,
@@ -23,6 +25,7 @@ issue_days as (
         issue_date,
     from medications
     where bnf_chemical_substance is not null
+        and issue_date > (select min(start_12m) from index_dates)
 ),
 
 -- a substance counts at D when its latest issue on or before D is in (D - 12 months, D]:

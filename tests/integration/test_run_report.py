@@ -15,6 +15,7 @@ from reports.run_report import (
     breached,
     build_run_report,
     checks,
+    drift_profiles,
     previous_summary_for,
     record_drift_profiles,
 )
@@ -243,7 +244,8 @@ def test_next_week_uses_stored_profiles_when_feature_rows_are_replaced(tmp_path:
     con = _warehouse(efi_shift=0.1)
     week1 = {"as_of": LAST_WEEK, "extracts": {}}
     build_run_report(con, week1, tmp_path / "w1.html", None, FEATURES)
-    record_drift_profiles(con, LAST_WEEK, "m1", FEATURES)  # as last week's publication did
+    # as last week's publication did
+    record_drift_profiles(con, LAST_WEEK, drift_profiles(con, LAST_WEEK, "m1", FEATURES))
     con.execute("delete from features.feat_patients where index_date = ?", [LAST_WEEK])
     con.execute("delete from scores.scores where as_of = ?", [LAST_WEEK])
     _, found = build_run_report(
@@ -313,7 +315,7 @@ def test_the_report_only_reads_and_the_publication_records_the_profiles(tmp_path
     path, _ = build_run_report(con, _summary(THIS_WEEK, 1000, {}), tmp_path / "r.html", PREVIOUS)
     assert path.exists()
     assert _profiles(con) == []
-    record_drift_profiles(con, THIS_WEEK, "m1")
+    record_drift_profiles(con, THIS_WEEK, drift_profiles(con, THIS_WEEK, "m1"))
     assert _profiles(con) == [
         (THIS_WEEK, "feature", "efi"),
         (THIS_WEEK, "histogram", "risk_score"),

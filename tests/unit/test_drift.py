@@ -101,3 +101,13 @@ def test_volume_drop_over_20_percent_is_flagged() -> None:
 
 def test_no_previous_snapshot_flags_nothing() -> None:
     assert not any(c.flagged for c in volume_changes(None, {"gp_events": 10}))
+
+
+def test_a_numeric_array_profiles_as_its_values_do() -> None:
+    # The run report reads features as float arrays (NaN for missing) and flags as bools.
+    values = [0.5, None, 2.0, 2.0, 7.25, None, 1.0, 3.5] * 20
+    as_array = np.array([np.nan if v is None else v for v in values])
+    assert profile(as_array) == profile(values)
+    flags = [True, False, False, True, False] * 10
+    assert profile(np.array(flags)) == profile(flags)
+    assert psi_against(profile(values), as_array) == psi_against(profile(values), values)
