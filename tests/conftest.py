@@ -1,4 +1,5 @@
-"""Shared pytest setup: Prefect stays local and quiet; one Prefect test harness per session."""
+"""Shared pytest setup: Prefect stays local and quiet; one Prefect test harness and one Prefect
+server for children per session (per worker), the slow test files first."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers.cli_process import prefect_server
 
 from foundation.settings import PREFECT_LOGGING_CONFIG  # imports no Prefect
 
@@ -43,3 +45,11 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(scope="session")
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A local Prefect server for this worker's `casefinder` children (each would start a
+    temporary one otherwise): the environment that points them at it."""
+    with prefect_server(tmp_path_factory.mktemp("prefect-server")) as url:
+        yield {"PREFECT_API_URL": url}
