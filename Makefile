@@ -37,12 +37,15 @@ demo: $(STAMP) ## generate a synthetic ICS and run the weekly job on it (outputs
 .PHONY: test
 # Two pytest workers (pytest-xdist), a test file each at a time: the suite is mostly waiting on
 # subprocesses and Prefect servers, so two workers on two cores take two thirds of the time.
-# TEST_WORKERS=0 runs everything in one process.
+# `--no-loadscope-reorder` keeps the order tests/conftest.py gives, the slow files first (by
+# default pytest-xdist sends the files with the most tests first, the long end-to-end files
+# last). TEST_WORKERS=0 runs everything in one process.
 TEST_WORKERS ?= 2
 
 test: $(STAMP) ## lint, then run the tests (unit, integration, e2e, browser; not `heavy`)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest tests -m "not heavy" -n $(TEST_WORKERS) --dist loadfile --durations=25
+	$(BIN)/python -m pytest tests -m "not heavy" -n $(TEST_WORKERS) \
+		--dist loadfile --no-loadscope-reorder --durations=25
 
 .PHONY: test-heavy
 test-heavy: $(STAMP) ## the heavy tests: kill -9 at every stage, the hostile input corpus (long)

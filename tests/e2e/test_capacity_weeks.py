@@ -33,7 +33,7 @@ CAPACITIES = (3, 0, 25)
 TIERS = ("very_high", "high", "moderate", "low")
 
 
-def _run(root: Path, week: date, *extra: Any) -> str:
+def _run(root: Path, week: date, env: dict[str, str], *extra: Any) -> str:
     ran = run_casefinder_gate_off(
         [
             "run",
@@ -46,6 +46,7 @@ def _run(root: Path, week: date, *extra: Any) -> str:
             *extra,
         ],
         Sandbox(root / week.isoformat()),
+        env=env,
     )
     assert ran.returncode == 0, ran.stderr[-3000:]
     return ran.stdout
@@ -69,12 +70,15 @@ def _return_list(rows: list[dict[str, str]], path: Path, stranger: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def weeks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def weeks(
+    tmp_path_factory: pytest.TempPathFactory, prefect_api: dict[str, str]
+) -> Iterator[dict[str, Any]]:
+    """Both weeks' runs, on this worker's Prefect server (tests/e2e/conftest.py)."""
     root = tmp_path_factory.mktemp("capacity-weeks")
     for week in (WEEK1, WEEK2):
         folder = root / "extracts" / week.isoformat()
         synth_extracts(folder, Sandbox(root / f"synth-{week}"), PATIENTS, SEED, week.isoformat())
-    _run(root, WEEK1)
+    _run(root, WEEK1, prefect_api)
     week1 = read_lists(root / "out", WEEK1)
     team, zero, other = sorted(week1, key=lambda c: (-len(week1[c]), c))[:3]
     capacity = dict(zip((team, zero, other), CAPACITIES, strict=True))
@@ -82,7 +86,15 @@ def weeks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     (root / "capacity.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     stranger = week1[other][0]["nhs_number"]
     _return_list(week1[team], root / "returned" / f"{team} reviewed.csv", stranger)
-    stdout = _run(root, WEEK2, "--capacity", root / "capacity.csv", "--feedback", root / "returned")
+    stdout = _run(
+        root,
+        WEEK2,
+        prefect_api,
+        "--capacity",
+        root / "capacity.csv",
+        "--feedback",
+        root / "returned",
+    )
     yield {
         "root": root,
         "capacity": capacity,

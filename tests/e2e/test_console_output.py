@@ -1,11 +1,16 @@
 """What a person sees on the console: one line for an expected problem, little noise otherwise.
 
-Each case runs the real `casefinder` console script in a child process the way a data engineer
-would, with Prefect's temporary server (no PREFECT_API_URL: the route where Prefect's own
-tracebacks used to reach the console), and reads its stderr: no traceback from casefinder or
-Prefect, the `casefinder: error: ...` line last, naming the file or option, exit 2. The
+Each case runs the real command line (`pipelines.cli.main`) in a child process the way a data
+engineer would, with Prefect's temporary server (no PREFECT_API_URL: the route where Prefect's
+own tracebacks used to reach the console), and reads its stderr: no traceback from casefinder
+or Prefect, the `casefinder: error: ...` line last, naming the file or option, exit 2. The
 details go to the log file beside the warehouse. A clean `ingest` shows no INFO lines on the
-console and `--verbose` brings Prefect's back.
+console and `--verbose` brings Prefect's back; commands run from another folder through the
+`casefinder` console script write only where they are pointed.
+
+The bad-input cases run one after another in one child (`helpers.cli_process.run_many`,
+stdout and stderr captured per case at the file-descriptor level): the temporary server and
+the imports are paid once, and each test reads its case.
 """
 
 from __future__ import annotations
@@ -16,10 +21,10 @@ from pathlib import Path
 import pytest
 from helpers.cli_process import (
     CASEFINDER,
+    Invocation,
     Sandbox,
     assert_clean_failure,
     child_env,
-    run_casefinder,
     run_many,
 )
 from helpers.extract_set import write_extract_set
@@ -33,7 +38,7 @@ def _last_line(stderr: str) -> str:
     return lines[-1]
 
 
-def _assert_one_line(result: subprocess.CompletedProcess[str], *names: str) -> str:
+def _assert_one_line(result: Invocation, *names: str) -> str:
     line = assert_clean_failure(result, names)
     assert _last_line(result.stderr) == line, result.stderr[-3000:]
     # Nothing of Prefect's failure reports either: the line says it all.
@@ -62,37 +67,26 @@ def cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     }
 
 
-def _run_weekly(cases: dict, extracts: Path, warehouse: Path, name: str):
-    """`casefinder run` as a data engineer types it, in a sandbox of its own."""
-    args = ["run", "--extracts", extracts, "--warehouse", warehouse]
-    args += ["--out", cases["root"] / f"out-{name}"]
-    return run_casefinder(args, Sandbox(cases["root"] / name), timeout=900)
+def _weekly(cases: dict, extracts: Path, warehouse: Path, name: str) -> list:
+    """`casefinder run` as a data engineer types it, publishing into a folder of its own."""
+    out = cases["root"] / f"out-{name}"
+    return ["run", "--extracts", extracts, "--warehouse", warehouse, "--out", out]
 
 
-def test_a_missing_gp_patients_file_is_one_line(cases: dict) -> None:
-    warehouse = cases["root"] / "wh-missing" / "warehouse.duckdb"
-    result = _run_weekly(cases, cases["missing"], warehouse, "missing")
-    _assert_one_line(result, "gp_patients.csv")
-    log = (warehouse.parent / "logs" / "casefinder.log").read_text(encoding="utf-8")
-    assert "gp_patients.csv" in log
-    assert "Traceback" in log  # the details are in the log file
-
-
-def test_a_warehouse_that_is_a_folder_is_one_line(cases: dict) -> None:
-    result = _run_weekly(cases, cases["good"], cases["folder"], "folder")
-    _assert_one_line(result, str(cases["folder"]))
-
-
-def test_a_warehouse_that_is_not_duckdb_is_one_line(cases: dict) -> None:
-    result = _run_weekly(cases, cases["good"], cases["not_duckdb"], "not-duckdb")
-    _assert_one_line(result, str(cases["not_duckdb"]))
-    assert cases["not_duckdb"].read_text(encoding="utf-8").startswith("this is a spreadsheet")
-
-
-def test_other_bad_input_is_one_line_each(cases: dict) -> None:
+@pytest.fixture(scope="module")
+def bad_input(cases: dict) -> dict[str, Invocation]:
+    """Every bad-input case, in this order, in one child; the first starts the server."""
     root: Path = cases["root"]
-    found = run_many(
+    return run_many(
         [
+            (
+                "missing",
+                _weekly(
+                    cases, cases["missing"], root / "wh-missing" / "warehouse.duckdb", "missing"
+                ),
+            ),
+            ("folder", _weekly(cases, cases["good"], cases["folder"], "folder")),
+            ("not-duckdb", _weekly(cases, cases["good"], cases["not_duckdb"], "not-duckdb")),
             ("no-extracts", ["run", "--extracts", root / "nowhere", "--out", root / "o1"]),
             ("bad-date", ["run", "--extracts", cases["good"], "--as-of", "23/11/2026"]),
             (
@@ -119,7 +113,28 @@ def test_other_bad_input_is_one_line_each(cases: dict) -> None:
             ),
         ],
         Sandbox(root / "many"),
+        timeout=1800,
     )
+
+
+def test_a_missing_gp_patients_file_is_one_line(cases: dict, bad_input: dict) -> None:
+    warehouse = cases["root"] / "wh-missing" / "warehouse.duckdb"
+    _assert_one_line(bad_input["missing"], "gp_patients.csv")
+    log = (warehouse.parent / "logs" / "casefinder.log").read_text(encoding="utf-8")
+    assert "gp_patients.csv" in log
+    assert "Traceback" in log  # the details are in the log file
+
+
+def test_a_warehouse_that_is_a_folder_is_one_line(cases: dict, bad_input: dict) -> None:
+    _assert_one_line(bad_input["folder"], str(cases["folder"]))
+
+
+def test_a_warehouse_that_is_not_duckdb_is_one_line(cases: dict, bad_input: dict) -> None:
+    _assert_one_line(bad_input["not-duckdb"], str(cases["not_duckdb"]))
+    assert cases["not_duckdb"].read_text(encoding="utf-8").startswith("this is a spreadsheet")
+
+
+def test_other_bad_input_is_one_line_each(cases: dict, bad_input: dict) -> None:
     expected = {
         "no-extracts": "nowhere",
         "bad-date": "23/11/2026",
@@ -127,7 +142,7 @@ def test_other_bad_input_is_one_line_each(cases: dict) -> None:
         "features-folder": str(cases["folder"]),
     }
     for name, word in expected.items():
-        result = found[name]
+        result = bad_input[name]
         assert "Traceback" not in result.stderr, (name, result.stderr[-3000:])
         assert result.returncode == 2, (name, result.stderr[-3000:])
         assert word in _last_line(result.stderr), (name, result.stderr[-3000:])

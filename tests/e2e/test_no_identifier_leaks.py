@@ -328,8 +328,11 @@ def test_exclusions_are_counted(weekly: Run) -> None:
     )
 
 
-def test_hostile_names_and_codes_through_a_full_run(weekly: Run, tmp_path: Path) -> None:
-    """Script in practice names, `../../x` as a neighbourhood code, in a real weekly run."""
+def test_hostile_names_and_codes_through_a_full_run(
+    weekly: Run, prefect_api: dict[str, str], tmp_path: Path
+) -> None:
+    """Script in practice names, `../../x` as a neighbourhood code, in a real weekly run (on
+    this worker's Prefect server, tests/e2e/conftest.py)."""
     assert weekly.returncode == 0, weekly.stderr[-3000:]
     extracts = tmp_path / "extracts"
     import shutil
@@ -370,6 +373,7 @@ def test_hostile_names_and_codes_through_a_full_run(weekly: Run, tmp_path: Path)
             out,
         ],
         Sandbox(tmp_path / "sandbox"),
+        env=prefect_api,
         timeout=1800,
     )
     written = new_paths(before, tree(tmp_path))
@@ -389,7 +393,11 @@ def test_hostile_names_and_codes_through_a_full_run(weekly: Run, tmp_path: Path)
         assert csv_path.parent.parent.parent == out / "lists"
 
 
-def test_pseudonymised_publication_has_no_identifiers(weekly: Run, tmp_path: Path) -> None:
+def test_pseudonymised_publication_has_no_identifiers(
+    weekly: Run, prefect_api: dict[str, str], tmp_path: Path
+) -> None:
+    """Scans what the analysts get: the publication, stdout and stderr (the run on this
+    worker's Prefect server)."""
     import shutil
 
     assert weekly.returncode == 0, weekly.stderr[-3000:]
@@ -407,6 +415,7 @@ def test_pseudonymised_publication_has_no_identifiers(weekly: Run, tmp_path: Pat
             out,
         ],
         Sandbox(tmp_path / "sandbox"),
+        env=prefect_api,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     files = [p for p in out.rglob("*") if p.is_file()]

@@ -32,12 +32,15 @@ def _digests(folder: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def copy(small_publication: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
+def copy(
+    small_publication: dict, prefect_api: dict, tmp_path_factory: pytest.TempPathFactory
+) -> dict:
     root = tmp_path_factory.mktemp("republish")
     shutil.copytree(small_publication["warehouse"].parent, root / "wh")
     shutil.copytree(small_publication["out"], root / "out")
     return {
         **small_publication,
+        "env": prefect_api,
         "root": root,
         "warehouse": root / "wh" / small_publication["warehouse"].name,
         "out": root / "out",

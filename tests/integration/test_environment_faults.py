@@ -26,7 +26,6 @@ import pytest
 from helpers.cli_process import (
     Sandbox,
     assert_clean_failure,
-    prefect_server,
     run_casefinder,
     run_many,
 )
@@ -39,10 +38,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """One Prefect server for the module's children (each would start its own otherwise)."""
-    with prefect_server(tmp_path_factory.mktemp("prefect-server")) as url:
-        yield {"PREFECT_API_URL": url}
+def server(prefect_api: dict[str, str]) -> dict[str, str]:
+    """This worker's Prefect server for the module's children (tests/conftest.py)."""
+    return prefect_api
 
 
 def _sha(path: Path) -> str:
