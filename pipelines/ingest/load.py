@@ -232,10 +232,15 @@ def build_core(con: duckdb.DuckDBPyConnection, snapshot_id: int, key: bytes) -> 
     builder = CoreBuilder(con, snapshot_id, key)
     for file in contract.FILES:
         if not _is_staged(con, file):
-            stage_empty(con, file)
-            create_accepted_view(con, file, 0)
+            _stage_absent(con, file)
         builder.file_ready(file)
     return builder.rows
+
+
+def _stage_absent(con: duckdb.DuckDBPyConnection, file: str) -> None:
+    """No rows for a file the set does not have: its `core` tables come out empty."""
+    stage_empty(con, file)
+    create_accepted_view(con, file, 0)
 
 
 def _is_staged(con: duckdb.DuckDBPyConnection, file: str) -> bool:
@@ -306,8 +311,7 @@ def load_files(
     if core is not None:
         for file in contract.FILES:
             if file not in present:
-                stage_empty(con, file)
-                create_accepted_view(con, file, 0)
+                _stage_absent(con, file)
                 core.file_ready(file)
     if store is not None:
         for file in sorted(present & files.keys()):

@@ -201,21 +201,24 @@ def _write_rejected_diagnoses(
     )
 
 
-def accepted_rows(file: str) -> str:
-    """The staged rows of one file's load that are neither quarantined nor duplicates, as a
-    query over `$load_id` (what `sql/core` builds from)."""
+def accepted_rows(file: str, load_id: int) -> str:
+    """The staged rows of one file's load that are neither quarantined nor duplicates (what
+    `sql/core` builds from), as a subquery."""
+    load = int(load_id)
     return (
         f"(select r.* from {rows_view(file)} r anti join ("
-        "select row_number from quarantine.rejected_rows where load_id = $load_id "
-        "union all select row_number from quarantine.duplicate_rows where load_id = $load_id"
+        f"select row_number from quarantine.rejected_rows where load_id = {load} "
+        f"union all select row_number from quarantine.duplicate_rows where load_id = {load}"
         ") e on r._row_number = e.row_number)"
     )
 
 
 def create_accepted_view(con: duckdb.DuckDBPyConnection, file: str, load_id: int) -> None:
     """`_cf_accepted_<file>`: the load's accepted rows, which `raw.accepted_rows` reads."""
-    query = accepted_rows(file).replace("$load_id", str(int(load_id)))
-    con.execute(f"create or replace temp view {accepted_view(file)} as select * from {query}")
+    con.execute(
+        f"create or replace temp view {accepted_view(file)} as "
+        f"select * from {accepted_rows(file, load_id)}"
+    )
 
 
 def accepted_view(file: str) -> str:
@@ -240,7 +243,7 @@ def count_load(
     ).fetchone()
     # Staged rows that are neither quarantined nor duplicates (a hash anti join: the
     # excluded rows are few, the staged rows many).
-    loaded = con.execute(f"select count(*) from {accepted_rows(file)}", params).fetchone()
+    loaded = con.execute(f"select count(*) from {accepted_rows(file, load_id)}").fetchone()
     return FileCounts(
         read=landed.rows_read,
         loaded=int(loaded[0]) if loaded else 0,

@@ -231,7 +231,7 @@ class CoreCheck:
     condition: str
 
 
-def core_checks(table: str, columns: set[str], file: str, as_of: date) -> list[CoreCheck]:
+def core_checks(columns: set[str], file: str, as_of: date) -> list[CoreCheck]:
     """The typed checks of one `core` table built from extract file `file`.
 
     Every contract column of the file that the table keeps under its own name is checked
@@ -395,8 +395,7 @@ def validate_snapshot(
             rule_expectations,
         )
     checks = {
-        table: core_checks(table, columns, file, as_of)
-        for table, (file, columns) in core_columns.items()
+        table: core_checks(columns, file, as_of) for table, (file, columns) in core_columns.items()
     }
     core_expectations = [
         counted(
