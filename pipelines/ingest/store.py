@@ -29,21 +29,27 @@ from foundation.contract import FILES
 _MEMORY_STORE: list[Path] = []
 
 
+def store_path(warehouse: Path) -> Path:
+    """Where a warehouse file's raw store is: `<warehouse stem>.raw/` beside it."""
+    database = Path(warehouse).resolve()
+    return database.with_name(database.stem + ".raw")
+
+
 def store_dir(con: duckdb.DuckDBPyConnection) -> Path:
-    """The raw store of the connection's database: `<warehouse>.raw/` beside the file."""
+    """The raw store of the connection's database (created, readable by its owner only: the
+    extract files hold NHS numbers and names, as the warehouse does)."""
     row = con.execute(
         "select path from duckdb_databases() where database_name = current_database()"
     ).fetchone()
     path = row[0] if row else None
     if path:
-        database = Path(path).resolve()
-        directory = database.with_name(database.stem + ".raw")
+        directory = store_path(Path(path))
     else:
         if not _MEMORY_STORE:
             _MEMORY_STORE.append(Path(tempfile.mkdtemp(prefix="casefinder-raw-")))
             atexit.register(shutil.rmtree, _MEMORY_STORE[0], True)
         directory = _MEMORY_STORE[0]
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     return directory
 
 
@@ -53,6 +59,7 @@ def keep_file(source: Path, sha256: str, store: Path) -> Path:
     if not target.exists():
         partial = store / f".{target.name}.{os.getpid()}.partial"
         shutil.copyfile(source, partial)
+        partial.chmod(0o600)
         partial.replace(target)
     return target
 
@@ -68,6 +75,7 @@ def write_rows(con: duckdb.DuckDBPyConnection, select: str, target: Path) -> Non
         return
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     con.execute(f"copy ({select}) to '{sql_text(str(partial))}' (format parquet)")
+    partial.chmod(0o600)
     partial.replace(target)
 
 

@@ -44,6 +44,7 @@ from helpers.cli_process import (
 
 from foundation.audit_copy import audit_copy_path
 from foundation.warehouse import patient_id_of
+from pipelines.ingest.store import store_path
 
 pytestmark = pytest.mark.slow
 
@@ -261,6 +262,11 @@ def test_no_identifier_outside_direct_care_lists(weekly: Run) -> None:
         # explain's copy of the last publication: identifiable like the warehouse (0600).
         audit_copy_path(weekly.warehouse),
     }
+    # `raw`: the extract files as they came, identifiable like the warehouse (0700 / 0600).
+    store = store_path(weekly.warehouse)
+    assert any(store.iterdir()), "the raw store was not found"
+    assert store.stat().st_mode & 0o077 == 0
+    skipped |= {p for p in store.rglob("*") if p.stat().st_mode & 0o077 == 0}
     listed = 0
     for label, folder in scanned_dirs.items():
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
