@@ -44,15 +44,22 @@ def _info(path: Path) -> ExtractFileInfo:
     )
 
 
-@pytest.mark.parametrize("threads", [2, 4])
-def test_staged_rows_are_numbered_by_their_line(tmp_path: Path, threads: int) -> None:
-    path = _events_file(tmp_path / "gp_events.csv")
+def _loading(tmp_path: Path, threads: int = 2) -> duckdb.DuckDBPyConnection:
+    """A warehouse connection inside a load's transaction (rowids of uncommitted rows are
+    offset, as in a real load), with the raw store's folder made."""
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     ensure_layers(con)
     prepare_warehouse(con)
     con.execute(f"set threads = {threads}")
-    con.execute("begin transaction")  # as in a load: rowids of uncommitted rows are offset
     (tmp_path / "store").mkdir()
+    con.execute("begin transaction")
+    return con
+
+
+@pytest.mark.parametrize("threads", [2, 4])
+def test_staged_rows_are_numbered_by_their_line(tmp_path: Path, threads: int) -> None:
+    path = _events_file(tmp_path / "gp_events.csv")
+    con = _loading(tmp_path, threads)
     landed = land_file(con, _info(path), load_id=1, store=tmp_path / "store")
     wrong = con.execute(
         f"select count(*), min(_row_number), max(_row_number) from {rows_view('gp_events')} "
@@ -67,11 +74,7 @@ def test_staged_rows_are_numbered_by_their_line(tmp_path: Path, threads: int) ->
 
 def test_rows_after_rejected_lines_keep_their_line_numbers(tmp_path: Path) -> None:
     path = _events_file(tmp_path / "gp_events.csv", bad_every=50_000)
-    con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    ensure_layers(con)
-    prepare_warehouse(con)
-    con.execute("begin transaction")
-    (tmp_path / "store").mkdir()
+    con = _loading(tmp_path)
     landed = land_file(con, _info(path), load_id=1, store=tmp_path / "store")
     wrong = con.execute(
         f"select count(*) from {rows_view('gp_events')} "
