@@ -29,7 +29,14 @@ from foundation.errors import ExtractError
 from foundation.warehouse import apply_ddl
 from pipelines.ingest.extracts import ExtractFileInfo
 from pipelines.ingest.rules import parsed_columns
-from pipelines.ingest.store import ensure_raw_views, keep_file, rows_path, sql_text, write_rows
+from pipelines.ingest.store import (
+    empty_text_select,
+    ensure_raw_views,
+    keep_file,
+    rows_path,
+    sql_text,
+    write_rows,
+)
 
 log = logging.getLogger("casefinder.ingest")
 
@@ -97,12 +104,10 @@ def drop_staged(con: duckdb.DuckDBPyConnection, file: str) -> None:
 
 def stage_empty(con: duckdb.DuckDBPyConnection, file: str) -> None:
     """Stage no rows for a file absent from the set (its `core` tables come out empty)."""
-    spec = FILES[file]
-    texts = ", ".join(f"cast(null as varchar) as {c}" for c in spec.column_names)
     con.execute(
         f"create or replace temp table {staged_table(file)} as "
-        f"select *{_parsed_select(spec)}, cast(null as bigint) as _row_number "
-        f"from (select {texts}) where false"
+        f"select *{_parsed_select(FILES[file])}, cast(null as bigint) as _row_number "
+        f"from ({empty_text_select(file)})"
     )
     _create_rows_view(con, file, 0, "_row_number")
 
@@ -399,7 +404,7 @@ def _land_csv_with_rejects(
     staged = staged_table(info.name)
     con.execute(
         f"create temp table {staged} as select *{_parsed_select(info.spec)}, "
-        f"cast(null as bigint) as _row_number from ({_empty_text_select(info.spec)})"
+        f"cast(null as bigint) as _row_number from ({empty_text_select(info.name)})"
     )
     header_line = _first_line(info.path)
     path, offset, landed = info.path, 0, 0
@@ -441,11 +446,6 @@ def _land_csv_with_rejects(
         csv_rejects=tuple(all_rejects),
         raw_query=_raw_query(rows, load_id, info, "_row_number"),
     )
-
-
-def _empty_text_select(spec: ExtractFile) -> str:
-    texts = ", ".join(f"cast(null as varchar) as {c}" for c in spec.column_names)
-    return f"select {texts} where false"
 
 
 def _first_line(path: Path) -> bytes:

@@ -84,12 +84,17 @@ def sql_text(value: str) -> str:
     return value.replace("'", "''")
 
 
+def empty_text_select(file: str) -> str:
+    """No rows, with the contract's columns of one file as text."""
+    texts = ", ".join(f"cast(null as varchar) as {c}" for c in FILES[file].column_names)
+    return f"select {texts} where false"
+
+
 def empty_raw_select(file: str) -> str:
     """`raw.<file>`'s columns with no rows."""
-    columns = ", ".join(f"cast(null as varchar) as {c}" for c in FILES[file].column_names)
     return (
-        f"select {columns}, cast(null as bigint) as _load_id, "
-        "cast(null as varchar) as _source_file, cast(null as bigint) as _row_number where false"
+        f"select *, cast(null as bigint) as _load_id, cast(null as varchar) as _source_file, "
+        f"cast(null as bigint) as _row_number from ({empty_text_select(file)})"
     )
 
 
