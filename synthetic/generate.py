@@ -97,7 +97,7 @@ class _Writer:
                 self._fh.write(b"\xef\xbb\xbf")
             self._fh.write((",".join(self.columns) + "\n").encode())
         else:
-            # Deferred: pyarrow is a heavy import that only Parquet output needs.
+            # deferred: pyarrow is a heavy import that only Parquet output needs
             import pyarrow as pa
             import pyarrow.parquet as pq
 
