@@ -6,19 +6,19 @@ import io
 import json
 import logging
 import os
+import shutil
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from multiprocessing import get_context
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from foundation.contract import FILE_FORMATS, FILES, MANIFEST_NAME
 from foundation.errors import CasefinderError
@@ -50,6 +50,20 @@ PER_PERSON_FILES = (
     "caseload",
 )
 UNKNOWN_PRACTICE_CODE = "Y99999"
+PARTS_DIR = ".synth-parts"  # inside the output folder while chunks are written; removed after
+# Set for the worker processes only (they are spawned, so they read it as they start). Each
+# worker is one of the two cores' worth of parallelism: polars' own thread pool would only
+# contend with the other worker. Freed memory stays with the process instead of going back to
+# the system and being faulted in again (zeroed) for the next step's arrays: the glibc heap is
+# never trimmed and takes allocations up to its 32 MB limit, and polars' allocator (jemalloc)
+# keeps its freed pages.
+WORKER_ENVIRONMENT = {
+    "POLARS_MAX_THREADS": "1",
+    "GLIBC_TUNABLES": (
+        "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=17179869184"
+    ),
+    "_RJEM_MALLOC_CONF": "dirty_decay_ms:-1,muzzy_decay_ms:-1",
+}
 
 
 @dataclass
@@ -67,7 +81,7 @@ class SynthResult:
 
 
 class _Writer:
-    """Appends chunks of text frames to one extract file (CSV or Parquet)."""
+    """Appends chunks of text frames, or CSV files of them, to one extract file (CSV or Parquet)."""
 
     def __init__(self, path: Path, columns: list[str], fmt: str, bom: bool, extra: bool) -> None:
         self.path = path
@@ -76,25 +90,34 @@ class _Writer:
         self.columns = [*columns, EXTRA_COLUMN_NAME] if extra else list(columns)
         self.rows = 0
         self._fh: IO[bytes] | None = None
-        self._pq: pq.ParquetWriter | None = None
+        self._pq: Any = None  # a pyarrow ParquetWriter
         if fmt == "csv":
-            self._fh = path.open("wb")
+            self._fh = path.open("wb", buffering=0)  # unbuffered: parts are copied in by fd
             if bom:
                 self._fh.write(b"\xef\xbb\xbf")
             self._fh.write((",".join(self.columns) + "\n").encode())
         else:
+            # deferred: pyarrow is a heavy import that only Parquet output needs
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
             schema = pa.schema([(c, pa.string()) for c in self.columns])
             self._pq = pq.ParquetWriter(path, schema, compression="zstd")
 
     def write(self, df: pl.DataFrame) -> None:
         self.write_part(_encode(df, self.fmt, self.extra), df.height)
 
-    def write_part(self, part: pl.DataFrame | bytes, rows: int) -> None:
-        """Append a chunk made by `_encode` (`rows` rows)."""
+    def write_part(self, part: pl.DataFrame | bytes | Path | None, rows: int) -> None:
+        """Append a chunk of `rows` rows: made by `_encode`, or a headerless CSV file made by
+        `_write_part` (moved in by the kernel, then deleted)."""
         self.rows += rows
-        if rows == 0:
+        if part is None or rows == 0:
             return
-        if isinstance(part, bytes):
+        if isinstance(part, Path):
+            assert self._fh is not None
+            _append_file(self._fh, part)
+            part.unlink()
+        elif isinstance(part, bytes):
             assert self._fh is not None
             self._fh.write(part)
         else:
@@ -108,17 +131,44 @@ class _Writer:
             self._pq.close()
 
 
-def _encode(df: pl.DataFrame, fmt: str, extra: bool) -> pl.DataFrame | bytes:
-    """A chunk of one file ready for its writer: CSV text without a header, made where the
-    chunk was made so that only bytes cross between processes, or the frame for Parquet."""
+def _append_file(fh: IO[bytes], part: Path) -> None:
+    """Append the whole of `part` to `fh`, copied inside the kernel where it can be."""
+    with part.open("rb") as src:
+        try:
+            while os.copy_file_range(src.fileno(), fh.fileno(), 1 << 30):
+                pass
+        except (AttributeError, OSError):  # no copy_file_range here (not Linux, other file system)
+            src.seek(0)
+            fh.seek(0, os.SEEK_END)
+            shutil.copyfileobj(src, fh, 1 << 20)
+
+
+def _with_extra(df: pl.DataFrame, extra: bool) -> pl.DataFrame:
     if extra:
         df = df.with_columns(pl.lit("casefinder-synth").alias(EXTRA_COLUMN_NAME))
+    return df
+
+
+def _encode(df: pl.DataFrame, fmt: str, extra: bool) -> pl.DataFrame | bytes:
+    """A chunk of one file ready for its writer: CSV text without a header, or the frame for
+    Parquet."""
+    df = _with_extra(df, extra)
     if fmt != "csv":
         return df
     buffer = io.BytesIO()
     if df.height:
         df.write_csv(buffer, include_header=False)
     return buffer.getvalue()
+
+
+def _write_part(df: pl.DataFrame, path: Path, extra: bool) -> Path | None:
+    """Write a chunk of one CSV file, without a header, to its own file: made where the chunk
+    was made, so that no rows cross between processes (the writer moves the file in)."""
+    df = _with_extra(df, extra)
+    if not df.height:
+        return None
+    df.write_csv(path, include_header=False)
+    return path
 
 
 @dataclass(frozen=True)
@@ -134,11 +184,12 @@ class _ChunkJob:
     defect_rate: float
     fmt: str
     extra_files: frozenset[str]
+    parts_dir: Path
 
 
 @dataclass
 class _ChunkOutput:
-    parts: dict[str, pl.DataFrame | bytes]  # see `_encode`
+    parts: dict[str, pl.DataFrame | Path | None]  # Parquet: the frame; CSV: see `_write_part`
     rows: dict[str, int]
     defects: dict[str, list[Defect]]
     truth: pl.DataFrame
@@ -158,7 +209,12 @@ def _chunk_job(job: _ChunkJob) -> _ChunkOutput:
         frame, out.defects[name] = inject_rows(
             name, getattr(extract, name)(), job.defect_rate, rng, UNKNOWN_PRACTICE_CODE
         )
-        out.parts[name] = _encode(frame, job.fmt, name in job.extra_files)
+        extra = name in job.extra_files
+        if job.fmt == "csv":
+            path = job.parts_dir / f"{name}.{job.chunk:05d}.csv"
+            out.parts[name] = _write_part(frame, path, extra)
+        else:
+            out.parts[name] = _with_extra(frame, extra)
         out.rows[name] = frame.height
     return out
 
@@ -171,7 +227,10 @@ def _run_jobs(
     if workers <= 1 or n_jobs == 1:
         yield from (_chunk_job(job) for job in jobs)
         return
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+    with (
+        _children_environment(WORKER_ENVIRONMENT),
+        ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool,
+    ):
         pending: deque[Future[_ChunkOutput]] = deque()
         for job in jobs:
             pending.append(pool.submit(_chunk_job, job))
@@ -179,6 +238,22 @@ def _run_jobs(
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+
+
+@contextmanager
+def _children_environment(values: dict[str, str]) -> Iterator[None]:
+    """Give processes started inside the block `values` as environment variables; this
+    process's own environment is put back afterwards (its libraries have read theirs)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def validate_options(patients: int, extract_date: date, fmt: str, defect_rate: float) -> None:
@@ -257,6 +332,8 @@ def generate(
     defects: list[Defect] = [Defect(n, None, "", BOM) for n in sorted(bom_files)]
     defects += [Defect(n, None, EXTRA_COLUMN_NAME, EXTRA_COLUMN) for n in sorted(extra_files)]
     truth_frames: list[pl.DataFrame] = []
+    parts_dir = out_dir / PARTS_DIR
+    parts_dir.mkdir(exist_ok=True)
     try:
         writers["practices"].write(practices_frame(geo))
         writers["lsoa_imd"].write(lsoa_frame(geo))
@@ -272,6 +349,7 @@ def generate(
                 defect_rate=defect_rate,
                 fmt=fmt,
                 extra_files=frozenset(extra_files),
+                parts_dir=parts_dir,
             )
             for c in range(n_chunks)
         )
@@ -288,6 +366,7 @@ def generate(
     finally:
         for w in writers.values():
             w.close()
+        shutil.rmtree(parts_dir, ignore_errors=True)
     for name, w in writers.items():
         result.files[name] = w.path
         result.rows[name] = w.rows

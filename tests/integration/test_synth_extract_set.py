@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 
 from foundation.contract import FILES, MANIFEST_NAME, ColumnType, nhs_number_is_valid
 from pipelines.cli import main
-from synthetic import generate, realism
+from synthetic import generate, params, realism
 
 EXTRACT_DATE = date(2026, 11, 16)
 DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
@@ -259,19 +260,35 @@ def _write(root: Path, name: str, **kw: object) -> Path:
     return generate(root / name, patients=1_500, seed=11, **kw).out_dir  # type: ignore[arg-type]
 
 
-def test_same_seed_and_options_give_byte_identical_files(tmp_path: Path) -> None:
-    a, b = _write(tmp_path / "a", "x"), _write(tmp_path / "b", "x")
+def _assert_identical_sets(a: Path, b: Path) -> None:
+    """The same extract files, each byte-identical, and byte-identical truth files."""
     files = sorted(p.name for p in a.iterdir())
     assert files == sorted(p.name for p in b.iterdir())
     assert all((a / f).read_bytes() == (b / f).read_bytes() for f in files)
     for t in ("latent_risk.csv", "defects.csv"):
-        assert (tmp_path / "a" / "truth" / "x" / t).read_bytes() == (
-            tmp_path / "b" / "truth" / "x" / t
-        ).read_bytes()
+        truth_a, truth_b = (d.parent / "truth" / d.name / t for d in (a, b))
+        assert truth_a.read_bytes() == truth_b.read_bytes()
+
+
+def test_same_seed_and_options_give_byte_identical_files(tmp_path: Path) -> None:
+    a, b = _write(tmp_path / "a", "x"), _write(tmp_path / "b", "x")
+    _assert_identical_sets(a, b)
     c = _write(tmp_path / "c", "x", extract_date=EXTRACT_DATE, defect_rate=0.005)
     assert (a / "gp_events.csv").read_bytes() == (c / "gp_events.csv").read_bytes()
     other = generate(tmp_path / "d" / "x", patients=1_500, seed=12).out_dir
     assert (a / "gp_events.csv").read_bytes() != (other / "gp_events.csv").read_bytes()
+
+
+def test_worker_processes_change_no_byte_and_leave_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(params, "CHUNK_SIZE", 500)  # three chunks, two of them in parallel
+    monkeypatch.delenv("POLARS_MAX_THREADS", raising=False)
+    one = generate(tmp_path / "one" / "x", patients=1_500, seed=11, workers=1).out_dir
+    two = generate(tmp_path / "two" / "x", patients=1_500, seed=11, workers=2).out_dir
+    _assert_identical_sets(one, two)
+    assert not (two / ".synth-parts").exists()
+    assert "POLARS_MAX_THREADS" not in os.environ  # set for the worker processes only
 
 
 def test_extracts_a_week_apart_describe_the_same_people(tmp_path: Path) -> None:
