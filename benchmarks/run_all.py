@@ -516,7 +516,8 @@ class SizeRun:
             else "fresh warehouse, no model: ingest, train, features, score, publish"
         )
         r = self.measure(stage, cmd, records=self.patients, note=note)
-        log = self.dir / f"{stage}.log"
+        # The console is quiet; the log file beside the warehouse has every line.
+        log = wh.parent / "logs" / "casefinder.log"
         r["measurement"].detail = {"tasks": task_seconds(log.read_text()) if log.exists() else {}}
         self.save()
 

@@ -28,7 +28,7 @@ from foundation.contract import FILES, ColumnType, ExtractFile
 from foundation.errors import ExtractError
 from foundation.warehouse import apply_ddl
 from pipelines.ingest.extracts import ExtractFileInfo
-from pipelines.ingest.rules import parsed_columns
+from pipelines.ingest.rules import Rule, mask_expression, parsed_columns, scan_masks
 from pipelines.ingest.store import (
     empty_text_select,
     ensure_raw_views,
@@ -88,12 +88,21 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
 ROW_HASH = "_row_hash"
 
 
-def _parsed_select(spec: ExtractFile) -> str:
-    """`, <parsed> as <name>` for the first layer of parsed columns every rule reads, and the
-    hash of the row's text that exact duplicates are found by (computed in the same scan)."""
+def staged_select(spec: ExtractFile, rules: tuple[Rule, ...], rows: str) -> str:
+    """`rows` (a file's text columns) with what the same scan computes for the checks: the
+    first layer of parsed columns every rule reads, the hash of the row's text that exact
+    duplicates are found by, and the rule masks (`rules.scan_masks`: one bit per rule that
+    reads the row alone, set when the row fails it)."""
     first, _second = parsed_columns(spec)
     parsed = "".join(f", {expression} as {name}" for name, expression in first.items())
-    return f"{parsed}, hash({', '.join(spec.column_names)}) as {ROW_HASH}"
+    masks = "".join(
+        f", {mask_expression(rules, indexes)} as {column}"
+        for column, indexes in scan_masks(spec, rules).items()
+    )
+    return (
+        f"select *{masks} from (select *{parsed}, "
+        f"hash({', '.join(spec.column_names)}) as {ROW_HASH} from ({rows}))"
+    )
 
 
 def drop_staged(con: duckdb.DuckDBPyConnection, file: str) -> None:
@@ -106,8 +115,7 @@ def stage_empty(con: duckdb.DuckDBPyConnection, file: str) -> None:
     """Stage no rows for a file absent from the set (its `core` tables come out empty)."""
     con.execute(
         f"create or replace temp table {staged_table(file)} as "
-        f"select *{_parsed_select(FILES[file])}, cast(null as bigint) as _row_number "
-        f"from ({empty_text_select(file)})"
+        + staged_select(FILES[file], (), _with_row_number(empty_text_select(file)))
     )
     _create_rows_view(con, file, 0, "_row_number")
 
@@ -156,10 +164,20 @@ def _parquet_expression(source: str, source_type: str, column_type: ColumnType) 
     return f"cast({quoted} as varchar)"
 
 
+def _with_row_number(rows: str) -> str:
+    """`rows` with an empty `_row_number` column (filled in later)."""
+    return f"select *, cast(null as bigint) as _row_number from ({rows})"
+
+
 def land_file(
-    con: duckdb.DuckDBPyConnection, info: ExtractFileInfo, load_id: int, store: Path | None
+    con: duckdb.DuckDBPyConnection,
+    info: ExtractFileInfo,
+    load_id: int,
+    store: Path | None,
+    rules: tuple[Rule, ...] = (),
 ) -> Landed:
-    """Keep the file in the raw store and stage its rows for checking; return what landed.
+    """Keep the file in the raw store and stage its rows, with `rules` evaluated in the same
+    scan (`staged_select`); return what landed.
 
     Without a store (`casefinder check`, whose connection is thrown away) the file is read
     where it is and nothing is kept.
@@ -169,8 +187,8 @@ def land_file(
         info = replace(info, path=stored, original_name=info.source_name)
     drop_staged(con, info.name)
     if info.format == "parquet":
-        return _land_parquet(con, info, load_id)
-    return _land_csv(con, info, load_id, store)
+        return _land_parquet(con, info, load_id, rules)
+    return _land_csv(con, info, load_id, store, rules)
 
 
 def _run_reading(
@@ -201,7 +219,9 @@ def _staged_count(con: duckdb.DuckDBPyConnection, file: str) -> int:
     return int(row[0]) if row else 0
 
 
-def _land_parquet(con: duckdb.DuckDBPyConnection, info: ExtractFileInfo, load_id: int) -> Landed:
+def _land_parquet(
+    con: duckdb.DuckDBPyConnection, info: ExtractFileInfo, load_id: int, rules: tuple[Rule, ...]
+) -> Landed:
     projection = ", ".join(
         f"{_parquet_expression(str(info.columns[c.name]), info.source_types[c.name], c.type)} "
         f"as {c.name}"
@@ -215,8 +235,7 @@ def _land_parquet(con: duckdb.DuckDBPyConnection, info: ExtractFileInfo, load_id
     )
     _run_reading(
         con,
-        f"create temp table {staged_table(info.name)} as "
-        f"select *{_parsed_select(info.spec)} from ({rows})",
+        f"create temp table {staged_table(info.name)} as {staged_select(info.spec, rules, rows)}",
         {},
         info,
     )
@@ -239,7 +258,11 @@ def _raw_query(rows: str, load_id: int, info: ExtractFileInfo, row_number: str) 
 
 
 def _land_csv(
-    con: duckdb.DuckDBPyConnection, info: ExtractFileInfo, load_id: int, store: Path | None
+    con: duckdb.DuckDBPyConnection,
+    info: ExtractFileInfo,
+    load_id: int,
+    store: Path | None,
+    rules: tuple[Rule, ...],
 ) -> Landed:
     """Land a CSV file; one with bare carriage returns through a copy with those lines marked.
 
@@ -250,13 +273,13 @@ def _land_csv(
     back the original line and a reason of its own.
     """
     if not info.bare_carriage_returns:
-        return _land_csv_file(con, info, load_id, store)
+        return _land_csv_file(con, info, load_id, store, rules)
     with tempfile.TemporaryDirectory(prefix="casefinder-ingest-") as scratch:
         copy = Path(scratch) / info.source_name
         originals = mark_bare_cr_lines(info.path, copy)
         if not originals:  # every such CR was inside a quoted value
-            return _land_csv_file(con, info, load_id, store)
-        landed = _land_csv_file(con, replace(info, path=copy), load_id, store)
+            return _land_csv_file(con, info, load_id, store, rules)
+        landed = _land_csv_file(con, replace(info, path=copy), load_id, store, rules)
     return restore_bare_cr_lines(landed, originals, info.source_name)
 
 
@@ -328,7 +351,11 @@ def restore_bare_cr_lines(landed: Landed, originals: list[str], file_name: str) 
 
 
 def _land_csv_file(
-    con: duckdb.DuckDBPyConnection, info: ExtractFileInfo, load_id: int, store: Path | None
+    con: duckdb.DuckDBPyConnection,
+    info: ExtractFileInfo,
+    load_id: int,
+    store: Path | None,
+    rules: tuple[Rule, ...],
 ) -> Landed:
     """Scan a CSV file into its staged table; if DuckDB rejected lines, stage it carefully.
 
@@ -346,7 +373,7 @@ def _land_csv_file(
     _run_reading(
         con,
         f"create temp table {staged} as "
-        f"select *{_parsed_select(info.spec)} from (select {projection} from {reader})",
+        + staged_select(info.spec, rules, f"select {projection} from {reader}"),
         {"path": str(info.path)},
         info,
     )
@@ -361,7 +388,7 @@ def _land_csv_file(
             raw_query=_raw_query(rows, load_id, info, "row_number() over ()"),
         )
     con.execute(f"drop table {staged}")
-    return _land_csv_with_rejects(con, info, load_id, projection, reader, store)
+    return _land_csv_with_rejects(con, info, load_id, projection, reader, store, rules)
 
 
 def _csv_reader(struct: str, keep_rejects: bool = True, path: Path | None = None) -> str:
@@ -390,6 +417,7 @@ def _land_csv_with_rejects(
     projection: str,
     reader: str,
     store: Path | None,
+    rules: tuple[Rule, ...],
 ) -> Landed:
     """Read a CSV file with rejected lines in one pass, or in segments when a quote runs away.
 
@@ -403,8 +431,8 @@ def _land_csv_with_rejects(
     columns = ", ".join(info.spec.column_names)
     staged = staged_table(info.name)
     con.execute(
-        f"create temp table {staged} as select *{_parsed_select(info.spec)}, "
-        f"cast(null as bigint) as _row_number from ({empty_text_select(info.name)})"
+        f"create temp table {staged} as "
+        + staged_select(info.spec, rules, _with_row_number(empty_text_select(info.name)))
     )
     header_line = _first_line(info.path)
     path, offset, landed = info.path, 0, 0
@@ -419,10 +447,9 @@ def _land_csv_with_rejects(
             cut = rejects[-1][0] if resume_at is not None else None
             keep = "" if cut is None else f" where ({row_number}) < {int(cut)}"
             texts = ", ".join(f"{_LAND}.{c}" for c in info.spec.column_names)
+            rows = f"select {texts}, {row_number} + {offset} as _row_number from {source}{keep}"
             inserted = con.execute(
-                f"insert into {staged} select * exclude (_pos){_parsed_select(info.spec)}, "
-                f"_pos + {offset} "
-                f"from (select {texts}, {row_number} as _pos from {source}{keep})"
+                f"insert into {staged} by name {staged_select(info.spec, rules, rows)}"
             ).fetchone()
             landed += int(inserted[0]) if inserted else 0
             con.execute(f"drop table if exists {_LAND}")

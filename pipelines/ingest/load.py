@@ -25,6 +25,7 @@ from pipelines.ingest.extracts import ExtractFileInfo, ExtractSet
 from pipelines.ingest.land import drop_staged, ensure_tables, land_file, rows_view, stage_empty
 from pipelines.ingest.quarantine import (
     FileCounts,
+    accepted_view,
     count_load,
     create_accepted_view,
     find_duplicates,
@@ -125,11 +126,12 @@ def load_file(
             list(info.extra_columns),
         ],
     )
-    landed = land_file(con, info, load_id, store)
+    # The file's rules read the loads of the files before it only (`rules_for`).
+    rules = rules_for(info.spec, as_of, load_ids)
+    landed = land_file(con, info, load_id, store, rules)
     check_fatal(info, landed.rows_read, landed.rows_landed)
     known_values(con, info.name, rows_view(info.name))
     load_ids[info.name] = load_id
-    rules = rules_for(info.spec, as_of, load_ids)
     find_duplicates(con, info.name)
     failing = find_failures(con, info.name, rules)
     if rules:
@@ -211,10 +213,16 @@ class CoreBuilder:
         self.inputs = core_inputs()
         self.staged: set[str] = set()
         self.rows: dict[str, int] = {}
+        con.execute(
+            f"create or replace temp table {PSEUDONYMS} "
+            "(nhs_number_digits varchar, patient_id varchar)"
+        )
 
     def file_ready(self, file: str) -> None:
         """Note one file staged (or absent), build what can be built, drop what is done."""
         self.staged.add(file)
+        if "nhs_number" in contract.FILES[file].column_names:
+            keep_pseudonyms(self.con, file)
         for name in CORE_TABLES:
             files, models = self.inputs[name]
             if name not in self.rows and files <= self.staged and models <= self.rows.keys():
@@ -224,6 +232,23 @@ class CoreBuilder:
                 name in self.rows for name, (files, _m) in self.inputs.items() if staged in files
             ):
                 drop_staged(self.con, staged)
+
+
+# The load's pseudonyms, one per distinct NHS number of its accepted rows (what
+# `raw.accepted_patient_rows` joins to).
+PSEUDONYMS = "_cf_pseudonyms"
+
+
+def keep_pseudonyms(con: duckdb.DuckDBPyConnection, file: str) -> None:
+    """Add the pseudonyms of one staged file's accepted NHS numbers not kept yet: the HMAC of
+    a number is computed once per load, not once per file naming it (GP events, medications,
+    spells and contacts name mostly the same patients)."""
+    con.execute(
+        f"insert into {PSEUDONYMS} select digits, patient_id(digits) from ("
+        f"select distinct nhs_number__digits as digits from {accepted_view(file)} "
+        "where nhs_number__digits is not null) "
+        f"anti join {PSEUDONYMS} kept on kept.nhs_number_digits = digits"
+    )
 
 
 def build_core(con: duckdb.DuckDBPyConnection, snapshot_id: int, key: bytes) -> dict[str, int]:

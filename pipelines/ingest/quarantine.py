@@ -23,10 +23,17 @@ import duckdb
 
 from foundation.contract import FILES
 from pipelines.ingest.land import ROW_HASH, Landed, rows_view
-from pipelines.ingest.rules import Rule, checked_relation, key_expression
+from pipelines.ingest.rules import (
+    Rule,
+    distinct_values,
+    key_expression,
+    lookup_rules,
+    mask_expression,
+    scan_masks,
+)
 
 _FAIL = "_cf_fail"
-_MASK_BITS = 62
+_LOOKUP = "_cf_lookup"
 _DUPS = "_cf_dups"
 # Rows failing a rule that rejects the row (not one that quarantines a single value).
 _FAILED_ROWS = f"select row_number from {_FAIL} join _cf_rules using (rule_index) where rejects_row"
@@ -53,26 +60,36 @@ def _original_values(columns: tuple[str, ...]) -> str:
 def find_failures(
     con: duckdb.DuckDBPyConnection, file: str, rules: tuple[Rule, ...]
 ) -> dict[str, int]:
-    """Evaluate every rule over every staged row in one pass; return, per rule, the rows
-    that fail it and are not exact duplicates (the rows the quarantine reports for it).
+    """Every (row, rule) a staged row fails; return, per rule, the rows that fail it and are
+    not exact duplicates (the rows the quarantine reports for it).
+
+    The rules that read the row alone were evaluated by the scan that staged the file (its
+    rule masks, `rules.scan_masks`): their failures are the rows with a bit set. The others
+    (an NHS number's check digit, a reference to the set's practices or patients) are
+    evaluated once per distinct value of their column and joined back to the rows with a
+    failing value, a few among millions.
 
     Leaves temp table `_cf_fail(row_number, rule_index)`; runs after `find_duplicates`.
     """
+    spec = FILES[file]
+    rows = rows_view(file)
     con.execute(f"create or replace temp table {_FAIL} (row_number bigint, rule_index integer)")
-    # Each condition is evaluated once per row into a bit mask; only failing rows are expanded.
-    # The masks are materialised first: filtered and joined in one query, DuckDB computes the
-    # mask expression twice (a third of find_failures' time on 9M GP events).
-    for start in range(0, len(rules), _MASK_BITS):
-        chunk = rules[start : start + _MASK_BITS]
-        bits = " | ".join(
-            f"(case when ({r.condition}) then {1 << i} else 0 end)" for i, r in enumerate(chunk)
+    for mask, indexes in scan_masks(spec, rules).items():
+        con.execute(
+            f"insert into {_FAIL} select r._row_number, b.rule_index "
+            f"from (select _row_number, {mask} as mask from {rows} where {mask} <> 0) r "
+            f"join {_bits(indexes)} on (r.mask >> b.bit) & 1 = 1"
+        )
+    for column, indexes in lookup_rules(spec, rules).items():
+        con.execute(
+            f"create or replace temp table {_LOOKUP} as select value, mask from ("
+            f"select {column} as value, {mask_expression(rules, indexes)} as mask "
+            f"from ({distinct_values(spec, column, rows)})) where mask <> 0"
         )
         con.execute(
-            f"insert into {_FAIL} with masks as materialized ("
-            f"select _row_number as row_number, ({bits}) as mask "
-            f"from ({checked_relation(FILES[file], rows_view(file))})) "
-            f"select m.row_number, b.bit + {start} from (select * from masks where mask <> 0) m "
-            f"join range({len(chunk)}) b(bit) on (m.mask >> b.bit) & 1 = 1"
+            f"insert into {_FAIL} select r._row_number, b.rule_index from {rows} r "
+            f"join {_LOOKUP} f on r.{column} is not distinct from f.value "
+            f"join {_bits(indexes)} on (f.mask >> b.bit) & 1 = 1"
         )
     counts = dict(
         con.execute(
@@ -83,19 +100,28 @@ def find_failures(
     return {r.name: int(counts.get(i, 0)) for i, r in enumerate(rules)}
 
 
+def _bits(indexes: list[int]) -> str:
+    """`b(bit, rule_index)`: which rule each bit of a mask stands for."""
+    pairs = ", ".join(f"({bit}, {index})" for bit, index in enumerate(indexes))
+    return f"(values {pairs}) b(bit, rule_index)"
+
+
 def find_duplicates(con: duckdb.DuckDBPyConnection, file: str) -> int:
     """Mark exact duplicate rows (all landed values equal); leaves temp table `_cf_dups`.
 
-    Rows are grouped by the hash of their text (made by the scan that staged the file), and
-    only rows whose hash repeats are compared value by value."""
+    Rows sorted by the hash of their text (made by the scan that staged the file): a row whose
+    hash repeats has an equal neighbour (a sort and two neighbours cost half a hash
+    aggregation over millions of distinct hashes). Only those rows are compared value by
+    value."""
     columns = FILES[file].column_names
     col_list = ", ".join(columns)
     rows = rows_view(file)
     con.execute(
         f"create or replace temp table {_DUPS} as "
-        f"with hashed as (select _row_number, {ROW_HASH} as h from {rows}), "
-        "repeated as (select h from hashed group by h having count(*) > 1), "
-        "candidate_rows as (select _row_number from hashed semi join repeated using (h)), "
+        f"with neighbours as (select _row_number, {ROW_HASH} as h, lag({ROW_HASH}) over w "
+        f"as before, lead({ROW_HASH}) over w as after from {rows} "
+        f"window w as (order by {ROW_HASH})), "
+        "candidate_rows as (select _row_number from neighbours where h = before or h = after), "
         f"candidates as (select r.* from {rows} r "
         "semi join candidate_rows k on r._row_number = k._row_number), "
         "grouped as (select _row_number as row_number, "

@@ -11,6 +11,7 @@ so that `sql/core` and the GX connection use exactly the same definitions.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -111,6 +112,68 @@ def checked_relation(spec: ExtractFile, rows: str) -> str:
 # tables made by `known_values` once the file is staged).
 KNOWN_PRACTICES = "_cf_known_practices"
 KNOWN_PATIENTS = "_cf_known_patients"
+
+# Rules per rule-mask column of the staged table (bits of a BIGINT, the sign bit left alone).
+MASK_BITS = 62
+
+
+def evaluated_in_scan(spec: ExtractFile, rule: Rule) -> bool:
+    """Whether a rule reads only its row's text and first-layer parsed columns, so that the
+    scan staging the file evaluates it (`scan_masks`). The others read a second-layer column
+    (an NHS number's check digit) or the set's earlier files; they are evaluated once per
+    distinct value of their column (`lookup_rules`)."""
+    _first, second = parsed_columns(spec)
+    return not any(name in rule.condition for name in (*second, KNOWN_PRACTICES, KNOWN_PATIENTS))
+
+
+def scan_masks(spec: ExtractFile, rules: tuple[Rule, ...]) -> dict[str, list[int]]:
+    """The staged table's rule-mask columns, each with the indexes (in `rules`) of the rules
+    whose failure sets its bits 0, 1, ...: every rule the scan evaluates, 62 to a column."""
+    indexes = [i for i, rule in enumerate(rules) if evaluated_in_scan(spec, rule)]
+    return {
+        f"_rule_mask_{k}": indexes[start : start + MASK_BITS]
+        for k, start in enumerate(range(0, len(indexes), MASK_BITS))
+    }
+
+
+def mask_expression(rules: tuple[Rule, ...], indexes: list[int]) -> str:
+    """A BIGINT whose bit b is set when rule `rules[indexes[b]]` fails for the row."""
+    bits = " | ".join(
+        f"(case when ({rules[i].condition}) then {1 << bit} else 0 end)"
+        for bit, i in enumerate(indexes)
+    )
+    return f"cast({bits} as bigint)"
+
+
+def lookup_rules(spec: ExtractFile, rules: tuple[Rule, ...]) -> dict[str, list[int]]:
+    """The rules the scan does not evaluate, by the column each reads (its only column:
+    they are evaluated once per distinct value of it, `distinct_values`)."""
+    by_column: dict[str, list[int]] = {}
+    for i, rule in enumerate(rules):
+        if evaluated_in_scan(spec, rule):
+            continue
+        others = [
+            c
+            for c in spec.column_names
+            if c != rule.column and re.search(rf"\b{c}(__[a-z0-9]+)?\b", rule.condition)
+        ]
+        if rule.column is None or others:
+            raise ValueError(f"rule {rule.name} must read its own column only, reads {others}")
+        by_column.setdefault(rule.column, []).append(i)
+    return by_column
+
+
+def distinct_values(spec: ExtractFile, column: str, rows: str) -> str:
+    """Each distinct value of one column of `rows`, with the parsed columns of it that the
+    rules read (both layers): what a lookup rule is evaluated over."""
+    first, second = parsed_columns(spec)
+    own_first = "".join(f", {name}" for name in first if name.startswith(f"{column}__"))
+    own_second = "".join(
+        f", {expression} as {name}"
+        for name, expression in second.items()
+        if name.startswith(f"{column}__")
+    )
+    return f"select *{own_second} from (select distinct {column}{own_first} from {rows})"
 
 
 def known_values(con: duckdb.DuckDBPyConnection, file: str, rows: str) -> None:

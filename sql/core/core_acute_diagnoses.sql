@@ -7,7 +7,7 @@ accepted as (
 
 spells as (
     select
-        trim(spell_id) as spell_id,
+        raw.trimmed(spell_id) as spell_id,
         patient_id,
         admission_date__date as admission_date,
         columns('^diag_[0-9]{2}$'),

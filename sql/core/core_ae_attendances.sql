@@ -12,7 +12,7 @@ parsed as (
 
 final as (
     select
-        trim(attendance_id) as attendance_id,
+        raw.trimmed(attendance_id) as attendance_id,
         patient_id,
         arrival_datetime,
         cast(arrival_datetime as date) as arrival_date,

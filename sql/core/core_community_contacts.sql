@@ -8,13 +8,13 @@ accepted as (
 
 typed as (
     select
-        trim(contact_id) as contact_id,
-        cast(trim(submission_id) as bigint) as submission_id,
+        raw.trimmed(contact_id) as contact_id,
+        cast(raw.trimmed(submission_id) as bigint) as submission_id,
         patient_id,
         raw.blank_to_null(referral_id) as referral_id,
         referral_received_datetime__datetime as referral_received_datetime,
         contact_datetime__datetime as contact_datetime,
-        trim(team_type) as team_type,
+        raw.trimmed(team_type) as team_type,
         raw.blank_to_null(priority) as priority,
         raw.parse_boolean(attended) as is_attended,
         cast(raw.blank_to_null(duration_minutes) as integer) as duration_minutes,

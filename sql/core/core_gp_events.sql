@@ -9,7 +9,7 @@ final as (
     select
         patient_id,
         event_date__date as event_date,
-        trim(snomed_code) as snomed_code,
+        raw.trimmed(snomed_code) as snomed_code,
         cast(raw.blank_to_null(numeric_value) as double) as numeric_value,
     from accepted
 )

@@ -10,8 +10,8 @@ final as (
         patient_id,
         issue_date__date as issue_date,
         raw.blank_to_null(dmd_code) as dmd_code,
-        upper(trim(bnf_code)) as bnf_code,
-        left(upper(trim(bnf_code)), 9) as bnf_chemical_substance,
+        upper(raw.trimmed(bnf_code)) as bnf_code,
+        left(upper(raw.trimmed(bnf_code)), 9) as bnf_chemical_substance,
         raw.blank_to_null(description) as description,
     from accepted
 )

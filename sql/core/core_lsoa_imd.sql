@@ -7,8 +7,8 @@ accepted as (
 
 final as (
     select
-        upper(trim(lsoa_code)) as lsoa_code,
-        cast(trim(imd_decile) as integer) as imd_decile,
+        upper(raw.trimmed(lsoa_code)) as lsoa_code,
+        cast(raw.trimmed(imd_decile) as integer) as imd_decile,
     from accepted
 )
 

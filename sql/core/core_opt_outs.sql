@@ -8,7 +8,7 @@ accepted as (
 final as (
     select
         patient_id,
-        trim(opt_out_type) as opt_out_type,
+        raw.trimmed(opt_out_type) as opt_out_type,
         recorded_date__date as recorded_date,
     from accepted
 )

@@ -34,10 +34,10 @@ final as (
     select
         patient_id,
         cast(date_trunc('month', date_of_birth__date) as date) as birth_month,
-        trim(sex) as sex,
+        raw.trimmed(sex) as sex,
         raw.blank_to_null(ethnic_category) as ethnic_category,
         upper(raw.blank_to_null(lsoa_code)) as lsoa_code,
-        upper(trim(practice_code)) as practice_code,
+        upper(raw.trimmed(practice_code)) as practice_code,
         registration_start_date__date as registration_start_date,
         registration_end_date__date as registration_end_date,
         -- least() skips nulls: whichever of the two dates is known and earlier

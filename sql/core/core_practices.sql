@@ -7,12 +7,12 @@ accepted as (
 
 final as (
     select
-        upper(trim(practice_code)) as practice_code,
+        upper(raw.trimmed(practice_code)) as practice_code,
         raw.blank_to_null(practice_name) as practice_name,
         upper(raw.blank_to_null(pcn_code)) as pcn_code,
         raw.blank_to_null(pcn_name) as pcn_name,
-        trim(neighbourhood_code) as neighbourhood_code,
-        trim(neighbourhood_name) as neighbourhood_name,
+        raw.trimmed(neighbourhood_code) as neighbourhood_code,
+        raw.trimmed(neighbourhood_name) as neighbourhood_name,
     from accepted
 )
 

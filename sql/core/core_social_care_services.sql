@@ -8,7 +8,7 @@ accepted as (
 final as (
     select
         patient_id,
-        trim(service_type) as service_type,
+        raw.trimmed(service_type) as service_type,
         start_date__date as start_date,
         end_date__date as end_date,
         cast(raw.blank_to_null(planned_hours_per_week) as double) as planned_hours_per_week,
