@@ -6,12 +6,14 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from helpers.cli_process import prefect_server
+from helpers.log_streams import rebind_closed_streams
 
 from foundation.settings import PREFECT_LOGGING_CONFIG  # imports no Prefect
 
@@ -36,6 +38,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     in at the end, instead of a long end-to-end file starting when the other worker is done."""
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: item.path not in slow_files)  # a stable sort
+
+
+@pytest.fixture(autouse=True)
+def console_log_handlers_on_this_tests_stderr() -> None:
+    """A console log handler still writing to an earlier test's captured stderr (closed when
+    that test ended) writes to this test's instead (helpers.log_streams), so that no test's
+    result depends on which files ran before it on its worker."""
+    rebind_closed_streams(sys.stderr)
 
 
 @pytest.fixture(scope="session")

@@ -1,31 +1,43 @@
-"""Shared end-to-end fixtures: one small published weekly run for the tests that read it,
-built once per `make test` and shared by its workers."""
+"""Shared end-to-end fixtures, built once per `make test` and shared by its workers
+(`helpers.shared_build`): one small published weekly run, whose warehouse holds a trained and
+registered model, for the tests that read it or start from a copy of it; and synthetic
+extract sets by size, seed and extract date."""
 
 from __future__ import annotations
 
 import csv
-import fcntl
-import json
-import shutil
+from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pytest
-from helpers.cli_process import (
-    Sandbox,
-    run_casefinder_gate_off,
-    synth_extracts,
-)
+from helpers.cli_process import Sandbox, run_casefinder_gate_off
+from helpers.shared_build import built_once, shared_root, synthetic_set
 
 PATIENTS = 600
 SEED = 13
 EXTRACT_DATE = "2026-11-23"
 
 
-def _publish(root: Path, env: dict[str, str]) -> dict:
-    """A small synthetic extract set and one published `casefinder run` under `root` (quality
-    gate off: `helpers.cli_process.GATE_OFF_PRELUDE`); what the readers need, as JSON data."""
-    extracts = root / "extracts"
-    synth_extracts(extracts, Sandbox(root / "synth"), PATIENTS, SEED, EXTRACT_DATE, env)
+@pytest.fixture(scope="session")
+def shared_builds(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """The folder the workers share their builds in (helpers.shared_build)."""
+    return shared_root(tmp_path_factory, worker_id)
+
+
+@pytest.fixture(scope="session")
+def synthetic_extracts(shared_builds: Path) -> Callable[[int, int, date], Path]:
+    """`synthetic_extracts(patients, seed, extract_date)`: a synthetic extract set as
+    `casefinder synth` writes it, generated once per run; read-only (copy to change it)."""
+    return lambda patients, seed, extract_date: synthetic_set(
+        shared_builds, patients, seed, extract_date
+    )
+
+
+def _publish(root: Path, extracts: Path, env: dict[str, str]) -> dict:
+    """One published `casefinder run` of `extracts` under `root` (quality gate off:
+    `helpers.cli_process.GATE_OFF_PRELUDE`), which trains and registers a model; what the
+    readers need, as JSON data."""
     warehouse, out = root / "wh" / "warehouse.duckdb", root / "out"
     ran = run_casefinder_gate_off(
         ["run", "--extracts", extracts, "--warehouse", warehouse, "--out", out],
@@ -42,6 +54,8 @@ def _publish(root: Path, env: dict[str, str]) -> dict:
         "warehouse": str(warehouse),
         "out": str(out),
         "as_of": EXTRACT_DATE,
+        "patients": PATIENTS,
+        "seed": SEED,
         "nhs_number": first["nhs_number"],
         "run_stderr": ran.stderr,
     }
@@ -49,30 +63,19 @@ def _publish(root: Path, env: dict[str, str]) -> dict:
 
 @pytest.fixture(scope="session")
 def small_publication(
-    tmp_path_factory: pytest.TempPathFactory, worker_id: str, request: pytest.FixtureRequest
+    shared_builds: Path,
+    synthetic_extracts: Callable[[int, int, date], Path],
+    request: pytest.FixtureRequest,
 ) -> dict:
-    """One published small run, read-only for the tests: they copy what they change.
-
-    Under pytest-xdist the first worker to ask builds it in the run's shared temporary folder
-    while holding a lock; the others wait for the lock and read what it recorded, so the
-    workers share one build (the pytest-xdist pattern for a session fixture run once)."""
-    if worker_id == "master":  # one process: nothing to share
-        root = tmp_path_factory.mktemp("published")
-        return _paths(_publish(root, request.getfixturevalue("prefect_api")))
-    shared = tmp_path_factory.getbasetemp().parent / "small-publication"
-    shared.mkdir(exist_ok=True)
-    done = shared / "published.json"
-    with (shared / "lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        if not done.exists():
-            if (shared / "root").exists():  # a build that failed: start again
-                shutil.rmtree(shared / "root")
-            found = _publish(shared / "root", request.getfixturevalue("prefect_api"))
-            done.write_text(json.dumps(found), encoding="utf-8")
-        return _paths(json.loads(done.read_text(encoding="utf-8")))
-
-
-def _paths(found: dict) -> dict:
+    """One published small run (600 synthetic patients as of 2026-11-23), read-only for the
+    tests: they copy what they change (`helpers.shared_build.copy_warehouse`). Its warehouse
+    folder holds the registered model, so a copy runs the weekly job without training."""
+    extracts = synthetic_extracts(PATIENTS, SEED, date.fromisoformat(EXTRACT_DATE))
+    found = built_once(
+        shared_builds,
+        "small-publication",
+        lambda root: _publish(root, extracts, request.getfixturevalue("prefect_api")),
+    )
     return {
         k: Path(v) if k in {"root", "extracts", "warehouse", "out"} else v for k, v in found.items()
     }

@@ -1,10 +1,11 @@
 """End to end: two weeks of `casefinder run` on a synthetic population (the same people a
-week later). Week 1 has no capacity file (this_week empty); the largest neighbourhood's team
-returns its week-1 list (`died`, `not_appropriate`, a stranger's row) into the feedback
-folder, and week 2 runs with `--capacity` (3, 0 and 25: fewer than, none of, and more than
-the eligible patients) and `--feedback`.
+week later). Week 1 is the session's small publication (tests/e2e/conftest.py: no capacity
+file, so this_week empty; its warehouse holds the model it trained), copied; the largest
+neighbourhood's team returns its week-1 list (`died`, `not_appropriate`, a stranger's row)
+into the feedback folder, and week 2 runs on the copy with `--capacity` (3, 0 and 25: fewer
+than, none of, and more than the eligible patients) and `--feedback`.
 
-The lists of a few thousand synthetic patients are short, so the capacities follow their
+The lists of a few hundred synthetic patients are short, so the capacities follow their
 sizes; exact counts on long lists are in tests/integration/test_review_feedback.py. The
 model quality gate is off (`helpers.cli_process.GATE_OFF_PRELUDE`): a small population
 cannot pass it, and this test is about the lists.
@@ -14,31 +15,31 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.cli_process import Sandbox, run_casefinder_gate_off, synth_extracts
+from helpers.cli_process import Sandbox, run_casefinder_gate_off
 from helpers.published import read_lists
+from helpers.shared_build import copy_warehouse
 
 pytestmark = pytest.mark.slow
 
-PATIENTS = 2500
-SEED = 11
-WEEK1 = date(2026, 11, 16)
+WEEK1 = date(2026, 11, 23)  # the small publication's as-of date
 WEEK2 = WEEK1 + timedelta(days=7)
 CAPACITIES = (3, 0, 25)
 TIERS = ("very_high", "high", "moderate", "low")
 
 
-def _run(root: Path, week: date, env: dict[str, str], *extra: Any) -> str:
+def _run(root: Path, extracts: Path, week: date, env: dict[str, str], *extra: Any) -> str:
     ran = run_casefinder_gate_off(
         [
             "run",
             "--extracts",
-            root / "extracts" / week.isoformat(),
+            extracts,
             "--warehouse",
             root / "wh" / "warehouse.duckdb",
             "--out",
@@ -71,14 +72,19 @@ def _return_list(rows: list[dict[str, str]], path: Path, stranger: str) -> None:
 
 @pytest.fixture(scope="module")
 def weeks(
-    tmp_path_factory: pytest.TempPathFactory, prefect_api: dict[str, str]
+    tmp_path_factory: pytest.TempPathFactory,
+    prefect_api: dict[str, str],
+    small_publication: dict,
+    synthetic_extracts: Callable[[int, int, date], Path],
 ) -> Iterator[dict[str, Any]]:
-    """Both weeks' runs, on this worker's Prefect server (tests/e2e/conftest.py)."""
+    """Week 1 copied from the small publication, week 2 run on the copy (on this worker's
+    Prefect server, tests/conftest.py)."""
+    assert small_publication["as_of"] == WEEK1.isoformat()
     root = tmp_path_factory.mktemp("capacity-weeks")
-    for week in (WEEK1, WEEK2):
-        folder = root / "extracts" / week.isoformat()
-        synth_extracts(folder, Sandbox(root / f"synth-{week}"), PATIENTS, SEED, week.isoformat())
-    _run(root, WEEK1, prefect_api)
+    copy_warehouse(small_publication["warehouse"], root / "wh")
+    shutil.copytree(small_publication["out"], root / "out")
+    # The same people a week later.
+    extracts = synthetic_extracts(small_publication["patients"], small_publication["seed"], WEEK2)
     week1 = read_lists(root / "out", WEEK1)
     team, zero, other = sorted(week1, key=lambda c: (-len(week1[c]), c))[:3]
     capacity = dict(zip((team, zero, other), CAPACITIES, strict=True))
@@ -88,6 +94,7 @@ def weeks(
     _return_list(week1[team], root / "returned" / f"{team} reviewed.csv", stranger)
     stdout = _run(
         root,
+        extracts,
         WEEK2,
         prefect_api,
         "--capacity",

@@ -8,9 +8,9 @@ details go to the log file beside the warehouse. A clean `ingest` shows no INFO 
 console and `--verbose` brings Prefect's back; commands run from another folder through the
 `casefinder` console script write only where they are pointed.
 
-The bad-input cases run one after another in one child (`helpers.cli_process.run_many`,
-stdout and stderr captured per case at the file-descriptor level): the temporary server and
-the imports are paid once, and each test reads its case.
+The bad-input cases and the clean ingests run one after another in one child
+(`helpers.cli_process.run_many`, stdout and stderr captured per case at the file-descriptor
+level): the temporary server and the imports are paid once, and each test reads its case.
 """
 
 from __future__ import annotations
@@ -74,8 +74,9 @@ def _weekly(cases: dict, extracts: Path, warehouse: Path, name: str) -> list:
 
 
 @pytest.fixture(scope="module")
-def bad_input(cases: dict) -> dict[str, Invocation]:
-    """Every bad-input case, in this order, in one child; the first starts the server."""
+def console(cases: dict) -> dict[str, Invocation]:
+    """Every bad-input case, then a clean ingest without and with `--verbose`, in this order,
+    in one child; the first starts the server."""
     root: Path = cases["root"]
     return run_many(
         [
@@ -111,50 +112,6 @@ def bad_input(cases: dict) -> dict[str, Invocation]:
                     root / "f.parquet",
                 ],
             ),
-        ],
-        Sandbox(root / "many"),
-        timeout=1800,
-    )
-
-
-def test_a_missing_gp_patients_file_is_one_line(cases: dict, bad_input: dict) -> None:
-    warehouse = cases["root"] / "wh-missing" / "warehouse.duckdb"
-    _assert_one_line(bad_input["missing"], "gp_patients.csv")
-    log = (warehouse.parent / "logs" / "casefinder.log").read_text(encoding="utf-8")
-    assert "gp_patients.csv" in log
-    assert "Traceback" in log  # the details are in the log file
-
-
-def test_a_warehouse_that_is_a_folder_is_one_line(cases: dict, bad_input: dict) -> None:
-    _assert_one_line(bad_input["folder"], str(cases["folder"]))
-
-
-def test_a_warehouse_that_is_not_duckdb_is_one_line(cases: dict, bad_input: dict) -> None:
-    _assert_one_line(bad_input["not-duckdb"], str(cases["not_duckdb"]))
-    assert cases["not_duckdb"].read_text(encoding="utf-8").startswith("this is a spreadsheet")
-
-
-def test_other_bad_input_is_one_line_each(cases: dict, bad_input: dict) -> None:
-    expected = {
-        "no-extracts": "nowhere",
-        "bad-date": "23/11/2026",
-        "ingest-missing": "gp_patients.csv",
-        "features-folder": str(cases["folder"]),
-    }
-    for name, word in expected.items():
-        result = bad_input[name]
-        assert "Traceback" not in result.stderr, (name, result.stderr[-3000:])
-        assert result.returncode == 2, (name, result.stderr[-3000:])
-        assert word in _last_line(result.stderr), (name, result.stderr[-3000:])
-        assert _last_line(result.stderr).startswith("casefinder"), (name, result.stderr)
-
-
-def test_a_clean_ingest_keeps_the_console_quiet_and_verbose_brings_it_back(
-    cases: dict,
-) -> None:
-    root: Path = cases["root"]
-    found = run_many(
-        [
             (
                 "quiet",
                 ["ingest", "--extracts", cases["good"], "--warehouse", root / "q" / "w.duckdb"],
@@ -171,8 +128,48 @@ def test_a_clean_ingest_keeps_the_console_quiet_and_verbose_brings_it_back(
                 ],
             ),
         ],
-        Sandbox(root / "noise"),
+        Sandbox(root / "many"),
+        timeout=1800,
     )
+
+
+def test_a_missing_gp_patients_file_is_one_line(cases: dict, console: dict) -> None:
+    warehouse = cases["root"] / "wh-missing" / "warehouse.duckdb"
+    _assert_one_line(console["missing"], "gp_patients.csv")
+    log = (warehouse.parent / "logs" / "casefinder.log").read_text(encoding="utf-8")
+    assert "gp_patients.csv" in log
+    assert "Traceback" in log  # the details are in the log file
+
+
+def test_a_warehouse_that_is_a_folder_is_one_line(cases: dict, console: dict) -> None:
+    _assert_one_line(console["folder"], str(cases["folder"]))
+
+
+def test_a_warehouse_that_is_not_duckdb_is_one_line(cases: dict, console: dict) -> None:
+    _assert_one_line(console["not-duckdb"], str(cases["not_duckdb"]))
+    assert cases["not_duckdb"].read_text(encoding="utf-8").startswith("this is a spreadsheet")
+
+
+def test_other_bad_input_is_one_line_each(cases: dict, console: dict) -> None:
+    expected = {
+        "no-extracts": "nowhere",
+        "bad-date": "23/11/2026",
+        "ingest-missing": "gp_patients.csv",
+        "features-folder": str(cases["folder"]),
+    }
+    for name, word in expected.items():
+        result = console[name]
+        assert "Traceback" not in result.stderr, (name, result.stderr[-3000:])
+        assert result.returncode == 2, (name, result.stderr[-3000:])
+        assert word in _last_line(result.stderr), (name, result.stderr[-3000:])
+        assert _last_line(result.stderr).startswith("casefinder"), (name, result.stderr)
+
+
+def test_a_clean_ingest_keeps_the_console_quiet_and_verbose_brings_it_back(
+    cases: dict, console: dict
+) -> None:
+    root: Path = cases["root"]
+    found = console
     quiet, verbose = found["quiet"], found["verbose"]
     assert quiet.returncode == 0 and verbose.returncode == 0, (quiet.stderr, verbose.stderr)
     assert " INFO " not in quiet.stderr, quiet.stderr[-3000:]

@@ -7,7 +7,9 @@ import contextlib
 import csv
 import io
 import json
+from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import openpyxl
@@ -15,21 +17,23 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-N_PATIENTS = 2000
-SEED = 5
-DAY = date(2026, 11, 16)
+# The extract set of the session's small publication (tests/e2e/conftest.py), shared.
+N_PATIENTS = 600
+SEED = 13
+DAY = date(2026, 11, 23)
 
 
 @pytest.fixture(scope="module")
-def fallback_run(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> dict[str, Any]:
-    synthetic = pytest.importorskip("synthetic")
+def fallback_run(
+    tmp_path_factory: pytest.TempPathFactory,
+    prefect_harness: None,
+    synthetic_extracts: Callable[[int, int, date], Path],
+) -> dict[str, Any]:
     from models import evaluate
     from pipelines.cli import main
 
     root = tmp_path_factory.mktemp("fallback")
-    synthetic.generate(
-        root / "extracts", patients=N_PATIENTS, seed=SEED, extract_date=DAY, fmt="csv"
-    )
+    extracts = synthetic_extracts(N_PATIENTS, SEED, DAY)  # read-only
     mp = pytest.MonkeyPatch()
     mp.setattr(evaluate, "GATE_MIN_AUROC_GAIN", 1.0)  # no model can beat eFI by 1.0
     out, err = io.StringIO(), io.StringIO()
@@ -38,7 +42,7 @@ def fallback_run(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None
             [
                 "run",
                 "--extracts",
-                str(root / "extracts"),
+                str(extracts),
                 "--warehouse",
                 str(root / "wh" / "warehouse.duckdb"),
                 "--out",

@@ -117,12 +117,15 @@ def test_a_mostly_rejected_file_stops_ingest_after_loading_it(
 
 
 @pytest.mark.slow
-def test_a_mostly_rejected_file_stops_the_weekly_run_before_training(tmp_path: Path) -> None:
+def test_a_mostly_rejected_file_stops_the_weekly_run_before_training(
+    tmp_path: Path, prefect_api: dict[str, str]
+) -> None:
+    """A real `casefinder run` child, on this worker's Prefect server (tests/conftest.py)."""
     extracts = write_extract_set(tmp_path / "extracts", {"gp_events": _dd_mm_yyyy_events()})
     warehouse = tmp_path / "wh" / "warehouse.duckdb"
     out = tmp_path / "out"
     args = ["run", "--extracts", extracts, "--warehouse", warehouse, "--out", out]
-    result = run_casefinder(args, Sandbox(tmp_path / "sandbox"))
+    result = run_casefinder(args, Sandbox(tmp_path / "sandbox"), env=prefect_api)
     assert result.returncode == 2
     # Neither casefinder's nor Prefect's traceback: the one line, naming file, rule, share.
     assert "Traceback" not in result.stderr

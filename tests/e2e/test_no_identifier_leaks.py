@@ -24,10 +24,12 @@ import io
 import json
 import random
 import re
+import shutil
 import stat
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import hostile_corpus as hc
@@ -41,6 +43,7 @@ from helpers.cli_process import (
     run_casefinder_gate_off,
     tree,
 )
+from helpers.shared_build import copy_warehouse
 
 from foundation.audit_copy import audit_copy_path
 from foundation.warehouse import patient_id_of
@@ -335,15 +338,22 @@ def test_exclusions_are_counted(weekly: Run) -> None:
 
 
 def test_hostile_names_and_codes_through_a_full_run(
-    weekly: Run, prefect_api: dict[str, str], tmp_path: Path
+    weekly: Run,
+    prefect_api: dict[str, str],
+    tmp_path: Path,
+    small_publication: dict,
+    synthetic_extracts: Callable[[int, int, date], Path],
 ) -> None:
     """Script in practice names, `../../x` as a neighbourhood code, in a real weekly run (on
-    this worker's Prefect server, tests/e2e/conftest.py)."""
+    this worker's Prefect server, tests/conftest.py): the week after the session's small
+    publication (tests/e2e/conftest.py), on a copy of its warehouse, which holds its model."""
     assert weekly.returncode == 0, weekly.stderr[-3000:]
     extracts = tmp_path / "extracts"
-    import shutil
-
-    shutil.copytree(weekly.extracts, extracts)
+    next_week = date.fromisoformat(small_publication["as_of"]) + timedelta(days=7)
+    shutil.copytree(
+        synthetic_extracts(small_publication["patients"], small_publication["seed"], next_week),
+        extracts,
+    )
     path = extracts / "practices.csv"
     with path.open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.DictReader(fh)
@@ -362,10 +372,9 @@ def test_hostile_names_and_codes_through_a_full_run(
         writer = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         writer.writerows(practices)
-    # A new warehouse: a copy of the trained one would hit the same-date resupply bug shown by
-    # test_environment_faults.py::test_corrected_extract_for_the_same_date_loads.
     deep = tmp_path / "a" / "b" / "c"
     deep.mkdir(parents=True)
+    copy_warehouse(small_publication["warehouse"], deep / "wh")
     out = deep / "out"
     before = tree(tmp_path)
     result = run_casefinder_gate_off(
@@ -404,8 +413,6 @@ def test_pseudonymised_publication_has_no_identifiers(
 ) -> None:
     """Scans what the analysts get: the publication, stdout and stderr (the run on this
     worker's Prefect server)."""
-    import shutil
-
     assert weekly.returncode == 0, weekly.stderr[-3000:]
     shutil.copytree(weekly.warehouse.parent, tmp_path / "wh")
     out = tmp_path / "analyst-out"

@@ -2,8 +2,8 @@
 
 Every case is one `casefinder run` through the real command line (`pipelines.cli.main`) in a
 child process, with its stdout and stderr captured at the file-descriptor level, Prefect's
-lines included (`helpers.cli_process.run_many`: the temporary Prefect server starts once per
-group of cases). Two situations:
+lines included (`helpers.cli_process.run_many`: one child per group of cases, on this
+worker's Prefect server, tests/conftest.py). Two situations:
 
 - `registered`: the site ran last week on an ordinary extract (the base set a week earlier),
   which trained and registered its model; this week's extract is odd. The run must publish
@@ -93,7 +93,9 @@ def bases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
-def run_sites(bases: dict[str, Path], keys: Iterable[tuple[str, str]], group: str) -> dict:
+def run_sites(
+    bases: dict[str, Path], keys: Iterable[tuple[str, str]], group: str, env: dict[str, str]
+) -> dict:
     """Build each case's extract set, then in one child: last week's ordinary run, which
     trains and registers the site's model (the quality gate off for it only: a small
     synthetic site cannot show the AUROC gain the gate demands; the gate has its own tests),
@@ -131,7 +133,7 @@ def run_sites(bases: dict[str, Path], keys: Iterable[tuple[str, str]], group: st
         runs[(mode, name)] = SiteRun(None, extracts, warehouse, out)  # type: ignore[arg-type]
     steps.append(("copy", f"import shutil\nfor a, b in {copies!r}:\n    shutil.copytree(a, b)\n"))
     steps.append(("gate on", GATE_ON_STEP))
-    results = run_many(steps + cases, Sandbox(root / "sandbox"))
+    results = run_many(steps + cases, Sandbox(root / "sandbox"), env=env)
     assert results["last week"].returncode == 0, results["last week"].stderr[-3000:]
     return {
         key: SiteRun(results[f"{key[0]}:{key[1]}"], r.extracts, r.warehouse, r.out)
@@ -140,13 +142,17 @@ def run_sites(bases: dict[str, Path], keys: Iterable[tuple[str, str]], group: st
 
 
 @pytest.fixture(scope="module")
-def quick_runs(bases: dict[str, Path]) -> dict[tuple[str, str], SiteRun]:
-    return run_sites(bases, QUICK, "quick")
+def quick_runs(
+    bases: dict[str, Path], prefect_api: dict[str, str]
+) -> dict[tuple[str, str], SiteRun]:
+    return run_sites(bases, QUICK, "quick", prefect_api)
 
 
 @pytest.fixture(scope="module")
-def heavy_runs(bases: dict[str, Path]) -> dict[tuple[str, str], SiteRun]:
-    return run_sites(bases, HEAVY, "heavy")
+def heavy_runs(
+    bases: dict[str, Path], prefect_api: dict[str, str]
+) -> dict[tuple[str, str], SiteRun]:
+    return run_sites(bases, HEAVY, "heavy", prefect_api)
 
 
 def _nhs(extracts: Path, name: str, where) -> set[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -36,17 +37,18 @@ def _run(args: list[str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> dict[str, Any]:
-    synthetic = pytest.importorskip("synthetic")
+def runs(
+    tmp_path_factory: pytest.TempPathFactory,
+    prefect_harness: None,
+    synthetic_extracts: Callable[[int, int, date], Path],
+) -> dict[str, Any]:
     from models import evaluate
     from models.registry import latest_version
 
     root = tmp_path_factory.mktemp("run-settings")
-    synthetic.generate(
-        root / "extracts", patients=N_PATIENTS, seed=SYNTH_SEED, extract_date=DAY, fmt="csv"
-    )
+    extracts = synthetic_extracts(N_PATIENTS, SYNTH_SEED, DAY)  # shared, read-only
     warehouse, out = root / "wh" / "warehouse.duckdb", root / "out"
-    command = ["run", "--extracts", str(root / "extracts"), "--warehouse", str(warehouse)]
+    command = ["run", "--extracts", str(extracts), "--warehouse", str(warehouse)]
     command += ["--out", str(out)]
     mp = pytest.MonkeyPatch()
     # The gate off, as helpers.cli_process.GATE_OFF_PRELUDE does for a subprocess.

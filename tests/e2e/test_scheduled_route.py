@@ -9,12 +9,13 @@ the commands of the guide from the repository root with the repository's own pre
 loads `pipelines/flows/weekly.py` by path, with that folder first on `sys.path`: a flow module
 named like a top-level package would crash the run here (and only here).
 
-A model is registered beforehand (ingest + train with the quality gate off, which a small
-population cannot pass: `helpers.cli_process.GATE_OFF_PRELUDE`), so the deployment run
-scores with it instead of training. Then a second run is killed (SIGKILL to its process and
-children) while running: Prefect marks it Crashed and the flow's `on_crashed` hook posts one
-`crashed` message to the webhook in `CASEFINDER_NOTIFY_WEBHOOK` (pipelines/notify.py), here a
-receiver on loopback.
+The extracts and the warehouse are those of the session's small publication
+(tests/e2e/conftest.py), the warehouse folder copied: its model is registered (trained with
+the quality gate off, which a small population cannot pass), so the deployment run scores
+with it instead of training, with the key file beside the warehouse. Then a second run is
+killed (SIGKILL to its process and children) while running: Prefect marks it Crashed and the
+flow's `on_crashed` hook posts one `crashed` message to the webhook in
+`CASEFINDER_NOTIFY_WEBHOOK` (pipelines/notify.py), here a receiver on loopback.
 """
 
 from __future__ import annotations
@@ -34,40 +35,20 @@ from typing import ClassVar
 import httpx
 import pytest
 from helpers.cli_process import (
-    GATE_OFF_PRELUDE,
     Sandbox,
     child_env,
     prefect_server,
     stop_group,
-    synth_extracts,
     wait_for,
 )
+from helpers.shared_build import copy_warehouse
 
 pytestmark = pytest.mark.slow
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PREFECT = Path(sys.executable).with_name("prefect")
-PATIENTS = 600
-SEED = 11
-EXTRACT_DATE = "2026-11-23"
+EXTRACT_DATE = "2026-11-23"  # the small publication's as-of date
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
-# One key for the preparation and the deployment's runs (the key file would do as well).
-KEY = {"CASEFINDER_PSEUDONYM_KEY": "7a11" * 16}
-
-# Ingest and train in one process with the quality gate off; argv: extracts warehouse.
-PREPARE = (
-    GATE_OFF_PRELUDE
-    + """
-import sys
-from pipelines.cli import main
-extracts, warehouse = sys.argv[1:3]
-for args in (["ingest", "--extracts", extracts, "--warehouse", warehouse],
-             ["train", "--warehouse", warehouse]):
-    code = main(args)
-    if code:
-        raise SystemExit(code)
-"""
-)
 
 
 class _Receiver(BaseHTTPRequestHandler):
@@ -100,25 +81,18 @@ def webhook() -> Iterator[tuple[str, list[dict]]]:
 
 @pytest.fixture(scope="module")
 def deployed(
-    tmp_path_factory: pytest.TempPathFactory, webhook: tuple[str, list[dict]]
+    tmp_path_factory: pytest.TempPathFactory,
+    webhook: tuple[str, list[dict]],
+    small_publication: dict,
 ) -> Iterator[dict]:
-    """Server up, extracts written, a model registered, prefect.yaml deployed, worker started."""
+    """Server up, a copy of a warehouse with a registered model, prefect.yaml deployed, worker
+    started."""
+    assert small_publication["as_of"] == EXTRACT_DATE
     root = tmp_path_factory.mktemp("scheduled")
+    extracts = small_publication["extracts"]
+    warehouse = copy_warehouse(small_publication["warehouse"], root / "wh")
     with prefect_server(root / "server") as api_url:
-        sandbox = Sandbox(root / "sandbox")
-        env = {"PREFECT_API_URL": api_url, **KEY}
-        extracts, warehouse = root / "extracts", root / "wh" / "warehouse.duckdb"
-        synth_extracts(extracts, sandbox, PATIENTS, SEED, EXTRACT_DATE, env)
-        prepared = subprocess.run(
-            [sys.executable, "-c", PREPARE, str(extracts), str(warehouse)],
-            cwd=sandbox.cwd,
-            env=child_env(sandbox, env),
-            capture_output=True,
-            text=True,
-            timeout=1800,
-            check=False,
-        )
-        assert prepared.returncode == 0, prepared.stderr[-3000:]
+        env = {"PREFECT_API_URL": api_url}
 
         # The data engineer's shell: PREFECT_API_URL set, the repository root as working folder.
         shell = child_env(
